@@ -1,0 +1,129 @@
+/**
+ * The `iapd` command line. Subcommands: run, replay, check-config, version.
+ *   iapd replay --config iapd.yaml --in capture.pcap --out mirrored.pcap
+ */
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { parseArgs } from "node:util";
+import { ConfigError, loadConfig } from "../config/load.ts";
+import { targetsFromConfig } from "../config/targets.ts";
+import { WasmFilter } from "../filter/wasm.ts";
+import { formatSummary, replay, ReplayError } from "../replay/replay.ts";
+import { progressBar } from "./progress.ts";
+import { versionInfo } from "./version.ts";
+import { repoPath } from "./paths.ts";
+
+const USAGE = `usage: iapd <command> [options]
+
+commands:
+  replay [--config FILE] [--in CAPTURE] [--out FILE] [--filter FILE.wasm] [--json]
+      Mirror a capture (pcap or pcapng) offline with the intercepts of the configuration and write
+      every packet iapd would send to a mediation device to a pcap file. With no options, replays the
+      bundled demo capture with the demo configuration into var/demo-mirrored.pcap.
+  check-config --config FILE
+      Validate a configuration file and print what it configures.
+  run [--config FILE]
+      The daemon (live capture, RADIUS, API).
+  version
+      Version, git commit, filter ABI and the built-in filter's hash.
+`;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "replay":
+      return replayCommand(rest);
+    case "check-config":
+      return checkConfigCommand(rest);
+    case "run":
+      console.error("iapd run: not yet: the live data plane is not built yet. Use `iapd replay` to mirror a capture offline.");
+      return 2;
+    case "version":
+    case "--version":
+      console.log(await versionInfo());
+      return 0;
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      throw new UsageError(`unknown command "${command}"`);
+  }
+}
+
+function options<T extends Record<string, { type: "string" | "boolean" }>>(args: string[], spec: T) {
+  try {
+    return parseArgs({ args, options: spec, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+async function replayCommand(args: string[]): Promise<number> {
+  const o = options(args, {
+    config: { type: "string" },
+    in: { type: "string" },
+    out: { type: "string" },
+    filter: { type: "string" },
+    json: { type: "boolean" },
+  });
+  const demo = o.config === undefined && o.in === undefined;
+  if (!demo && (o.config === undefined || o.in === undefined || o.out === undefined)) {
+    throw new UsageError("replay needs --config, --in and --out (or none of them for the bundled demo)");
+  }
+  const configPath = o.config ?? repoPath("fixtures/configs/demo.yaml");
+  const input = o.in ?? repoPath("fixtures/captures/demo.pcap");
+  const output = o.out ?? "var/demo-mirrored.pcap";
+  const config = loadConfig(configPath);
+  mkdirSync(dirname(output), { recursive: true });
+  const filter = await WasmFilter.load(o.filter);
+  const bar = progressBar(process.stdout, "replay");
+  const summary = await replay({
+    config,
+    input,
+    output,
+    filter,
+    onProgress: (p) => bar.update(p.bytesRead, p.totalBytes, `${p.frames.toLocaleString("en-US")} frames`),
+  });
+  bar.finish();
+  if (o.json) {
+    console.log(JSON.stringify(summary, null, 2));
+  } else {
+    if (demo) console.log(`demo: replaying ${input} with ${configPath}`);
+    console.log(formatSummary(summary));
+    if (demo) console.log(`\nDecode it: tshark -r ${output} -d udp.port==30030,jmirror`);
+  }
+  return 0;
+}
+
+function checkConfigCommand(args: string[]): number {
+  const o = options(args, { config: { type: "string" } });
+  if (!o.config) throw new UsageError("check-config needs --config FILE");
+  const config = loadConfig(o.config);
+  const targets = targetsFromConfig(config);
+  console.log(
+    `${o.config}: ok: ${config.intercepts.length} intercept(s), ${targets.length} target(s); source ${config.node.sourceAddress}, MTU ${config.node.mtu}, DSCP ${config.node.dscp}`,
+  );
+  return 0;
+}
+
+try {
+  process.exitCode = await main(process.argv.slice(2));
+} catch (e) {
+  if (e instanceof ConfigError) {
+    console.error(`iapd: invalid configuration:\n${e.message}`);
+    process.exitCode = 1;
+  } else if (e instanceof UsageError) {
+    console.error(`iapd: ${e.message}\n\n${USAGE}`);
+    process.exitCode = 2;
+  } else if (e instanceof ReplayError || (e instanceof Error && "code" in e && typeof e.code === "string")) {
+    console.error(`iapd: ${e.message}`);
+    process.exitCode = 1;
+  } else {
+    throw e;
+  }
+}
