@@ -1,0 +1,522 @@
+/**
+ * The session store owns subscriber sessions, mirror sessions and triggers, and derives the data
+ * plane's target table from them. Everything else (RADIUS listeners, API, data plane) goes through
+ * it; the data plane only ever sees target additions and removals through a `TargetSink`.
+ *
+ * Every mutation takes the current time explicitly so that a journal can replay it exactly.
+ *
+ * ```ts
+ * const store = new SessionStore({ maxMirrors: 65536, sink });
+ * store.accounting("start", { nas: "192.0.2.7", acctSessionId: "81", userName: "alice", framedIpAddress: "100.64.0.9" }, now);
+ * const [s] = store.findSessions({ acctSessionId: "81" });
+ * store.startMirror(s.key, { interceptId: 7, sessionId: 81, mediation: { address: "198.51.100.1", port: 30030 } }, { kind: "coa" }, now);
+ * ```
+ */
+import { DSCP_INHERIT, type Target } from "../filter/types.ts";
+import { ipv4ToU32, parseIPv4, parsePrefix, type Prefix } from "../net/address.ts";
+
+/** Attributes of a subscriber session as RADIUS reports them. */
+export interface SessionAttributes {
+  /** NAS identity used in keys: the RADIUS client's address. */
+  nas: string;
+  acctSessionId: string;
+  userName?: string;
+  framedIpAddress?: string;
+  framedIpv6Prefix?: string;
+  delegatedIpv6Prefix?: string;
+  framedIpv6Address?: string;
+  callingStationId?: string;
+  nasPortId?: string;
+  nasIpAddress?: string;
+  nasIdentifier?: string;
+}
+
+export interface SubscriberSession extends SessionAttributes {
+  key: string;
+  startTime: number;
+  lastUpdate: number;
+}
+
+export interface Mediation {
+  address: string;
+  port: number;
+}
+
+/** What to mirror: the mirror header IDs and where to send the copies. */
+export interface MirrorSpec {
+  interceptId: number;
+  sessionId: number;
+  mediation: Mediation;
+  /** 0..63; absent = node policy. */
+  dscp?: number;
+}
+
+export type MirrorOrigin =
+  | { kind: "access-accept" }
+  | { kind: "coa" }
+  | { kind: "trigger"; triggerId: string }
+  | { kind: "api" };
+
+export interface MirrorSession extends MirrorSpec {
+  id: string;
+  subscriber: string;
+  origin: MirrorOrigin;
+  startTime: number;
+}
+
+export type EndReason = "coa-stop" | "logout" | "disconnect" | "nas-reboot" | "idle-timeout" | "trigger-removed" | "terminated";
+
+/** JunosE trigger keywords in precedence order, highest first (spec/li-protocols.md §4.2). */
+export const TRIGGER_KINDS = ["acct-session-id", "calling-station-id", "ip-address", "username", "nas-port-id"] as const;
+export type TriggerKind = (typeof TRIGGER_KINDS)[number];
+
+export interface TriggerSpec {
+  kind: TriggerKind;
+  value: string;
+  interceptId: number;
+  /** Absent: derived from each matched session's Acct-Session-Id (like a 4-byte Med-Dev-Handle). */
+  sessionId?: number;
+  mediation: Mediation;
+  dscp?: number;
+}
+
+export interface Trigger extends TriggerSpec {
+  id: string;
+  createdAt: number;
+}
+
+/** The data plane's view: target table additions and removals, applied between batches. */
+export interface TargetSink {
+  add(target: Target): void;
+  remove(slot: number): void;
+}
+
+export type StoreEvent =
+  | { type: "mirror-started"; mirror: MirrorSession; at: number }
+  | { type: "mirror-ended"; mirror: MirrorSession; reason: EndReason; at: number }
+  | { type: "mirror-refused"; subscriber: string; spec: MirrorSpec; reason: "capacity"; at: number };
+
+export interface SessionStoreOptions {
+  /** Concurrent mirror sessions beyond which new ones are refused (CoA-NAK 506). */
+  maxMirrors?: number;
+  sink?: TargetSink;
+  onEvent?: (event: StoreEvent) => void;
+  /** Derives a session ID for triggers without one. */
+  sessionIdFor?: (acctSessionId: string) => number;
+}
+
+export class StoreError extends Error {
+  override name = "StoreError";
+  constructor(
+    readonly code: "session-not-found" | "mirror-not-found" | "capacity" | "mismatch" | "trigger-not-found" | "invalid",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const ADDRESS_FIELDS = ["framedIpAddress", "framedIpv6Prefix", "delegatedIpv6Prefix", "framedIpv6Address"] as const;
+const INDEXED = {
+  acctSessionId: "acctSessionId",
+  userName: "userName",
+  framedIpAddress: "framedIpAddress",
+  callingStationId: "callingStationId",
+  nasPortId: "nasPortId",
+} as const;
+type IndexedField = keyof typeof INDEXED;
+
+/** A multimap that stores the common single value without a Set. */
+class Index {
+  private map = new Map<string, string | Set<string>>();
+  add(value: string | undefined, key: string): void {
+    if (value === undefined) return;
+    const cur = this.map.get(value);
+    if (cur === undefined) this.map.set(value, key);
+    else if (typeof cur === "string") {
+      if (cur !== key) this.map.set(value, new Set([cur, key]));
+    } else cur.add(key);
+  }
+  delete(value: string | undefined, key: string): void {
+    if (value === undefined) return;
+    const cur = this.map.get(value);
+    if (cur === key) this.map.delete(value);
+    else if (typeof cur === "object") {
+      cur.delete(key);
+      if (cur.size === 1) this.map.set(value, cur.values().next().value as string);
+    }
+  }
+  get(value: string): string[] {
+    const cur = this.map.get(value);
+    return cur === undefined ? [] : typeof cur === "string" ? [cur] : [...cur];
+  }
+}
+
+export class SessionStore {
+  readonly maxMirrors: number;
+  private sessions = new Map<string, SubscriberSession>();
+  private indexes: Record<IndexedField, Index> = {
+    acctSessionId: new Index(),
+    userName: new Index(),
+    framedIpAddress: new Index(),
+    callingStationId: new Index(),
+    nasPortId: new Index(),
+  };
+  private byNas = new Index();
+  private mirrors = new Map<string, MirrorSession>();
+  private mirrorsBySession = new Map<string, Set<string>>();
+  private mirrorSlots = new Map<string, number[]>();
+  private targetsBySlot = new Map<number, Target>();
+  private freeSlots: number[] = [];
+  private nextSlot = 0;
+  private triggers = new Map<string, Trigger>();
+  private nextMirrorId = 1;
+  private nextTriggerId = 1;
+  private sink?: TargetSink;
+  private onEvent?: (event: StoreEvent) => void;
+  private sessionIdFor: (acctSessionId: string) => number;
+  /** Mirrors refused because maxMirrors was reached. */
+  refused = 0;
+
+  constructor(options: SessionStoreOptions = {}) {
+    this.maxMirrors = options.maxMirrors ?? 65536;
+    this.sink = options.sink;
+    this.onEvent = options.onEvent;
+    this.sessionIdFor = options.sessionIdFor ?? (() => 0);
+  }
+
+  // ---- subscriber sessions -------------------------------------------------------------------
+
+  static keyOf(nas: string, acctSessionId: string): string {
+    return `${nas}|${acctSessionId}`;
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  get mirrorCount(): number {
+    return this.mirrors.size;
+  }
+
+  getSession(key: string): SubscriberSession | undefined {
+    return this.sessions.get(key);
+  }
+
+  /** All sessions in key order is not kept; iteration order is insertion order. */
+  allSessions(): IterableIterator<SubscriberSession> {
+    return this.sessions.values();
+  }
+
+  /**
+   * Accounting-Request Start / Interim-Update: creates or updates the session (an Interim-Update
+   * for an unknown session creates it, so sessions survive an iapd restart), re-targets its mirrors
+   * when an address changed, and applies triggers to a new session.
+   */
+  upsertSession(attrs: SessionAttributes, now: number): { session: SubscriberSession; created: boolean } {
+    validateAddresses(attrs);
+    const key = SessionStore.keyOf(attrs.nas, attrs.acctSessionId);
+    const existing = this.sessions.get(key);
+    if (!existing) {
+      const session: SubscriberSession = { ...definedOnly(attrs), key, startTime: now, lastUpdate: now };
+      this.sessions.set(key, session);
+      this.indexSession(session);
+      this.applyTriggers(session, now);
+      return { session, created: true };
+    }
+    const addressesChanged = ADDRESS_FIELDS.some((f) => attrs[f] !== undefined && attrs[f] !== existing[f]);
+    this.unindexSession(existing);
+    Object.assign(existing, definedOnly(attrs));
+    existing.lastUpdate = now;
+    this.indexSession(existing);
+    if (addressesChanged) for (const id of this.mirrorsBySession.get(key) ?? []) this.retarget(id);
+    return { session: existing, created: false };
+  }
+
+  /** Accounting-Stop, Disconnect, idle timeout: ends the session and every mirror on it. */
+  endSession(key: string, reason: EndReason, now: number): SubscriberSession {
+    const session = this.sessions.get(key);
+    if (!session) throw new StoreError("session-not-found", "no such subscriber session");
+    for (const id of [...(this.mirrorsBySession.get(key) ?? [])]) this.endMirror(id, reason, now);
+    this.unindexSession(session);
+    this.sessions.delete(key);
+    return session;
+  }
+
+  /** Accounting-On/Off: the NAS rebooted, so every session it had is gone. Returns how many ended. */
+  endNasSessions(nas: string, now: number): number {
+    const keys = this.byNas.get(nas);
+    for (const key of keys) this.endSession(key, "nas-reboot", now);
+    return keys.length;
+  }
+
+  /** Ends sessions whose last update is older than `idleMs` (lost Accounting-Stop). */
+  expireIdle(idleMs: number, now: number): number {
+    const stale = [...this.sessions.values()].filter((s) => now - s.lastUpdate > idleMs);
+    for (const s of stale) this.endSession(s.key, "idle-timeout", now);
+    return stale.length;
+  }
+
+  /**
+   * Sessions matching every given RFC 5176 identification attribute (spec/li-protocols.md §3.3).
+   * At least one of acctSessionId, userName, framedIpAddress, callingStationId, nasPortId is needed.
+   */
+  findSessions(criteria: Partial<Pick<SessionAttributes, IndexedField | "nas">>): SubscriberSession[] {
+    const fields = (Object.keys(INDEXED) as IndexedField[]).filter((f) => criteria[f] !== undefined);
+    if (fields.length === 0) return [];
+    let keys = this.indexes[fields[0]].get(criteria[fields[0]] as string);
+    for (const f of fields.slice(1)) {
+      const other = new Set(this.indexes[f].get(criteria[f] as string));
+      keys = keys.filter((k) => other.has(k));
+    }
+    const sessions = keys.map((k) => this.sessions.get(k)!);
+    return criteria.nas === undefined ? sessions : sessions.filter((s) => s.nas === criteria.nas);
+  }
+
+  private indexSession(s: SubscriberSession): void {
+    for (const f of Object.keys(INDEXED) as IndexedField[]) this.indexes[f].add(s[f], s.key);
+    this.byNas.add(s.nas, s.key);
+  }
+
+  private unindexSession(s: SubscriberSession): void {
+    for (const f of Object.keys(INDEXED) as IndexedField[]) this.indexes[f].delete(s[f], s.key);
+    this.byNas.delete(s.nas, s.key);
+  }
+
+  // ---- mirror sessions -----------------------------------------------------------------------
+
+  getMirror(id: string): MirrorSession | undefined {
+    return this.mirrors.get(id);
+  }
+
+  allMirrors(): IterableIterator<MirrorSession> {
+    return this.mirrors.values();
+  }
+
+  mirrorsOf(sessionKey: string): MirrorSession[] {
+    return [...(this.mirrorsBySession.get(sessionKey) ?? [])].map((id) => this.mirrors.get(id)!);
+  }
+
+  /**
+   * Starts mirroring a session. A mirror of the same intercept ID already on the session is
+   * replaced by the new one (JunosE: in-session, the newest request replaces the existing one).
+   * Refuses with StoreError "capacity" beyond maxMirrors.
+   */
+  startMirror(sessionKey: string, spec: MirrorSpec, origin: MirrorOrigin, now: number): MirrorSession {
+    validateSpec(spec);
+    if (!this.sessions.has(sessionKey)) throw new StoreError("session-not-found", "no such subscriber session");
+    const same = this.mirrorsOf(sessionKey).find((m) => m.interceptId === spec.interceptId);
+    if (same) this.endMirror(same.id, "terminated", now);
+    else if (this.mirrors.size >= this.maxMirrors) {
+      this.refused++;
+      this.onEvent?.({ type: "mirror-refused", subscriber: sessionKey, spec, reason: "capacity", at: now });
+      throw new StoreError("capacity", `mirror session limit (${this.maxMirrors}) reached`);
+    }
+    const mirror: MirrorSession = { ...copySpec(spec), id: `m${this.nextMirrorId++}`, subscriber: sessionKey, origin, startTime: now };
+    this.mirrors.set(mirror.id, mirror);
+    let set = this.mirrorsBySession.get(sessionKey);
+    if (!set) this.mirrorsBySession.set(sessionKey, (set = new Set()));
+    set.add(mirror.id);
+    this.mirrorSlots.set(mirror.id, []);
+    this.retarget(mirror.id);
+    this.onEvent?.({ type: "mirror-started", mirror, at: now });
+    return mirror;
+  }
+
+  /**
+   * CoA stop (ERX-LI-Action 0): the request must repeat the current values of the mirror it stops
+   * (spec/li-protocols.md §1.2), otherwise StoreError "mismatch".
+   */
+  stopMirrorMatching(sessionKey: string, spec: MirrorSpec, reason: EndReason, now: number): MirrorSession {
+    const current = this.mirrorsOf(sessionKey).find((m) => m.interceptId === spec.interceptId);
+    if (!current) throw new StoreError("mirror-not-found", "the session has no mirror with that intercept");
+    if (current.sessionId !== spec.sessionId || current.mediation.address !== spec.mediation.address || current.mediation.port !== spec.mediation.port) {
+      throw new StoreError("mismatch", "stop request does not repeat the mirror's current values");
+    }
+    return this.endMirror(current.id, reason, now);
+  }
+
+  endMirror(id: string, reason: EndReason, now: number): MirrorSession {
+    const mirror = this.mirrors.get(id);
+    if (!mirror) throw new StoreError("mirror-not-found", "no such mirror session");
+    for (const slot of this.mirrorSlots.get(id) ?? []) this.releaseSlot(slot);
+    this.mirrorSlots.delete(id);
+    this.mirrors.delete(id);
+    const set = this.mirrorsBySession.get(mirror.subscriber);
+    set?.delete(id);
+    if (set?.size === 0) this.mirrorsBySession.delete(mirror.subscriber);
+    this.onEvent?.({ type: "mirror-ended", mirror, reason, at: now });
+    return mirror;
+  }
+
+  // ---- triggers ------------------------------------------------------------------------------
+
+  getTrigger(id: string): Trigger | undefined {
+    return this.triggers.get(id);
+  }
+
+  allTriggers(): IterableIterator<Trigger> {
+    return this.triggers.values();
+  }
+
+  /** Adds a trigger and applies it at once to matching sessions already logged in. */
+  addTrigger(spec: TriggerSpec, now: number): { trigger: Trigger; applied: MirrorSession[] } {
+    if (!TRIGGER_KINDS.includes(spec.kind)) throw new StoreError("invalid", `trigger kind must be one of ${TRIGGER_KINDS.join(", ")}`);
+    if (spec.value === "") throw new StoreError("invalid", "trigger value must not be empty");
+    if (spec.kind === "ip-address" && parseIPv4(spec.value) === null) throw new StoreError("invalid", "ip-address triggers match Framed-IP-Address: an IPv4 address");
+    validateSpec({ ...spec, sessionId: spec.sessionId ?? 0 });
+    const trigger: Trigger = { ...spec, mediation: { ...spec.mediation }, id: `t${this.nextTriggerId++}`, createdAt: now };
+    this.triggers.set(trigger.id, trigger);
+    const applied: MirrorSession[] = [];
+    for (const key of this.indexes[fieldOf(spec.kind)].get(spec.value)) {
+      const session = this.sessions.get(key)!;
+      if (this.winningTriggers(session).includes(trigger)) applied.push(...this.applyTrigger(trigger, session, now));
+    }
+    return { trigger, applied };
+  }
+
+  /** Removes a trigger and ends the mirrors it created. */
+  removeTrigger(id: string, now: number): Trigger {
+    const trigger = this.triggers.get(id);
+    if (!trigger) throw new StoreError("trigger-not-found", "no such trigger");
+    this.triggers.delete(id);
+    for (const m of [...this.mirrors.values()]) {
+      if (m.origin.kind === "trigger" && m.origin.triggerId === id) this.endMirror(m.id, "trigger-removed", now);
+    }
+    return trigger;
+  }
+
+  /** The triggers that apply to a session: those of the highest-precedence kind that matches. */
+  private winningTriggers(session: SubscriberSession): Trigger[] {
+    for (const kind of TRIGGER_KINDS) {
+      const value = session[fieldOf(kind)];
+      if (value === undefined) continue;
+      const found = [...this.triggers.values()].filter((t) => t.kind === kind && t.value === value);
+      if (found.length > 0) return found;
+    }
+    return [];
+  }
+
+  private applyTriggers(session: SubscriberSession, now: number): void {
+    for (const t of this.winningTriggers(session)) this.applyTrigger(t, session, now);
+  }
+
+  private applyTrigger(t: Trigger, session: SubscriberSession, now: number): MirrorSession[] {
+    const spec: MirrorSpec = {
+      interceptId: t.interceptId,
+      sessionId: t.sessionId ?? this.sessionIdFor(session.acctSessionId),
+      mediation: t.mediation,
+      dscp: t.dscp,
+    };
+    try {
+      return [this.startMirror(session.key, spec, { kind: "trigger", triggerId: t.id }, now)];
+    } catch (e) {
+      if (e instanceof StoreError && e.code === "capacity") return [];
+      throw e;
+    }
+  }
+
+  // ---- target table --------------------------------------------------------------------------
+
+  /** The whole target table, e.g. to feed a freshly loaded filter. */
+  targetTable(): Target[] {
+    return [...this.targetsBySlot.values()];
+  }
+
+  /** Replaces the sink and feeds it the whole current table. */
+  attachSink(sink: TargetSink): void {
+    this.sink = sink;
+    for (const t of this.targetsBySlot.values()) sink.add(t);
+  }
+
+  private retarget(mirrorId: string): void {
+    const mirror = this.mirrors.get(mirrorId)!;
+    const session = this.sessions.get(mirror.subscriber)!;
+    const slots = this.mirrorSlots.get(mirrorId)!;
+    for (const slot of slots) this.releaseSlot(slot);
+    slots.length = 0;
+    for (const prefix of sessionPrefixes(session)) {
+      const slot = this.freeSlots.pop() ?? this.nextSlot++;
+      const target: Target = {
+        slot,
+        family: prefix.family,
+        address: prefix.bytes,
+        prefixLength: prefix.length,
+        interceptId: mirror.interceptId,
+        sessionId: mirror.sessionId,
+        mediationAddress: ipv4ToU32(mirror.mediation.address),
+        mediationPort: mirror.mediation.port,
+        sourceAddress: 0,
+        tunnel: 0,
+        dscp: mirror.dscp ?? DSCP_INHERIT,
+      };
+      slots.push(slot);
+      this.targetsBySlot.set(slot, target);
+      this.sink?.add(target);
+    }
+  }
+
+  private releaseSlot(slot: number): void {
+    this.targetsBySlot.delete(slot);
+    this.sink?.remove(slot);
+    this.freeSlots.push(slot);
+  }
+}
+
+function fieldOf(kind: TriggerKind): IndexedField {
+  switch (kind) {
+    case "acct-session-id":
+      return "acctSessionId";
+    case "calling-station-id":
+      return "callingStationId";
+    case "ip-address":
+      return "framedIpAddress";
+    case "username":
+      return "userName";
+    case "nas-port-id":
+      return "nasPortId";
+  }
+}
+
+/** The prefixes a session's traffic can come from: Framed-IP-Address, the IPv6 prefixes and address. */
+function sessionPrefixes(s: SubscriberSession): Prefix[] {
+  const out: Prefix[] = [];
+  const seen = new Set<string>();
+  for (const f of ADDRESS_FIELDS) {
+    const v = s[f];
+    if (v === undefined || seen.has(v)) continue;
+    seen.add(v);
+    out.push(parsePrefix(v));
+  }
+  return out;
+}
+
+function validateAddresses(attrs: SessionAttributes): void {
+  for (const f of ADDRESS_FIELDS) {
+    const v = attrs[f];
+    if (v === undefined) continue;
+    const p = parsePrefix(v);
+    if (f === "framedIpAddress" && p.family !== 4) throw new StoreError("invalid", "Framed-IP-Address must be IPv4");
+    if (f !== "framedIpAddress" && p.family !== 6) throw new StoreError("invalid", `${f} must be IPv6`);
+  }
+}
+
+function validateSpec(spec: MirrorSpec): void {
+  const bad = (what: string) => {
+    throw new StoreError("invalid", what);
+  };
+  if (!Number.isInteger(spec.interceptId) || spec.interceptId < 0 || spec.interceptId > 0x3fffffff) bad("intercept ID must be 0..2^30-1");
+  if (!Number.isInteger(spec.sessionId) || spec.sessionId < 0 || spec.sessionId > 0xffffffff) bad("session ID must be 0..2^32-1");
+  if (!Number.isInteger(spec.mediation.port) || spec.mediation.port < 1 || spec.mediation.port > 65535) bad("mediation port must be 1..65535");
+  ipv4ToU32(spec.mediation.address);
+  if (spec.dscp !== undefined && (!Number.isInteger(spec.dscp) || spec.dscp < 0 || spec.dscp > 63)) bad("DSCP must be 0..63");
+}
+
+function copySpec(spec: MirrorSpec): MirrorSpec {
+  const out: MirrorSpec = { interceptId: spec.interceptId, sessionId: spec.sessionId, mediation: { ...spec.mediation } };
+  if (spec.dscp !== undefined) out.dscp = spec.dscp;
+  return out;
+}
+
+function definedOnly<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
