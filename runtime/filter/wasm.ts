@@ -1,0 +1,327 @@
+/**
+ * The host side of a WebAssembly filter (docs/filter-abi.md): loads a module, owns its memory layout
+ * and turns the ABI's regions into `Filter` calls. Runs on Node 20 and Deno 2.
+ *
+ *   const filter = await WasmFilter.load();                 // build/filters/jmirror.wasm
+ *   filter.configure({ linkType: 1, sourceAddress: 0xc0000201, mtu: 1500, dscp: DSCP_INHERIT });
+ *   const { consumed, packets } = filter.process(records);  // packets are views, valid until the next call
+ */
+import { readFile } from "node:fs/promises";
+import {
+  ABI_VERSION,
+  COUNTER_COUNT,
+  FilterError,
+  type BatchResult,
+  type Filter,
+  type FilterConfig,
+  type MirroredPacket,
+  type Target,
+  type TargetCounters,
+} from "./types.ts";
+
+// The project's TypeScript libs (ES2022 + @types/node) declare no WebAssembly API; these are the few
+// parts of it this file uses, the same on Node and Deno.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+interface WasmApi {
+  Memory: abstract new (...args: never[]) => WasmMemory;
+  instantiate(
+    bytes: Uint8Array,
+    imports: Record<string, Record<string, unknown>>,
+  ): Promise<{ instance: { exports: Record<string, unknown> } }>;
+}
+const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
+
+const DEFAULT_MODULE = new URL("../../build/filters/jmirror.wasm", import.meta.url);
+const DESCRIPTOR_SIZE = 32;
+const TARGET_COUNTERS_SIZE = 32;
+const FLAG_FRAGMENT = 1;
+
+export interface WasmFilterOptions {
+  /** Target slots, 0..maxTargets-1 (default 131072). */
+  maxTargets?: number;
+  /** Input region bytes: the largest batch of records one `process` call takes (default 4 MiB). */
+  inCapacity?: number;
+  /** Output region bytes: outer packets produced by one call (default 8 MiB). */
+  outCapacity?: number;
+}
+
+interface FilterExports {
+  memory: WasmMemory;
+  iapd_abi_version(): number;
+  iapd_filter_info(): number;
+  iapd_init(maxTargets: number, inCapacity: number, outCapacity: number): number;
+  iapd_configure(linkType: number, sourceAddress: number, mtu: number, dscp: number): number;
+  iapd_in_ptr(): number;
+  iapd_out_ptr(): number;
+  iapd_desc_ptr(): number;
+  iapd_scratch_ptr(): number;
+  iapd_counters_ptr(): number;
+  iapd_target_counters_ptr(): number;
+  iapd_result_ptr(): number;
+  iapd_target_add(
+    slot: number,
+    family: number,
+    prefixLength: number,
+    interceptId: number,
+    sessionId: number,
+    mediationAddress: number,
+    mediationPort: number,
+    sourceAddress: number,
+    tunnel: number,
+    dscp: number,
+  ): number;
+  iapd_target_remove(slot: number): number;
+  iapd_target_clear(): void;
+  iapd_process(inOffset: number, inLength: number): number;
+}
+
+const REQUIRED_FUNCTIONS = [
+  "iapd_abi_version",
+  "iapd_filter_info",
+  "iapd_init",
+  "iapd_configure",
+  "iapd_in_ptr",
+  "iapd_out_ptr",
+  "iapd_desc_ptr",
+  "iapd_scratch_ptr",
+  "iapd_counters_ptr",
+  "iapd_target_counters_ptr",
+  "iapd_result_ptr",
+  "iapd_target_add",
+  "iapd_target_remove",
+  "iapd_target_clear",
+  "iapd_process",
+] as const;
+
+interface Regions {
+  in: number;
+  out: number;
+  desc: number;
+  scratch: number;
+  counters: number;
+  targetCounters: number;
+  result: number;
+}
+
+/** A u32 ABI argument; anything else is the caller's bug, reported before it reaches the filter. */
+function u32(operation: string, name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new RangeError(`${operation}: ${name} must be an integer 0..4294967295, got ${value}`);
+  }
+  return value;
+}
+
+function checkExports(exports: Record<string, unknown>, origin: string): FilterExports {
+  const missing: string[] = REQUIRED_FUNCTIONS.filter((name) => typeof exports[name] !== "function");
+  if (!(exports.memory instanceof wasm.Memory)) missing.unshift("memory");
+  if (missing.length > 0) {
+    throw new Error(`${origin} is not an iapd filter: missing export(s) ${missing.join(", ")}`);
+  }
+  const filter = exports as unknown as FilterExports;
+  const version = filter.iapd_abi_version() >>> 0;
+  if (version !== ABI_VERSION) {
+    throw new Error(`${origin} implements filter ABI version ${version}, this iapd expects ${ABI_VERSION}`);
+  }
+  return filter;
+}
+
+export class WasmFilter implements Filter {
+  readonly name: string;
+  readonly version: string;
+  readonly maxTargets: number;
+  readonly inCapacity: number;
+  readonly outCapacity: number;
+  readonly #filter: FilterExports;
+  readonly #regions: Regions;
+  #buffer: ArrayBuffer;
+  #bytes: Uint8Array;
+  #view: DataView;
+
+  private constructor(filter: FilterExports, maxTargets: number, inCapacity: number, outCapacity: number) {
+    this.#filter = filter;
+    this.maxTargets = maxTargets;
+    this.inCapacity = inCapacity;
+    this.outCapacity = outCapacity;
+    this.#buffer = filter.memory.buffer;
+    this.#bytes = new Uint8Array(this.#buffer);
+    this.#view = new DataView(this.#buffer);
+
+    const infoPtr = filter.iapd_filter_info() >>> 0;
+    const infoLength = this.#view.getUint32(infoPtr, true);
+    const info = JSON.parse(new TextDecoder().decode(this.#bytes.subarray(infoPtr + 4, infoPtr + 4 + infoLength))) as {
+      name?: unknown;
+      version?: unknown;
+    };
+    this.name = String(info.name);
+    this.version = String(info.version);
+
+    const code = filter.iapd_init(maxTargets, inCapacity, outCapacity) >>> 0;
+    if (code !== 0) throw new FilterError("init", code);
+    this.#refresh();
+    this.#regions = {
+      in: filter.iapd_in_ptr() >>> 0,
+      out: filter.iapd_out_ptr() >>> 0,
+      desc: filter.iapd_desc_ptr() >>> 0,
+      scratch: filter.iapd_scratch_ptr() >>> 0,
+      counters: filter.iapd_counters_ptr() >>> 0,
+      targetCounters: filter.iapd_target_counters_ptr() >>> 0,
+      result: filter.iapd_result_ptr() >>> 0,
+    };
+  }
+
+  /**
+   * Compiles and instantiates a filter module (a path, or the module's bytes; default: the built-in
+   * JMirror filter) and allocates its regions.
+   */
+  static async load(source?: string | Uint8Array, options: WasmFilterOptions = {}): Promise<WasmFilter> {
+    const origin = typeof source === "string" ? source : source ? "filter module" : DEFAULT_MODULE.href;
+    const maxTargets = u32("load", "maxTargets", options.maxTargets ?? 131072);
+    const inCapacity = u32("load", "inCapacity", options.inCapacity ?? 4 << 20);
+    const outCapacity = u32("load", "outCapacity", options.outCapacity ?? 8 << 20);
+    const bytes = source instanceof Uint8Array ? source : await readFile(source ?? DEFAULT_MODULE);
+    let memory: WasmMemory | undefined;
+    const imports = {
+      env: {
+        abort(message: number, file: number, line: number, column: number): never {
+          const text = (ptr: number) => (memory ? readAssemblyScriptString(memory, ptr >>> 0) : "");
+          throw new Error(`filter ${origin} aborted: ${text(message)} at ${text(file)}:${line}:${column}`);
+        },
+      },
+    };
+    const { instance } = await wasm.instantiate(bytes, imports);
+    const filter = checkExports(instance.exports, origin);
+    memory = filter.memory;
+    return new WasmFilter(filter, maxTargets, inCapacity, outCapacity);
+  }
+
+  /** Views of memory must be re-created whenever memory.grow replaced its ArrayBuffer. */
+  #refresh(): void {
+    const buffer = this.#filter.memory.buffer;
+    if (buffer !== this.#buffer) {
+      this.#buffer = buffer;
+      this.#bytes = new Uint8Array(buffer);
+      this.#view = new DataView(buffer);
+    }
+  }
+
+  configure(config: FilterConfig): void {
+    const code =
+      this.#filter.iapd_configure(
+        u32("configure", "linkType", config.linkType),
+        u32("configure", "sourceAddress", config.sourceAddress),
+        u32("configure", "mtu", config.mtu),
+        u32("configure", "dscp", config.dscp),
+      ) >>> 0;
+    if (code !== 0) throw new FilterError("configure", code);
+  }
+
+  addTarget(target: Target): void {
+    const op = "addTarget";
+    const expected = target.family === 4 ? 4 : target.family === 6 ? 16 : undefined;
+    if (expected !== undefined && target.address.length !== expected) {
+      throw new RangeError(`${op}: an IPv${target.family} address has ${expected} bytes, got ${target.address.length}`);
+    }
+    this.#refresh();
+    this.#bytes.fill(0, this.#regions.scratch, this.#regions.scratch + 16);
+    if (expected !== undefined) this.#bytes.set(target.address, this.#regions.scratch);
+    const code =
+      this.#filter.iapd_target_add(
+        u32(op, "slot", target.slot),
+        u32(op, "family", target.family),
+        u32(op, "prefixLength", target.prefixLength),
+        u32(op, "interceptId", target.interceptId),
+        u32(op, "sessionId", target.sessionId),
+        u32(op, "mediationAddress", target.mediationAddress),
+        u32(op, "mediationPort", target.mediationPort),
+        u32(op, "sourceAddress", target.sourceAddress),
+        u32(op, "tunnel", target.tunnel),
+        u32(op, "dscp", target.dscp),
+      ) >>> 0;
+    if (code !== 0) throw new FilterError(op, code);
+  }
+
+  /** Removes the target in `slot`; a slot not in use is a FilterError (code 1). */
+  removeTarget(slot: number): void {
+    const code = this.#filter.iapd_target_remove(u32("removeTarget", "slot", slot)) >>> 0;
+    if (code !== 0) throw new FilterError("removeTarget", code);
+  }
+
+  clearTargets(): void {
+    this.#filter.iapd_target_clear();
+  }
+
+  inputBuffer(): Uint8Array {
+    this.#refresh();
+    return this.#bytes.subarray(this.#regions.in, this.#regions.in + this.inCapacity);
+  }
+
+  process(records: Uint8Array): BatchResult {
+    this.#refresh();
+    const inStart = this.#regions.in;
+    let offset: number;
+    if (
+      records.buffer === this.#buffer &&
+      records.byteOffset >= inStart &&
+      records.byteOffset + records.byteLength <= inStart + this.inCapacity
+    ) {
+      offset = records.byteOffset - inStart;
+    } else {
+      if (records.byteLength > this.inCapacity) {
+        throw new RangeError(
+          `process: ${records.byteLength} bytes of records exceed the filter's input capacity of ${this.inCapacity} bytes`,
+        );
+      }
+      this.#bytes.set(records, inStart);
+      offset = 0;
+    }
+    const consumed = this.#filter.iapd_process(offset, records.byteLength) >>> 0;
+    this.#refresh();
+    const view = this.#view;
+    const result = this.#regions.result;
+    const frames = view.getUint32(result, true);
+    const descriptors = view.getUint32(result + 4, true);
+    const packets: MirroredPacket[] = new Array(descriptors);
+    const out = this.#regions.out;
+    for (let i = 0, d = this.#regions.desc; i < descriptors; i++, d += DESCRIPTOR_SIZE) {
+      packets[i] = {
+        bytes: new Uint8Array(this.#buffer, out + view.getUint32(d, true), view.getUint32(d + 4, true)),
+        slot: view.getUint32(d + 8, true),
+        tunnel: view.getUint32(d + 12, true),
+        tsSeconds: view.getUint32(d + 16, true),
+        tsNanoseconds: view.getUint32(d + 20, true),
+        fragment: (view.getUint32(d + 24, true) & FLAG_FRAGMENT) !== 0,
+      };
+    }
+    return { consumed, frames, packets };
+  }
+
+  counters(): bigint[] {
+    this.#refresh();
+    const counters: bigint[] = new Array(COUNTER_COUNT);
+    for (let i = 0; i < COUNTER_COUNT; i++) counters[i] = this.#view.getBigUint64(this.#regions.counters + i * 8, true);
+    return counters;
+  }
+
+  targetCounters(slot: number): TargetCounters {
+    if (u32("targetCounters", "slot", slot) >= this.maxTargets) {
+      throw new RangeError(`targetCounters: slot ${slot} is beyond maxTargets ${this.maxTargets}`);
+    }
+    this.#refresh();
+    const at = this.#regions.targetCounters + slot * TARGET_COUNTERS_SIZE;
+    return {
+      packets: this.#view.getBigUint64(at, true),
+      bytes: this.#view.getBigUint64(at + 8, true),
+      dropped: this.#view.getBigUint64(at + 16, true),
+    };
+  }
+}
+
+/** AssemblyScript strings are UTF-16LE with their byte length in the u32 before them. */
+function readAssemblyScriptString(memory: WasmMemory, ptr: number): string {
+  if (ptr < 4 || ptr > memory.buffer.byteLength) return "";
+  const length = new DataView(memory.buffer).getUint32(ptr - 4, true);
+  if (ptr + length > memory.buffer.byteLength) return "";
+  return new TextDecoder("utf-16le").decode(new Uint8Array(memory.buffer, ptr, length));
+}
