@@ -76,7 +76,8 @@ export class OracleFilter implements Filter {
   readonly inCapacity: number;
   readonly outCapacity: number;
 
-  private config: FilterConfig | undefined;
+  /** docs/filter-abi.md leaves the state before the first configure open; these are the wasm filter's. */
+  private config: FilterConfig = { linkType: 1, sourceAddress: 0, mtu: 1500, dscp: DSCP_INHERIT };
   private readonly input: Uint8Array;
   private readonly output: Uint8Array;
   /** Scratch for one copy's IP payload (UDP + mirror header + L3), split into fragments from here. */
@@ -179,7 +180,6 @@ export class OracleFilter implements Filter {
 
   process(records: Uint8Array): BatchResult {
     const config = this.config;
-    if (!config) throw new FilterError("process", 9);
     // The wasm filter sees at most its input region; records beyond it wait for the next call.
     const input = records.subarray(0, this.inCapacity);
     const packets: MirroredPacket[] = [];
