@@ -1,0 +1,308 @@
+/**
+ * Whole RADIUS packets as iapd handles them: decoding verifies the authenticator and the
+ * Message-Authenticator and decrypts hidden values; encoding encrypts, signs the
+ * Message-Authenticator (as the first attribute) and then sets the authenticator.
+ *
+ * @example
+ * const coa = decodePacket(datagram, secret);               // throws RadiusDecodeError
+ * if (coa.is(Code.CoaRequest)) {
+ *   const action = coa.first("ERX-LI-Action");                // decrypted, typed number
+ *   const { bytes } = encodePacket({ code: Code.CoaAck, attributes: [] }, secret,
+ *     { request: coa, messageAuthenticator: true });
+ * }
+ */
+import { attributeName, ATTRIBUTES, MESSAGE_AUTHENTICATOR, type AttributeDefinition } from "./dictionary.ts";
+import {
+  Code,
+  codeName,
+  isNonceRequestCode,
+  isPacketCode,
+  isResponseCode,
+  requestCodeFor,
+  type PacketCode,
+  type RequestCode,
+  type RequestFor,
+  type ResponseCode,
+} from "./codes.ts";
+import {
+  authenticatorBasisFor,
+  computeAuthenticator,
+  computeMessageAuthenticator,
+  decryptUserPassword,
+  encryptUserPassword,
+  newSalt,
+  randomAuthenticator,
+  saltDecrypt,
+  saltEncrypt,
+  verifyAuthenticator,
+  verifyMessageAuthenticator,
+  type Secret,
+} from "./crypto.ts";
+import { RadiusDecodeError, RadiusEncodeError } from "./errors.ts";
+import { all, first, isNamed, type Attribute, type AttributeValue, type NamedAttribute, type SettableName } from "./attributes.ts";
+import { AUTHENTICATOR_LENGTH, AUTHENTICATOR_OFFSET, decodeWire, encodeWire, HEADER_LENGTH, type WireAttribute } from "./packet.ts";
+import { guard, INSPECT, printable } from "./redact.ts";
+import { decodeValue, encodeValue } from "./values.ts";
+
+/** What a response is checked against or built from: the request it answers. */
+export interface RequestContext<C extends RequestCode = RequestCode> {
+  readonly code: C;
+  readonly identifier: number;
+  readonly authenticator: Uint8Array;
+}
+
+/** A decoded (verified, decrypted) or freshly encoded packet. Printing it never shows lawful-intercept values. */
+export class RadiusPacket<C extends PacketCode = PacketCode> {
+  constructor(
+    readonly code: C,
+    readonly identifier: number,
+    readonly authenticator: Uint8Array,
+    /** In packet order, without the Message-Authenticator; hidden values in plain form. */
+    readonly attributes: readonly Attribute[],
+    /** Whether the packet carries a Message-Authenticator (verified, when decoded). */
+    readonly messageAuthenticator: boolean,
+  ) {
+    Object.freeze(attributes);
+    Object.freeze(this);
+  }
+
+  /** Narrows the packet's type by its code, e.g. to pass it as the `request` of a response. */
+  is<K extends PacketCode>(code: K): this is RadiusPacket<K> {
+    return (this.code as PacketCode) === code;
+  }
+
+  first<N extends SettableName>(name: N): AttributeValue<N> | undefined {
+    return first(this.attributes, name);
+  }
+
+  all<N extends SettableName>(name: N): AttributeValue<N>[] {
+    return all(this.attributes, name);
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      code: codeName(this.code),
+      identifier: this.identifier,
+      messageAuthenticator: this.messageAuthenticator,
+      attributes: this.attributes.map(printable),
+    };
+  }
+
+  toString(): string {
+    return JSON.stringify(this);
+  }
+
+  [INSPECT](): Record<string, unknown> {
+    return this.toJSON();
+  }
+}
+
+export interface DecodeOptions {
+  /** The request this datagram answers: required to decode a response, refused otherwise. */
+  readonly request?: RequestContext;
+  /**
+   * Discard the packet without a Message-Authenticator. Defaults to true for Access-Request,
+   * Status-Server and Access-Accept/Reject/Challenge (BlastRADIUS, CVE-2024-3596; RFC 5997 §3),
+   * false for the others.
+   */
+  readonly requireMessageAuthenticator?: boolean;
+}
+
+function requiresMessageAuthenticatorByDefault(code: PacketCode): boolean {
+  return isNonceRequestCode(code) || (isResponseCode(code) && requestCodeFor(code) === Code.AccessRequest);
+}
+
+/**
+ * Parses and authenticates one datagram. Throws RadiusDecodeError; `reason` names the check that
+ * failed. Presence of a required Message-Authenticator is checked before any authenticator, as the
+ * BlastRADIUS guidance asks.
+ */
+export function decodePacket(datagram: Uint8Array, secret: Secret, options: DecodeOptions = {}): RadiusPacket {
+  const { packet, bytes, messageAuthenticatorOffsets } = decodeWire(datagram);
+  const { code, identifier } = packet;
+  const request = answeredRequest(code, identifier, options.request);
+  if (messageAuthenticatorOffsets.length > 1) {
+    throw new RadiusDecodeError("message-authenticator-duplicate", `${codeName(code)}: expected at most one Message-Authenticator, found ${messageAuthenticatorOffsets.length}`);
+  }
+  const maOffset = messageAuthenticatorOffsets[0];
+  if (maOffset !== undefined && bytes[maOffset - 1] !== 2 + AUTHENTICATOR_LENGTH) {
+    throw new RadiusDecodeError("message-authenticator-length", `${codeName(code)}: expected Message-Authenticator Length 18, found ${bytes[maOffset - 1]}`);
+  }
+  if (maOffset === undefined && (options.requireMessageAuthenticator ?? requiresMessageAuthenticatorByDefault(code))) {
+    throw new RadiusDecodeError("message-authenticator-missing", `${codeName(code)}: expected a Message-Authenticator, found none`);
+  }
+  const basis = authenticatorBasisFor(code, request ? request.authenticator : packet.authenticator);
+  if (!isNonceRequestCode(code) && !verifyAuthenticator(bytes, basis, secret)) {
+    throw new RadiusDecodeError(
+      "authenticator-mismatch",
+      `${codeName(code)}: ${request ? "Response" : "Request"} Authenticator does not match (wrong shared secret, or altered packet)`,
+    );
+  }
+  if (maOffset !== undefined && !verifyMessageAuthenticator(bytes, maOffset, basis, secret)) {
+    throw new RadiusDecodeError("message-authenticator-invalid", `${codeName(code)}: Message-Authenticator does not match (wrong shared secret, or altered packet)`);
+  }
+  const context: CipherContext = { code, secret, key: basis };
+  const attributes = packet.attributes
+    .filter((a) => !(a.kind === "attribute" && a.type === MESSAGE_AUTHENTICATOR))
+    .map((a) => plain(a, context));
+  return new RadiusPacket(code, identifier, packet.authenticator, attributes, maOffset !== undefined);
+}
+
+function answeredRequest(code: PacketCode, identifier: number, request: RequestContext | undefined): RequestContext | undefined {
+  if (!isResponseCode(code)) {
+    if (request) {
+      throw new RadiusDecodeError("response-mismatch", `expected a response to ${codeName(request.code)}, found ${codeName(code)}`);
+    }
+    return undefined;
+  }
+  if (!request) {
+    throw new RadiusDecodeError("unexpected-response", `${codeName(code)} received with no request to match it against`);
+  }
+  if (requestCodeFor(code) !== request.code || identifier !== request.identifier) {
+    throw new RadiusDecodeError(
+      "response-mismatch",
+      `expected a response to ${codeName(request.code)} id ${request.identifier}, found ${codeName(code)} id ${identifier}`,
+    );
+  }
+  return request;
+}
+
+/** What hiding and unhiding values needs: the packet code, the secret and the authenticator basis (RFC 2865 §5.2's RA, RFC 2868 §3.5's R). */
+interface CipherContext {
+  readonly code: PacketCode;
+  readonly secret: Secret;
+  readonly key: Uint8Array;
+}
+
+/** RFC 2868 §3: tags are 0x01..0x1F, 0 meaning none. */
+const MAX_TAG = 0x1f;
+
+function plain(a: WireAttribute, context: CipherContext): Attribute {
+  const name =
+    a.kind === "attribute" ? attributeName(0, a.type) : a.kind === "vendor" ? attributeName(a.vendorId, a.vendorType) : undefined;
+  if (!name || a.kind === "vendor-opaque") return guard(a);
+  const d: AttributeDefinition = ATTRIBUTES[name];
+  // RFC 2865 §5.2: User-Password is defined in Access-Request only; elsewhere there is no key for it.
+  if (d.encrypt === "user-password" && context.code !== Code.AccessRequest) return a;
+  let bytes = a.value;
+  let tag: number | undefined;
+  if (d.tagged) {
+    tag = bytes[0] ?? 0;
+    if (tag > MAX_TAG) throw new RadiusDecodeError("tag-out-of-range", `${name}: expected a tag 0..${MAX_TAG}, found ${tag}`);
+    // RFC 2868 §3.1: a tagged integer is the tag octet and a 3-octet value.
+    bytes = d.dataType === "integer" ? Uint8Array.of(0, ...bytes.subarray(1)) : bytes.subarray(1);
+  }
+  if (d.encrypt === "user-password") bytes = decryptUserPassword(bytes, context.key, context.secret);
+  if (d.encrypt === "salt") bytes = saltDecrypt(bytes, context.key, context.secret, name);
+  const value = decodeValue(d.dataType, bytes, name);
+  return guard((tag === undefined ? { name, value } : { name, tag, value }) as NamedAttribute);
+}
+
+export interface RequestMessage<C extends RequestCode> {
+  readonly code: C;
+  readonly identifier: number;
+  readonly attributes: readonly Attribute[];
+}
+
+/** A response has no identifier of its own: it is the request's. */
+export interface ResponseMessage<C extends ResponseCode> {
+  readonly code: C;
+  readonly attributes: readonly Attribute[];
+}
+
+export interface EncodeOptions {
+  /** Add a Message-Authenticator as the first attribute (BlastRADIUS: always, for Access-* packets). */
+  readonly messageAuthenticator: boolean;
+}
+
+export interface ResponseEncodeOptions<C extends ResponseCode> extends EncodeOptions {
+  readonly request: RequestContext<RequestFor<C>>;
+}
+
+export interface EncodedPacket<C extends PacketCode> {
+  /** The datagram to send. */
+  readonly bytes: Uint8Array;
+  /** The packet as sent (its final authenticator, plain attributes): the `request` for decoding its response. */
+  readonly packet: RadiusPacket<C>;
+}
+
+/**
+ * Builds a datagram. A response needs the request it answers (its identifier and authenticator);
+ * an Access-Request or Status-Server gets a fresh random authenticator. Never modifies its input.
+ */
+export function encodePacket<C extends RequestCode>(message: RequestMessage<C>, secret: Secret, options: EncodeOptions): EncodedPacket<C>;
+export function encodePacket<C extends ResponseCode>(message: ResponseMessage<C>, secret: Secret, options: ResponseEncodeOptions<C>): EncodedPacket<C>;
+export function encodePacket(
+  message: { readonly code: PacketCode; readonly identifier?: number; readonly attributes: readonly Attribute[] },
+  secret: Secret,
+  options: EncodeOptions & { readonly request?: RequestContext },
+): EncodedPacket<PacketCode> {
+  const { code } = message;
+  if (!isPacketCode(code)) throw new RadiusEncodeError(`expected a known RADIUS code, found ${code}`);
+  const { request } = options;
+  let identifier: number;
+  if (isResponseCode(code)) {
+    if (request?.code !== requestCodeFor(code)) {
+      throw new RadiusEncodeError(`${codeName(code)}: expected the ${codeName(requestCodeFor(code))} it answers, found ${request ? codeName(request.code) : "none"}`);
+    }
+    identifier = request.identifier;
+  } else {
+    if (request) throw new RadiusEncodeError(`${codeName(code)} is a request: it answers no request`);
+    identifier = message.identifier ?? NaN;
+  }
+  const own = isNonceRequestCode(code) ? randomAuthenticator() : new Uint8Array(AUTHENTICATOR_LENGTH);
+  const basis = authenticatorBasisFor(code, request ? request.authenticator : own);
+  const context: CipherContext = { code, secret, key: basis };
+  const salts = new Set<number>();
+  const wire = message.attributes.map((a) => hidden(a, context, salts));
+  if (options.messageAuthenticator) {
+    wire.unshift({ kind: "attribute", type: MESSAGE_AUTHENTICATOR, value: new Uint8Array(AUTHENTICATOR_LENGTH) });
+  }
+  const bytes = encodeWire({ code, identifier, authenticator: own, attributes: wire });
+  if (options.messageAuthenticator) {
+    const offset = HEADER_LENGTH + 2;
+    bytes.set(computeMessageAuthenticator(bytes, offset, basis, secret), offset);
+  }
+  if (!isNonceRequestCode(code)) bytes.set(computeAuthenticator(bytes, basis, secret), AUTHENTICATOR_OFFSET);
+  const authenticator = bytes.slice(AUTHENTICATOR_OFFSET, HEADER_LENGTH);
+  return { bytes, packet: new RadiusPacket(code, identifier, authenticator, [...message.attributes], options.messageAuthenticator) };
+}
+
+function hidden(a: Attribute, context: CipherContext, salts: Set<number>): WireAttribute {
+  if (!isNamed(a)) {
+    if (a.kind === "attribute" && a.type === MESSAGE_AUTHENTICATOR) throw misplacedMessageAuthenticator();
+    return a;
+  }
+  if ((a.name as string) === "Message-Authenticator") throw misplacedMessageAuthenticator();
+  if (!Object.hasOwn(ATTRIBUTES, a.name)) throw new RadiusEncodeError(`expected a dictionary attribute name, found "${a.name}"`);
+  const d: AttributeDefinition = ATTRIBUTES[a.name];
+  let bytes = encodeValue(d.dataType, a.value as never, a.name);
+  let tag: number | undefined;
+  if (d.tagged) {
+    tag = a.tag ?? 0;
+    if (!Number.isInteger(tag) || tag < 0 || tag > MAX_TAG) throw new RadiusEncodeError(`${a.name}: expected a tag 0..${MAX_TAG}, found ${tag}`);
+    if (d.dataType === "integer") {
+      // RFC 2868 §3.1: the tag replaces the top octet of the integer.
+      if (bytes[0] !== 0) throw new RadiusEncodeError(`${a.name}: expected a tagged integer 0..2^24-1, found a larger one`);
+      bytes[0] = tag;
+      tag = undefined;
+    }
+  } else if (a.tag !== undefined) {
+    throw new RadiusEncodeError(`${a.name}: expected no tag (not a tunnel attribute), found one`);
+  }
+  if (d.encrypt === "user-password") {
+    if (context.code !== Code.AccessRequest) throw new RadiusEncodeError(`User-Password: expected only in Access-Request, found in ${codeName(context.code)}`);
+    bytes = encryptUserPassword(bytes, context.key, context.secret);
+  }
+  if (d.encrypt === "salt") {
+    bytes = saltEncrypt(bytes, newSalt(salts), context.key, context.secret, a.name);
+  }
+  if (tag !== undefined) bytes = Uint8Array.of(tag, ...bytes);
+  return d.vendorId === undefined
+    ? { kind: "attribute", type: d.type, value: bytes }
+    : { kind: "vendor", vendorId: d.vendorId, vendorType: d.type, value: bytes };
+}
+
+function misplacedMessageAuthenticator(): RadiusEncodeError {
+  return new RadiusEncodeError("Message-Authenticator: expected `messageAuthenticator: true` in the options, found it among the attributes");
+}
