@@ -144,7 +144,7 @@ export class OracleFilter implements Filter {
       stream: `${target.interceptId}/${target.sessionId}/${target.mediationAddress}/${target.mediationPort}`,
     };
     this.targets[slot] = stored;
-    insertSorted(this.bucketFor(stored, true), slot);
+    this.index(stored);
     this.slotCounters.fill(0, slot * TARGET_WORDS, (slot + 1) * TARGET_WORDS);
   }
 
@@ -152,19 +152,7 @@ export class OracleFilter implements Filter {
     const target = Number.isInteger(slot) ? this.targets[slot] : undefined;
     if (!target) throw new FilterError("removeTarget", 1);
     this.targets[slot] = undefined;
-    const bucket = this.bucketFor(target, false);
-    bucket.splice(bucket.indexOf(slot), 1);
-    if (bucket.length > 0) return;
-    if (target.family === 4) {
-      this.ipv4.delete(readU32(target.address, 0));
-      return;
-    }
-    const byPrefix = this.ipv6.get(target.prefixLength)!;
-    byPrefix.delete(prefixHex(target.address, target.prefixLength));
-    if (byPrefix.size === 0) {
-      this.ipv6.delete(target.prefixLength);
-      this.ipv6Lengths = this.ipv6Lengths.filter((length) => length !== target.prefixLength);
-    }
+    this.unindex(target);
   }
 
   clearTargets(): void {
@@ -179,22 +167,23 @@ export class OracleFilter implements Filter {
   }
 
   process(records: Uint8Array): BatchResult {
+    if (records.length > this.inCapacity) {
+      throw new RangeError(`process: ${records.length} bytes of records exceed the input capacity of ${this.inCapacity} bytes`);
+    }
     const config = this.config;
-    // The wasm filter sees at most its input region; records beyond it wait for the next call.
-    const input = records.subarray(0, this.inCapacity);
     const packets: MirroredPacket[] = [];
     let offset = 0;
     let frames = 0;
     let written = 0;
 
-    while (offset + RECORD_HEADER <= input.length) {
-      const capturedLength = readU32LE(input, offset + 8);
+    while (offset + RECORD_HEADER <= records.length) {
+      const capturedLength = readU32LE(records, offset + 8);
       const end = offset + RECORD_HEADER + capturedLength;
-      if (end > input.length) break;
-      const tsSeconds = readU32LE(input, offset);
-      const tsNanoseconds = readU32LE(input, offset + 4);
-      const originalLength = readU32LE(input, offset + 12);
-      const frame = input.subarray(offset + RECORD_HEADER, end);
+      if (end > records.length) break;
+      const tsSeconds = readU32LE(records, offset);
+      const tsNanoseconds = readU32LE(records, offset + 4);
+      const originalLength = readU32LE(records, offset + 12);
+      const frame = records.subarray(offset + RECORD_HEADER, end);
 
       const parsed = capturedLength > originalLength ? "bad_record" : parseFrame(frame, originalLength, config.linkType);
       if (typeof parsed === "string") {
@@ -206,6 +195,7 @@ export class OracleFilter implements Filter {
         const oversize = IPV4_HEADER + udpLength > MAX_DATAGRAM;
         const copyBytes = oversize ? 0 : outerBytes(udpLength, config.mtu);
         // Stop before a frame whose outputs do not fit; the host drains the output and calls again.
+        // Into an empty region they go as far as they fit (docs/filter-abi.md "Output").
         if (written > 0 && copyBytes * made.length > this.outCapacity - written) break;
 
         this.count(COUNTERS.parsed);
@@ -251,23 +241,39 @@ export class OracleFilter implements Filter {
     this.slotCounters[slot * TARGET_WORDS + 2]++;
   }
 
-  /** The slots list of the target's prefix, created on the way when `create` is set. */
-  private bucketFor(target: StoredTarget, create: boolean): number[] {
+  private index(target: StoredTarget): void {
     if (target.family === 4) {
-      const key = readU32(target.address, 0);
-      let bucket = this.ipv4.get(key);
-      if (!bucket && create) this.ipv4.set(key, (bucket = []));
-      return bucket!;
+      const address = readU32(target.address, 0);
+      this.ipv4.set(address, withSlot(this.ipv4.get(address) ?? [], target.slot));
+      return;
     }
     let byPrefix = this.ipv6.get(target.prefixLength);
-    if (!byPrefix && create) {
+    if (!byPrefix) {
       this.ipv6.set(target.prefixLength, (byPrefix = new Map()));
       this.ipv6Lengths = [...this.ipv6.keys()].sort((a, b) => b - a);
     }
-    const key = prefixHex(target.address, target.prefixLength);
-    let bucket = byPrefix!.get(key);
-    if (!bucket && create) byPrefix!.set(key, (bucket = []));
-    return bucket!;
+    const prefix = prefixHex(target.address, target.prefixLength);
+    byPrefix.set(prefix, withSlot(byPrefix.get(prefix) ?? [], target.slot));
+  }
+
+  private unindex(target: StoredTarget): void {
+    const others = (slots: number[]) => slots.filter((slot) => slot !== target.slot);
+    if (target.family === 4) {
+      const address = readU32(target.address, 0);
+      const slots = others(this.ipv4.get(address)!);
+      if (slots.length > 0) this.ipv4.set(address, slots);
+      else this.ipv4.delete(address);
+      return;
+    }
+    const byPrefix = this.ipv6.get(target.prefixLength)!;
+    const prefix = prefixHex(target.address, target.prefixLength);
+    const slots = others(byPrefix.get(prefix)!);
+    if (slots.length > 0) byPrefix.set(prefix, slots);
+    else byPrefix.delete(prefix);
+    if (byPrefix.size === 0) {
+      this.ipv6.delete(target.prefixLength);
+      this.ipv6Lengths = this.ipv6Lengths.filter((length) => length !== target.prefixLength);
+    }
   }
 
   /** Slots of the longest matching prefix (docs/filter-abi.md "Matching"), ascending. */
@@ -474,10 +480,8 @@ function hasBitsBeyond(address: Uint8Array, length: number): boolean {
   return false;
 }
 
-function insertSorted(slots: number[], slot: number): void {
-  let i = slots.length;
-  while (i > 0 && slots[i - 1] > slot) i--;
-  slots.splice(i, 0, slot);
+function withSlot(slots: number[], slot: number): number[] {
+  return [...slots, slot].sort((a, b) => a - b);
 }
 
 function isU32(value: number): boolean {

@@ -11,6 +11,7 @@ import {
   DROP_REASONS,
   DSCP_INHERIT,
   FilterError,
+  LINK_TYPES,
   MALFORMED_REASONS,
   type FilterConfig,
   type LinkType,
@@ -24,6 +25,8 @@ import {
   ipv4Packet,
   ipv6Address,
   ipv6Packet,
+  mulberry32,
+  randomFrame,
   recordsOf,
   u32Of,
   type FrameRecord,
@@ -144,6 +147,15 @@ test("Identification increments once per copy, across frames and calls", () => {
   assert.equal(ids(), [0, 1, 2, 3]);
   assert.equal(ids(), [4, 5, 6, 7]);
   assert.is(counter(filter, COUNTERS.next_ip_id), 8);
+});
+
+test("Identification uses the low 16 bits of next_ip_id", () => {
+  const filter = filterWith(Array.from({ length: 64 }, (_, i) => ({ interceptId: 100 + i })));
+  const bytes = udp4("10.0.0.1", "10.9.9.9");
+  process(filter, new Array(1024).fill({ bytes }));
+  const ids = process(filter, [{ bytes }]).packets.slice(0, 2).map((p) => (p.bytes[4] << 8) | p.bytes[5]);
+  assert.equal(ids, [0, 1]);
+  assert.is(counter(filter, COUNTERS.next_ip_id), 65536 + 64);
 });
 
 test("copies over the MTU are split into valid fragments that reassemble to the IP payload", () => {
@@ -385,14 +397,29 @@ test("every frame is counted once, as parsed or under exactly one malformed reas
   }
 });
 
+test("random valid frames of every link type parse", () => {
+  const rng = mulberry32(42);
+  for (const linkType of LINK_TYPES) {
+    const filter = filterWith([], { linkType });
+    const frames = Array.from({ length: 200 }, () => randomFrame(rng, { linkType, malformed: 0 }));
+    process(filter, frames);
+    assert.equal(filter.counters().slice(0, 2), [200n, 200n], `link type ${linkType}`);
+  }
+});
+
 test("input: partial records wait, an oversized first record consumes nothing", () => {
   const filter = filterWith([{}], {}, { inCapacity: 200 });
   const small = udp4("10.0.0.1", "10.9.9.9", 8);
   const records = recordsOf([{ bytes: small }, { bytes: small }]);
   assert.is(filter.process(records.subarray(0, records.length - 1)).consumed, 16 + small.length);
-  assert.is(filter.process(recordsOf([{ bytes: new Uint8Array(185) }])).consumed, 0);
+  // A 201-byte record never fits in 200 bytes of input: the host must not present one.
+  assert.is(filter.process(recordsOf([{ bytes: new Uint8Array(185) }]).subarray(0, 200)).consumed, 0);
   assert.is(filter.process(recordsOf([{ bytes: new Uint8Array(184) }])).consumed, 200);
   assert.is(filter.process(new Uint8Array(15)).consumed, 0);
+  assert.throws(() => filter.process(new Uint8Array(201)), RangeError);
+  const input = filter.inputBuffer();
+  input.set(records);
+  assert.is(filter.process(input.subarray(0, records.length)).frames, 2, "records written into inputBuffer()");
 });
 
 test("arguments are validated with the documented error codes", () => {
