@@ -17,8 +17,8 @@ import {
   DROP_REASONS,
   DSCP_INHERIT,
   FilterError,
-  MALFORMED_REASONS,
   LINK_TYPES,
+  MALFORMED_REASONS,
   type BatchResult,
   type Filter,
   type FilterConfig,
@@ -28,6 +28,8 @@ import {
 } from "../../runtime/filter/types.ts";
 import { WasmFilter } from "../../runtime/filter/wasm.ts";
 import {
+  frame,
+  ipv4Packet,
   mulberry32,
   pick,
   randomFrame,
@@ -93,7 +95,7 @@ class Pair {
 }
 
 function hex(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString("hex");
+  return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
 }
 
 /** The descriptor fields that do not depend on where in the output region a packet was written. */
@@ -216,6 +218,17 @@ test("random batches: same packets, consumed counts and counters", async () => {
   const covered = { ...COUNTERS, ...MALFORMED_REASONS, ...DROP_REASONS };
   for (const [name, index] of Object.entries(covered)) assert.ok(total[index] > 0n, `no ${name} in any scenario`);
   assert.ok(total[COUNTERS.frames] > 2000n && total[COUNTERS.frames] < 10_000n, `${total[COUNTERS.frames]} frames`);
+});
+
+test("Identification wraps past 65,535 copies the same way", async () => {
+  const pair = await Pair.create({ maxTargets: MAX_TARGETS, inCapacity: 1 << 20, outCapacity: 1 << 20 }, "Identification wrap");
+  const rng = mulberry32(9);
+  const [first] = randomTargets(rng, { count: 1, freeSlots: [0], ipv6: 0 });
+  addAll(pair, Array.from({ length: 64 }, (_, slot) => ({ ...first, slot, interceptId: slot + 1 })), new Set());
+  const packet = ipv4Packet({ source: first.address, destination: Uint8Array.of(10, 9, 9, 9), payload: new Uint8Array(8) });
+  const records = recordsOf(new Array(1030).fill({ bytes: frame(1, packet).bytes }));
+  pair.drain(records);
+  assert.is(pair.oracle.counters()[COUNTERS.next_ip_id], 1030n * 64n);
 });
 
 /**
