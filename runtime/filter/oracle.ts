@@ -134,9 +134,10 @@ export class OracleFilter implements Filter {
     }
     if (!isDscp(target.dscp)) throw new FilterError("addTarget", 7);
     if (hasBitsBeyond(target.address, prefixLength)) throw new FilterError("addTarget", 8);
-    for (const value of [target.sessionId, target.mediationAddress, target.sourceAddress, target.tunnel]) {
+    for (const value of [target.sessionId, target.mediationAddress, target.sourceAddress]) {
       if (!isU32(value)) throw new FilterError("addTarget", 1);
     }
+    if (!Number.isInteger(target.tunnel) || target.tunnel < 0 || target.tunnel > 65535) throw new FilterError("addTarget", 1);
 
     const stored: StoredTarget = {
       ...target,

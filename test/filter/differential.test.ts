@@ -140,6 +140,7 @@ function invalidTarget(rng: Rng, valid: Target, activeSlots: number[]): Target {
     { interceptId: 2 ** 30 },
     { mediationPort: pick(rng, [0, 65536]) },
     { dscp: pick(rng, [64, 254]) },
+    { tunnel: 65536 },
     { family: 6, address: new Uint8Array(16).fill(0xff), prefixLength: randomInt(rng, 0, 127) },
   ];
   return { ...valid, ...pick(rng, fields) };

@@ -445,6 +445,7 @@ test("arguments are validated with the documented error codes", () => {
   assert.is(add({ mediationPort: 65536 }), 6);
   assert.is(add({ dscp: 64 }), 7);
   assert.is(add({ ...v6("2001:db8::1", 64) }), 8);
+  assert.is(add({ tunnel: 65536 }), 1);
   assert.is(add({ ...v6("::", 0) }), 0);
   assert.is(add({ slot: 2, interceptId: 2 ** 30 - 1, dscp: 63 }), 0);
   const configure = (fields: Partial<FilterConfig>) =>
