@@ -19,6 +19,7 @@ import {
   TOO_MANY_COPIES,
 } from "./counters";
 import { buildJmirror, jmirrorOversize, jmirrorSize } from "./encap/jmirror";
+import { BAD_ARGUMENT, BAD_DSCP, BAD_MTU, NOT_INITIALISED, OK, UNSUPPORTED_LINK_TYPE } from "./errors";
 import { decodeIpv4 } from "./ipv4";
 import { decodeIpv6 } from "./ipv6";
 import { ETHERTYPE_IPV4, load16be, load32be, nextOf, reasonOf, valueOf } from "./layer";
@@ -40,8 +41,6 @@ import {
 } from "./regions";
 import {
   addTarget,
-  BAD_ARGUMENT,
-  BAD_DSCP,
   clearTargets,
   DSCP,
   DSCP_INHERIT,
@@ -50,7 +49,6 @@ import {
   match6,
   MEDIATION_ADDRESS,
   MEDIATION_PORT,
-  OK,
   removeTarget,
   SESSION_ID,
   SOURCE_ADDRESS,
@@ -60,9 +58,6 @@ import {
 } from "./targets";
 
 const ABI_VERSION: u32 = 1;
-const UNSUPPORTED_LINK_TYPE: u32 = 9;
-const BAD_MTU: u32 = 10;
-const NOT_INITIALISED: u32 = 11;
 const MIN_MTU: u32 = 68;
 const MAX_MTU: u32 = 65535;
 const MAX_COPIES: u32 = 64;

@@ -11,9 +11,11 @@ export const SCRATCH_SIZE: u32 = 64;
 export const RESULT_SIZE: u32 = 12;
 export const COUNTERS_SIZE: u32 = 48 * 8;
 export const TARGET_COUNTERS_SIZE: u32 = 32;
-// The smallest outer packet is a last fragment of 21 bytes, so one descriptor per 20 bytes of `out`
-// can never run short: only `out` limits a batch, as docs/filter-abi.md "Output" describes.
-const MIN_PACKET: u32 = 20;
+// Outer packets average at least 44.5 bytes per copy: an unfragmented copy is at least 56 bytes
+// (headers + a 20-byte IPv4 packet); a fragmented one has n >= 2 packets, all but the last at least
+// 68 bytes (MTU >= 68) and the last at least 21. So one descriptor per 44 bytes of `out` never runs
+// short, and only `out` limits a batch, as docs/filter-abi.md "Output" describes.
+const MIN_AVERAGE_PACKET: u32 = 44;
 
 export let initialised = false;
 export let maxTargets: u32 = 0;
@@ -50,7 +52,7 @@ export function allocate(targets: u32, inCap: u32, outCap: u32): bool {
   cursor = <u64>memory.size() * PAGE;
   const inAt = take(inCap);
   const outAt = take(outCap);
-  const descAt = take((<u64>(outCap / MIN_PACKET) + 1) * DESCRIPTOR_SIZE);
+  const descAt = take((<u64>(outCap / MIN_AVERAGE_PACKET) + 1) * DESCRIPTOR_SIZE);
   const scratchAt = take(SCRATCH_SIZE);
   const countersAt = take(COUNTERS_SIZE);
   const targetCountersAt = take(<u64>targets * TARGET_COUNTERS_SIZE);

@@ -3,17 +3,8 @@
 // order docs/filter-abi.md "Matching" requires. IPv6 longest-prefix match probes only the prefix
 // lengths in use, longest first, so its cost does not grow with the number of targets.
 import { resetTargetCounters } from "./counters";
+import { BAD_ARGUMENT, BAD_DSCP, BAD_FAMILY, BAD_INTERCEPT_ID, BAD_PORT, BAD_PREFIX_LENGTH, HOST_BITS_SET, OK, SLOT_IN_USE } from "./errors";
 import { bucketCount, buckets4Base, buckets6Base, maxTargets, scratchBase, targetsBase, TARGET_RECORD_SIZE } from "./regions";
-
-export const OK: u32 = 0;
-export const BAD_ARGUMENT: u32 = 1;
-export const SLOT_IN_USE: u32 = 2;
-export const BAD_FAMILY: u32 = 3;
-export const BAD_PREFIX_LENGTH: u32 = 4;
-export const BAD_INTERCEPT_ID: u32 = 5;
-export const BAD_PORT: u32 = 6;
-export const BAD_DSCP: u32 = 7;
-export const HOST_BITS_SET: u32 = 8;
 
 export const DSCP_INHERIT: u32 = 255;
 const MAX_INTERCEPT_ID: u32 = (1 << 30) - 1;
@@ -139,7 +130,6 @@ export function addTarget(
   if (family == 4 ? prefixLength != 32 : prefixLength > 128) return BAD_PREFIX_LENGTH;
   if (interceptId > MAX_INTERCEPT_ID) return BAD_INTERCEPT_ID;
   if (mediationPort == 0 || mediationPort > 0xffff) return BAD_PORT;
-  if (tunnel > MAX_TUNNEL) return BAD_ARGUMENT;
   if (dscp > 63 && dscp != DSCP_INHERIT) return BAD_DSCP;
 
   let high: u64 = 0;
@@ -157,6 +147,8 @@ export function addTarget(
     bucket = bucket6(high, low, prefixLength);
     head = buckets6Base + (<usize>bucket << 2);
   }
+  // The tunnel (0..65535) has no error code of its own: a bad argument, checked last.
+  if (tunnel > MAX_TUNNEL) return BAD_ARGUMENT;
 
   store<u32>(t + IN_USE, 1);
   store<u32>(t + FAMILY, family);

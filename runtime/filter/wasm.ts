@@ -105,11 +105,15 @@ interface Regions {
   result: number;
 }
 
-/** A u32 ABI argument; anything else is the caller's bug, reported before it reaches the filter. */
-function u32(operation: string, name: string, value: number): number {
-  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
-    throw new RangeError(`${operation}: ${name} must be an integer 0..4294967295, got ${value}`);
-  }
+const isU32 = (value: number) => Number.isInteger(value) && value >= 0 && value <= 0xffffffff;
+
+/** A range-checked ABI argument: a value that is no u32 becomes 0xffffffff, which the filter rejects
+ * with the argument's own error code. */
+const checked = (value: number) => (isU32(value) ? value : 0xffffffff);
+
+/** An ABI argument where every u32 is valid (addresses, session ID): anything else is a bad argument. */
+function full(operation: string, value: number): number {
+  if (!isU32(value)) throw new FilterError(operation, 1);
   return value;
 }
 
@@ -177,9 +181,11 @@ export class WasmFilter implements Filter {
    */
   static async load(source?: string | Uint8Array, options: WasmFilterOptions = {}): Promise<WasmFilter> {
     const origin = typeof source === "string" ? source : source ? "filter module" : DEFAULT_MODULE.href;
-    const maxTargets = u32("load", "maxTargets", options.maxTargets ?? 131072);
-    const inCapacity = u32("load", "inCapacity", options.inCapacity ?? 4 << 20);
-    const outCapacity = u32("load", "outCapacity", options.outCapacity ?? 8 << 20);
+    // A capacity that is no u32 becomes 0, which iapd_init rejects as a bad argument.
+    const capacity = (value: number) => (isU32(value) ? value : 0);
+    const maxTargets = capacity(options.maxTargets ?? 131072);
+    const inCapacity = capacity(options.inCapacity ?? 4 << 20);
+    const outCapacity = capacity(options.outCapacity ?? 8 << 20);
     const bytes = source instanceof Uint8Array ? source : await readFile(source ?? DEFAULT_MODULE);
     let memory: WasmMemory | undefined;
     const imports = {
@@ -209,10 +215,10 @@ export class WasmFilter implements Filter {
   configure(config: FilterConfig): void {
     const code =
       this.#filter.iapd_configure(
-        u32("configure", "linkType", config.linkType),
-        u32("configure", "sourceAddress", config.sourceAddress),
-        u32("configure", "mtu", config.mtu),
-        u32("configure", "dscp", config.dscp),
+        checked(config.linkType),
+        full("configure", config.sourceAddress),
+        checked(config.mtu),
+        checked(config.dscp),
       ) >>> 0;
     if (code !== 0) throw new FilterError("configure", code);
   }
@@ -220,31 +226,29 @@ export class WasmFilter implements Filter {
   addTarget(target: Target): void {
     const op = "addTarget";
     const expected = target.family === 4 ? 4 : target.family === 6 ? 16 : undefined;
-    if (expected !== undefined && target.address.length !== expected) {
-      throw new RangeError(`${op}: an IPv${target.family} address has ${expected} bytes, got ${target.address.length}`);
-    }
+    if (expected !== undefined && target.address.length !== expected) throw new FilterError(op, 1);
     this.#refresh();
     this.#bytes.fill(0, this.#regions.scratch, this.#regions.scratch + 16);
     if (expected !== undefined) this.#bytes.set(target.address, this.#regions.scratch);
     const code =
       this.#filter.iapd_target_add(
-        u32(op, "slot", target.slot),
-        u32(op, "family", target.family),
-        u32(op, "prefixLength", target.prefixLength),
-        u32(op, "interceptId", target.interceptId),
-        u32(op, "sessionId", target.sessionId),
-        u32(op, "mediationAddress", target.mediationAddress),
-        u32(op, "mediationPort", target.mediationPort),
-        u32(op, "sourceAddress", target.sourceAddress),
-        u32(op, "tunnel", target.tunnel),
-        u32(op, "dscp", target.dscp),
+        checked(target.slot),
+        checked(target.family),
+        checked(target.prefixLength),
+        checked(target.interceptId),
+        full(op, target.sessionId),
+        full(op, target.mediationAddress),
+        checked(target.mediationPort),
+        full(op, target.sourceAddress),
+        checked(target.tunnel),
+        checked(target.dscp),
       ) >>> 0;
     if (code !== 0) throw new FilterError(op, code);
   }
 
   /** Removes the target in `slot`; a slot not in use is a FilterError (code 1). */
   removeTarget(slot: number): void {
-    const code = this.#filter.iapd_target_remove(u32("removeTarget", "slot", slot)) >>> 0;
+    const code = this.#filter.iapd_target_remove(checked(slot)) >>> 0;
     if (code !== 0) throw new FilterError("removeTarget", code);
   }
 
@@ -305,9 +309,7 @@ export class WasmFilter implements Filter {
   }
 
   targetCounters(slot: number): TargetCounters {
-    if (u32("targetCounters", "slot", slot) >= this.maxTargets) {
-      throw new RangeError(`targetCounters: slot ${slot} is beyond maxTargets ${this.maxTargets}`);
-    }
+    if (!isU32(slot) || slot >= this.maxTargets) throw new FilterError("targetCounters", 1);
     this.#refresh();
     const at = this.#regions.targetCounters + slot * TARGET_COUNTERS_SIZE;
     return {

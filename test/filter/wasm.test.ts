@@ -319,7 +319,9 @@ test("target add errors: every code", async () => {
   filter.addTarget(target(2, "10.0.0.2", { interceptId: 2 ** 30 - 1, mediationPort: 65535, dscp: 63, tunnel: 65535 }));
   filter.addTarget(target(3, "::/0"));
   filter.addTarget(target(4, "2001:db8:0:80::/57"));
-  assert.throws(() => filter.addTarget(target(5, "10.0.0.5", { sessionId: -1 })), /sessionId must be an integer/);
+  expectFilterError(() => filter.addTarget(target(5, "10.0.0.5", { sessionId: -1 })), 1);
+  expectFilterError(() => filter.addTarget(target(5, "10.0.0.5", { interceptId: -1 })), 5);
+  expectFilterError(() => filter.addTarget({ ...target(5, "10.0.0.5"), address: new Uint8Array(16) }), 1);
 });
 
 // ---- link layers --------------------------------------------------------------------------------
@@ -716,6 +718,23 @@ test("one frame's copies that do not fit an empty output region are dropped as o
   assert.equal(r.packets.map((p) => p.slot), [0, 1]);
   assert.is(counter(filter, "output_full"), 1);
   assert.is(filter.targetCounters(2).dropped, 1n);
+});
+
+test("the smallest packets (1-byte last fragments at MTU 68) fill the output region", async () => {
+  const filter = await load({ linkType: 228, mtu: 68 }, { outCapacity: 1000 });
+  filter.addTarget(target(0, "10.0.0.1"));
+  const frame = record(ipv4("10.0.0.1", "10.0.0.2", { payload: 13 }));
+  const r = filter.process(concat(...new Array(20).fill(frame)));
+  assert.is(r.frames, 11, "11 copies of 68 + 21 bytes fit in 1000");
+  assert.equal(r.packets.map((p) => p.bytes.length), new Array(11).fill([68, 21]).flat());
+  let at = 0;
+  for (const p of r.packets) {
+    assert.is(p.bytes.byteOffset - r.packets[0].bytes.byteOffset, at);
+    assert.ok(outer(p.bytes).checksumOk);
+    at += p.bytes.length;
+  }
+  assert.is(counter(filter, "out_packets"), 22);
+  assert.is(counter(filter, "frames"), 11);
 });
 
 test("records: a partial record is not consumed; records in the input buffer are not copied", async () => {
