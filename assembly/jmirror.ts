@@ -218,6 +218,8 @@ function processFrame(record: usize, captured: u32, original: u32): bool {
   const oversize = jmirrorOversize(length);
   const size = jmirrorSize(length, mtu);
   let writable: u32 = oversize ? 0 : copies;
+  // Every copy of a frame has the same size, so when an empty region cannot take them all, the
+  // ones that fit are the first `space / size` and the rest are dropped (output_full).
   const space = outCapacity - outUsed;
   if (<u64>writable * size > <u64>space) {
     if (outUsed != 0) return false;
