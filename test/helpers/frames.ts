@@ -36,7 +36,9 @@ export function pick<T>(rng: Rng, items: readonly T[]): T {
 }
 
 function randomBytes(rng: Rng, length: number): Uint8Array {
-  return Uint8Array.from({ length }, () => randomInt(rng, 0, 255));
+  const bytes = new Uint8Array(length);
+  for (let i = 0; i < length; i++) bytes[i] = rng() * 256;
+  return bytes;
 }
 
 export function ipv4Address(text: string): Uint8Array {
