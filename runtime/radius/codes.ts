@@ -24,33 +24,31 @@ export const Code = {
 
 export type PacketCode = (typeof Code)[keyof typeof Code];
 
-/** Which request each response answers (RFC 5997 §3: Status-Server is answered like the port it reaches; iapd only sends it to authentication ports). */
+/**
+ * Which requests each response answers. RFC 5997 §3: a server answers Status-Server with
+ * Access-Accept on an authentication port and with Accounting-Response on an accounting port.
+ */
 const RESPONDS_TO = {
-  [Code.AccessAccept]: Code.AccessRequest,
-  [Code.AccessReject]: Code.AccessRequest,
-  [Code.AccessChallenge]: Code.AccessRequest,
-  [Code.AccountingResponse]: Code.AccountingRequest,
-  [Code.DisconnectAck]: Code.DisconnectRequest,
-  [Code.DisconnectNak]: Code.DisconnectRequest,
-  [Code.CoaAck]: Code.CoaRequest,
-  [Code.CoaNak]: Code.CoaRequest,
+  [Code.AccessAccept]: [Code.AccessRequest, Code.StatusServer],
+  [Code.AccessReject]: [Code.AccessRequest],
+  [Code.AccessChallenge]: [Code.AccessRequest],
+  [Code.AccountingResponse]: [Code.AccountingRequest, Code.StatusServer],
+  [Code.DisconnectAck]: [Code.DisconnectRequest],
+  [Code.DisconnectNak]: [Code.DisconnectRequest],
+  [Code.CoaAck]: [Code.CoaRequest],
+  [Code.CoaNak]: [Code.CoaRequest],
 } as const;
 
 export type ResponseCode = keyof typeof RESPONDS_TO;
 export type RequestCode = Exclude<PacketCode, ResponseCode>;
-/** The request code a response code answers, e.g. `RequestFor<2>` is `1`. */
-export type RequestFor<C extends ResponseCode> = (typeof RESPONDS_TO)[C];
+/** The request codes a response code answers, e.g. `RequestFor<44>` is `43`. */
+export type RequestFor<C extends ResponseCode> = (typeof RESPONDS_TO)[C][number];
 
 /**
  * Requests whose authenticator is a random nonce (RFC 2865 §3 "Request Authenticator"; RFC 5997 §3).
  * They can only be authenticated by a Message-Authenticator.
  */
 export type NonceRequestCode = typeof Code.AccessRequest | typeof Code.StatusServer;
-/**
- * Requests whose authenticator is MD5 over the packet with 16 zero octets in its place
- * (RFC 2866 §3 for accounting, RFC 5176 §3.5 for CoA and Disconnect).
- */
-export type HashedRequestCode = Exclude<RequestCode, NonceRequestCode>;
 
 const NAMES: Record<PacketCode, string> = {
   1: "Access-Request",
@@ -80,8 +78,13 @@ export function isNonceRequestCode(code: PacketCode): code is NonceRequestCode {
   return code === Code.AccessRequest || code === Code.StatusServer;
 }
 
-export function requestCodeFor<C extends ResponseCode>(code: C): RequestFor<C> {
-  return RESPONDS_TO[code];
+export function answers(response: ResponseCode, request: PacketCode): boolean {
+  return (RESPONDS_TO[response] as readonly PacketCode[]).includes(request);
+}
+
+/** "Access-Request or Status-Server": what a response answers, for messages. */
+export function answeredNames(response: ResponseCode): string {
+  return RESPONDS_TO[response].map(codeName).join(" or ");
 }
 
 /** The name RFCs and FreeRADIUS use, e.g. "CoA-Request". */

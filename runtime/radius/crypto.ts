@@ -18,7 +18,7 @@ const BLOCK = 16;
 /** RFC 2865 §5.2: the password is at most 128 octets. */
 const MAX_PASSWORD_LENGTH = 128;
 /** RFC 2868 §3.5: 15 blocks minus the length octet is the most one attribute can hold. */
-export const MAX_SALT_VALUE_LENGTH = 239;
+const MAX_SALT_VALUE_LENGTH = 239;
 
 function secretBytes(secret: Secret): Uint8Array {
   return typeof secret === "string" ? new TextEncoder().encode(secret) : secret;

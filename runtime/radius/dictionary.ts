@@ -124,7 +124,6 @@ export type AttributeName = keyof typeof ATTRIBUTES;
 /** Type 26 is the container of vendor attributes (RFC 2865 §5.26), never a named attribute itself. */
 export const VENDOR_SPECIFIC = 26;
 export const MESSAGE_AUTHENTICATOR = ATTRIBUTES["Message-Authenticator"].type;
-export const USER_PASSWORD = ATTRIBUTES["User-Password"].type;
 
 const byNumber = new Map<string, AttributeName>(
   (Object.entries(ATTRIBUTES) as [AttributeName, AttributeDefinition][]).map(([name, d]) => [key(d.vendorId ?? 0, d.type), name]),
@@ -138,8 +137,3 @@ function key(vendorId: number, type: number): string {
 export function attributeName(vendorId: number, type: number): AttributeName | undefined {
   return byNumber.get(key(vendorId, type));
 }
-
-export function definitionOf(name: AttributeName): AttributeDefinition {
-  return ATTRIBUTES[name];
-}
-

@@ -18,7 +18,8 @@ import {
   isNonceRequestCode,
   isPacketCode,
   isResponseCode,
-  requestCodeFor,
+  answers,
+  answeredNames,
   type PacketCode,
   type RequestCode,
   type RequestFor,
@@ -109,7 +110,7 @@ export interface DecodeOptions {
 }
 
 function requiresMessageAuthenticatorByDefault(code: PacketCode): boolean {
-  return isNonceRequestCode(code) || (isResponseCode(code) && requestCodeFor(code) === Code.AccessRequest);
+  return isNonceRequestCode(code) || code === Code.AccessAccept || code === Code.AccessReject || code === Code.AccessChallenge;
 }
 
 /**
@@ -158,7 +159,7 @@ function answeredRequest(code: PacketCode, identifier: number, request: RequestC
   if (!request) {
     throw new RadiusDecodeError("unexpected-response", `${codeName(code)} received with no request to match it against`);
   }
-  if (requestCodeFor(code) !== request.code || identifier !== request.identifier) {
+  if (!answers(code, request.code) || identifier !== request.identifier) {
     throw new RadiusDecodeError(
       "response-mismatch",
       `expected a response to ${codeName(request.code)} id ${request.identifier}, found ${codeName(code)} id ${identifier}`,
@@ -180,10 +181,10 @@ const MAX_TAG = 0x1f;
 function plain(a: WireAttribute, context: CipherContext): Attribute {
   const name =
     a.kind === "attribute" ? attributeName(0, a.type) : a.kind === "vendor" ? attributeName(a.vendorId, a.vendorType) : undefined;
-  if (!name || a.kind === "vendor-opaque") return guard(a);
+  if (!name || a.kind === "vendor-opaque") return a;
   const d: AttributeDefinition = ATTRIBUTES[name];
   // RFC 2865 §5.2: User-Password is defined in Access-Request only; elsewhere there is no key for it.
-  if (d.encrypt === "user-password" && context.code !== Code.AccessRequest) return a;
+  if (d.encrypt === "user-password" && context.code !== Code.AccessRequest) return guard(a);
   let bytes = a.value;
   let tag: number | undefined;
   if (d.tagged) {
@@ -242,8 +243,8 @@ export function encodePacket(
   const { request } = options;
   let identifier: number;
   if (isResponseCode(code)) {
-    if (request?.code !== requestCodeFor(code)) {
-      throw new RadiusEncodeError(`${codeName(code)}: expected the ${codeName(requestCodeFor(code))} it answers, found ${request ? codeName(request.code) : "none"}`);
+    if (!request || !answers(code, request.code)) {
+      throw new RadiusEncodeError(`${codeName(code)}: expected the ${answeredNames(code)} it answers, found ${request ? codeName(request.code) : "none"}`);
     }
     identifier = request.identifier;
   } else {

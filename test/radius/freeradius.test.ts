@@ -134,4 +134,16 @@ fr("Accounting-Request with salt-encrypted LI VSAs (R = zeros) and MA: FreeRADIU
   assert.match(log, /ERX-Med-Port-Number = 40404/);
 });
 
+fr("Status-Server (RFC 5997) is answered with an Access-Accept that verifies", async ({ server }) => {
+  const sent = encodePacket({ code: Code.StatusServer, identifier: 11, attributes: [attribute("NAS-Identifier", "iapd-test")] }, SECRET, {
+    messageAuthenticator: true,
+  });
+  const reply = await exchange(server!.authPort, sent.bytes);
+  const accept = decodePacket(reply, SECRET, { request: sent.packet, requireMessageAuthenticator: false });
+  assert.is(accept.code, Code.AccessAccept);
+  assert.is(accept.identifier, 11);
+  // Finding: 3.2.1 drops a Status-Server without MA (RFC 5997 §3) but answers without one.
+  assert.is(accept.messageAuthenticator, false);
+});
+
 fr.run();

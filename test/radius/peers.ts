@@ -151,7 +151,7 @@ security {
   allow_core_dumps = no
   max_attributes = 200
   reject_delay = 0
-  status_server = no
+  status_server = yes
 }
 client local {
   ipaddr = 127.0.0.1
