@@ -41,11 +41,16 @@ export function attribute<N extends SettableName>(name: N, value: AttributeValue
 }
 
 /** The value of the first attribute called `name`, if any. */
-export function first<N extends SettableName>(attributes: readonly Attribute[], name: N): AttributeValue<N> | undefined {
+export function first<N extends SettableName>(
+  attributes: readonly Attribute[],
+  name: N,
+): AttributeValue<N> | undefined {
   return all(attributes, name)[0];
 }
 
 /** The values of every attribute called `name`, in packet order. */
 export function all<N extends SettableName>(attributes: readonly Attribute[], name: N): AttributeValue<N>[] {
-  return attributes.filter((a) => isNamed(a) && a.name === name).map((a) => (a as NamedAttribute).value as AttributeValue<N>);
+  return attributes
+    .filter((a) => isNamed(a) && a.name === name)
+    .map((a) => (a as NamedAttribute).value as AttributeValue<N>);
 }

@@ -13,7 +13,6 @@ import { AUTHENTICATOR_LENGTH, AUTHENTICATOR_OFFSET, HEADER_LENGTH } from "./pac
 /** A shared secret; strings are used as their UTF-8 octets, as FreeRADIUS reads them from clients.conf. */
 export type Secret = string | Uint8Array;
 
-const ZERO_AUTHENTICATOR: Uint8Array = new Uint8Array(AUTHENTICATOR_LENGTH);
 const BLOCK = 16;
 /** RFC 2865 §5.2: the password is at most 128 octets. */
 const MAX_PASSWORD_LENGTH = 128;
@@ -50,25 +49,30 @@ export function randomAuthenticator(): Uint8Array {
  * Access-Request or Status-Server; it is not used for the others.
  */
 export function authenticatorBasisFor(code: PacketCode, requestAuthenticator: Uint8Array | undefined): Uint8Array {
-  if (!isResponseCode(code) && !isNonceRequestCode(code)) return ZERO_AUTHENTICATOR;
+  if (!isResponseCode(code) && !isNonceRequestCode(code)) return new Uint8Array(AUTHENTICATOR_LENGTH);
   if (requestAuthenticator?.length !== AUTHENTICATOR_LENGTH) {
+    const wanted = isResponseCode(code) ? "authenticator of the request" : "Request Authenticator";
+    const found = requestAuthenticator ? `${requestAuthenticator.length} octets` : "none";
     throw new RadiusEncodeError(
-      `${codeName(code)}: expected the ${AUTHENTICATOR_LENGTH}-octet ${isResponseCode(code) ? "authenticator of the request" : "Request Authenticator"}, found ${requestAuthenticator ? `${requestAuthenticator.length} octets` : "none"}`,
+      `${codeName(code)}: expected the ${AUTHENTICATOR_LENGTH}-octet ${wanted}, found ${found}`,
     );
   }
   return requestAuthenticator;
 }
 
 /**
- * R for RFC 2868 §3.5 salt encryption. For Access-Accept it is the Access-Request's authenticator.
- * For CoA, Disconnect and Accounting requests FreeRADIUS (radclient and server, verified in
- * test/radius) uses 16 zero octets, both sending and receiving; no RFC defines R for them.
+ * R for RFC 2868 §3.5 salt encryption. RFC 2868 defines it for Access-Accept only: the
+ * Access-Request's authenticator. For CoA, Disconnect and Accounting requests FreeRADIUS 3.2
+ * (radclient and server, verified in test/radius) uses 16 zero octets, sending and receiving.
  */
 export function saltKeyFor(code: PacketCode, requestAuthenticator: Uint8Array | undefined): Uint8Array {
   return authenticatorBasisFor(code, requestAuthenticator);
 }
 
-/** MD5(Code | Identifier | Length | basis | Attributes | Secret): the Response Authenticator (RFC 2865 §3) or the hashed Request Authenticator (RFC 2866 §3, RFC 5176 §3.5). */
+/**
+ * MD5(Code | Identifier | Length | basis | Attributes | Secret): the Response Authenticator
+ * (RFC 2865 §3) or the hashed Request Authenticator (RFC 2866 §3, RFC 5176 §3.5).
+ */
 export function computeAuthenticator(bytes: Uint8Array, basis: Uint8Array, secret: Secret): Uint8Array {
   return md5(bytes.subarray(0, AUTHENTICATOR_OFFSET), basis, bytes.subarray(HEADER_LENGTH), secretBytes(secret));
 }
@@ -83,14 +87,24 @@ export function verifyAuthenticator(bytes: Uint8Array, basis: Uint8Array, secret
  * Message-Authenticator value (at `offset`) zeroed (RFC 3579 §3.2, RFC 5176 §3.3). Compute it before
  * the packet's own authenticator, which covers it.
  */
-export function computeMessageAuthenticator(bytes: Uint8Array, offset: number, basis: Uint8Array, secret: Secret): Uint8Array {
+export function computeMessageAuthenticator(
+  bytes: Uint8Array,
+  offset: number,
+  basis: Uint8Array,
+  secret: Secret,
+): Uint8Array {
   const copy = new Uint8Array(bytes);
   copy.set(basis, AUTHENTICATOR_OFFSET);
   copy.fill(0, offset, offset + BLOCK);
   return new Uint8Array(createHmac("md5", secretBytes(secret)).update(copy).digest());
 }
 
-export function verifyMessageAuthenticator(bytes: Uint8Array, offset: number, basis: Uint8Array, secret: Secret): boolean {
+export function verifyMessageAuthenticator(
+  bytes: Uint8Array,
+  offset: number,
+  basis: Uint8Array,
+  secret: Secret,
+): boolean {
   return equal(bytes.subarray(offset, offset + BLOCK), computeMessageAuthenticator(bytes, offset, basis, secret));
 }
 
@@ -113,9 +127,15 @@ function padToBlocks(data: Uint8Array, prefix: number): Uint8Array {
 }
 
 /** RFC 2865 §5.2 User-Password hiding with the Access-Request's authenticator. */
-export function encryptUserPassword(password: Uint8Array, requestAuthenticator: Uint8Array, secret: Secret): Uint8Array {
+export function encryptUserPassword(
+  password: Uint8Array,
+  requestAuthenticator: Uint8Array,
+  secret: Secret,
+): Uint8Array {
   if (password.length > MAX_PASSWORD_LENGTH) {
-    throw new RadiusEncodeError(`User-Password: expected at most ${MAX_PASSWORD_LENGTH} octets, found ${password.length}`);
+    throw new RadiusEncodeError(
+      `User-Password: expected at most ${MAX_PASSWORD_LENGTH} octets, found ${password.length}`,
+    );
   }
   return xorChain(padToBlocks(password, 0), requestAuthenticator, secretBytes(secret), true);
 }
@@ -123,7 +143,10 @@ export function encryptUserPassword(password: Uint8Array, requestAuthenticator: 
 /** Inverse of `encryptUserPassword`; the NUL padding is removed. */
 export function decryptUserPassword(hidden: Uint8Array, requestAuthenticator: Uint8Array, secret: Secret): Uint8Array {
   if (hidden.length === 0 || hidden.length % BLOCK !== 0 || hidden.length > MAX_PASSWORD_LENGTH) {
-    throw new RadiusDecodeError("password-length", `User-Password: expected 16..128 octets in steps of 16, found ${hidden.length}`);
+    throw new RadiusDecodeError(
+      "password-length",
+      `User-Password: expected 16..128 octets in steps of 16, found ${hidden.length}`,
+    );
   }
   const plain = xorChain(hidden, requestAuthenticator, secretBytes(secret), false);
   let end = plain.length;
@@ -148,9 +171,17 @@ export function newSalt(used: Set<number>): Uint8Array {
  * RFC 2868 §3.5: returns Salt(2) | ciphertext of (length octet | value | zero padding). A tagged
  * attribute puts its tag octet before this; the ERX lawful-intercept VSAs have none.
  */
-export function saltEncrypt(value: Uint8Array, salt: Uint8Array, key: Uint8Array, secret: Secret, label: string): Uint8Array {
+export function saltEncrypt(
+  value: Uint8Array,
+  salt: Uint8Array,
+  key: Uint8Array,
+  secret: Secret,
+  label: string,
+): Uint8Array {
   if (value.length > MAX_SALT_VALUE_LENGTH) {
-    throw new RadiusEncodeError(`${label}: expected at most ${MAX_SALT_VALUE_LENGTH} octets to salt-encrypt, found ${value.length}`);
+    throw new RadiusEncodeError(
+      `${label}: expected at most ${MAX_SALT_VALUE_LENGTH} octets to salt-encrypt, found ${value.length}`,
+    );
   }
   if (salt.length !== 2 || !(salt[0] & 0x80)) {
     throw new RadiusEncodeError(`${label}: expected a 2-octet salt with its most significant bit set`);
@@ -168,7 +199,10 @@ export function saltEncrypt(value: Uint8Array, salt: Uint8Array, key: Uint8Array
 export function saltDecrypt(data: Uint8Array, key: Uint8Array, secret: Secret, label: string): Uint8Array {
   const cipherLength = data.length - 2;
   if (cipherLength < BLOCK || cipherLength % BLOCK !== 0) {
-    throw new RadiusDecodeError("salt-length", `${label}: expected salt + a multiple of 16 octets, found salt + ${Math.max(0, cipherLength)}`);
+    throw new RadiusDecodeError(
+      "salt-length",
+      `${label}: expected salt + a multiple of 16 octets, found salt + ${Math.max(0, cipherLength)}`,
+    );
   }
   if (!(data[0] & 0x80)) {
     throw new RadiusDecodeError("salt-msb", `${label}: expected the salt's most significant bit set, found it clear`);

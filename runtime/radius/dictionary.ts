@@ -126,7 +126,10 @@ export const VENDOR_SPECIFIC = 26;
 export const MESSAGE_AUTHENTICATOR = ATTRIBUTES["Message-Authenticator"].type;
 
 const byNumber = new Map<string, AttributeName>(
-  (Object.entries(ATTRIBUTES) as [AttributeName, AttributeDefinition][]).map(([name, d]) => [key(d.vendorId ?? 0, d.type), name]),
+  (Object.entries(ATTRIBUTES) as [AttributeName, AttributeDefinition][]).map(([name, d]) => [
+    key(d.vendorId ?? 0, d.type),
+    name,
+  ]),
 );
 
 function key(vendorId: number, type: number): string {

@@ -38,8 +38,6 @@ export type DecodeErrorReason =
   | "salt-msb"
   /** The decrypted length octet is longer than the decrypted data (RFC 2868 §3.5). */
   | "salt-inner-length"
-  /** A tag octet outside 0x00..0x1F (RFC 2868 §3). */
-  | "tag-out-of-range"
   /** A response was received but no request was given to check it against. */
   | "unexpected-response"
   /** The response's code or identifier does not answer the given request. */

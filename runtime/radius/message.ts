@@ -40,8 +40,23 @@ import {
   type Secret,
 } from "./crypto.ts";
 import { RadiusDecodeError, RadiusEncodeError } from "./errors.ts";
-import { all, first, isNamed, type Attribute, type AttributeValue, type NamedAttribute, type SettableName } from "./attributes.ts";
-import { AUTHENTICATOR_LENGTH, AUTHENTICATOR_OFFSET, decodeWire, encodeWire, HEADER_LENGTH, type WireAttribute } from "./packet.ts";
+import {
+  all,
+  first,
+  isNamed,
+  type Attribute,
+  type AttributeValue,
+  type NamedAttribute,
+  type SettableName,
+} from "./attributes.ts";
+import {
+  AUTHENTICATOR_LENGTH,
+  AUTHENTICATOR_OFFSET,
+  decodeWire,
+  encodeWire,
+  HEADER_LENGTH,
+  type WireAttribute,
+} from "./packet.ts";
 import { guard, INSPECT, printable } from "./redact.ts";
 import { decodeValue, encodeValue } from "./values.ts";
 
@@ -110,7 +125,12 @@ export interface DecodeOptions {
 }
 
 function requiresMessageAuthenticatorByDefault(code: PacketCode): boolean {
-  return isNonceRequestCode(code) || code === Code.AccessAccept || code === Code.AccessReject || code === Code.AccessChallenge;
+  return (
+    isNonceRequestCode(code) ||
+    code === Code.AccessAccept ||
+    code === Code.AccessReject ||
+    code === Code.AccessChallenge
+  );
 }
 
 /**
@@ -123,24 +143,37 @@ export function decodePacket(datagram: Uint8Array, secret: Secret, options: Deco
   const { code, identifier } = packet;
   const request = answeredRequest(code, identifier, options.request);
   if (messageAuthenticatorOffsets.length > 1) {
-    throw new RadiusDecodeError("message-authenticator-duplicate", `${codeName(code)}: expected at most one Message-Authenticator, found ${messageAuthenticatorOffsets.length}`);
+    throw new RadiusDecodeError(
+      "message-authenticator-duplicate",
+      `${codeName(code)}: expected at most one Message-Authenticator, found ${messageAuthenticatorOffsets.length}`,
+    );
   }
   const maOffset = messageAuthenticatorOffsets[0];
   if (maOffset !== undefined && bytes[maOffset - 1] !== 2 + AUTHENTICATOR_LENGTH) {
-    throw new RadiusDecodeError("message-authenticator-length", `${codeName(code)}: expected Message-Authenticator Length 18, found ${bytes[maOffset - 1]}`);
+    throw new RadiusDecodeError(
+      "message-authenticator-length",
+      `${codeName(code)}: expected Message-Authenticator Length 18, found ${bytes[maOffset - 1]}`,
+    );
   }
   if (maOffset === undefined && (options.requireMessageAuthenticator ?? requiresMessageAuthenticatorByDefault(code))) {
-    throw new RadiusDecodeError("message-authenticator-missing", `${codeName(code)}: expected a Message-Authenticator, found none`);
+    throw new RadiusDecodeError(
+      "message-authenticator-missing",
+      `${codeName(code)}: expected a Message-Authenticator, found none`,
+    );
   }
   const basis = authenticatorBasisFor(code, request ? request.authenticator : packet.authenticator);
   if (!isNonceRequestCode(code) && !verifyAuthenticator(bytes, basis, secret)) {
     throw new RadiusDecodeError(
       "authenticator-mismatch",
-      `${codeName(code)}: ${request ? "Response" : "Request"} Authenticator does not match (wrong shared secret, or altered packet)`,
+      `${codeName(code)}: ${request ? "Response" : "Request"} Authenticator does not match ` +
+        "(wrong shared secret, or altered packet)",
     );
   }
   if (maOffset !== undefined && !verifyMessageAuthenticator(bytes, maOffset, basis, secret)) {
-    throw new RadiusDecodeError("message-authenticator-invalid", `${codeName(code)}: Message-Authenticator does not match (wrong shared secret, or altered packet)`);
+    throw new RadiusDecodeError(
+      "message-authenticator-invalid",
+      `${codeName(code)}: Message-Authenticator does not match (wrong shared secret, or altered packet)`,
+    );
   }
   const context: CipherContext = { code, secret, key: basis };
   const attributes = packet.attributes
@@ -149,15 +182,25 @@ export function decodePacket(datagram: Uint8Array, secret: Secret, options: Deco
   return new RadiusPacket(code, identifier, packet.authenticator, attributes, maOffset !== undefined);
 }
 
-function answeredRequest(code: PacketCode, identifier: number, request: RequestContext | undefined): RequestContext | undefined {
+function answeredRequest(
+  code: PacketCode,
+  identifier: number,
+  request: RequestContext | undefined,
+): RequestContext | undefined {
   if (!isResponseCode(code)) {
     if (request) {
-      throw new RadiusDecodeError("response-mismatch", `expected a response to ${codeName(request.code)}, found ${codeName(code)}`);
+      throw new RadiusDecodeError(
+        "response-mismatch",
+        `expected a response to ${codeName(request.code)}, found ${codeName(code)}`,
+      );
     }
     return undefined;
   }
   if (!request) {
-    throw new RadiusDecodeError("unexpected-response", `${codeName(code)} received with no request to match it against`);
+    throw new RadiusDecodeError(
+      "unexpected-response",
+      `${codeName(code)} received with no request to match it against`,
+    );
   }
   if (!answers(code, request.code) || identifier !== request.identifier) {
     throw new RadiusDecodeError(
@@ -168,7 +211,10 @@ function answeredRequest(code: PacketCode, identifier: number, request: RequestC
   return request;
 }
 
-/** What hiding and unhiding values needs: the packet code, the secret and the authenticator basis (RFC 2865 §5.2's RA, RFC 2868 §3.5's R). */
+/**
+ * What hiding and unhiding values needs: the packet code, the secret and the authenticator basis
+ * (RFC 2865 §5.2's RA, RFC 2868 §3.5's R).
+ */
 interface CipherContext {
   readonly code: PacketCode;
   readonly secret: Secret;
@@ -180,7 +226,11 @@ const MAX_TAG = 0x1f;
 
 function plain(a: WireAttribute, context: CipherContext): Attribute {
   const name =
-    a.kind === "attribute" ? attributeName(0, a.type) : a.kind === "vendor" ? attributeName(a.vendorId, a.vendorType) : undefined;
+    a.kind === "attribute"
+      ? attributeName(0, a.type)
+      : a.kind === "vendor"
+        ? attributeName(a.vendorId, a.vendorType)
+        : undefined;
   if (!name || a.kind === "vendor-opaque") return a;
   const d: AttributeDefinition = ATTRIBUTES[name];
   // RFC 2865 §5.2: User-Password is defined in Access-Request only; elsewhere there is no key for it.
@@ -188,8 +238,8 @@ function plain(a: WireAttribute, context: CipherContext): Attribute {
   let bytes = a.value;
   let tag: number | undefined;
   if (d.tagged) {
-    tag = bytes[0] ?? 0;
-    if (tag > MAX_TAG) throw new RadiusDecodeError("tag-out-of-range", `${name}: expected a tag 0..${MAX_TAG}, found ${tag}`);
+    // RFC 2868 §3.1, §3.5: tags are 0x01..0x1F; "otherwise, the Tag field SHOULD be ignored" (0 = none).
+    tag = (bytes[0] ?? 0) <= MAX_TAG ? (bytes[0] ?? 0) : 0;
     // RFC 2868 §3.1: a tagged integer is the tag octet and a 3-octet value.
     bytes = d.dataType === "integer" ? Uint8Array.of(0, ...bytes.subarray(1)) : bytes.subarray(1);
   }
@@ -231,8 +281,16 @@ export interface EncodedPacket<C extends PacketCode> {
  * Builds a datagram. A response needs the request it answers (its identifier and authenticator);
  * an Access-Request or Status-Server gets a fresh random authenticator. Never modifies its input.
  */
-export function encodePacket<C extends RequestCode>(message: RequestMessage<C>, secret: Secret, options: EncodeOptions): EncodedPacket<C>;
-export function encodePacket<C extends ResponseCode>(message: ResponseMessage<C>, secret: Secret, options: ResponseEncodeOptions<C>): EncodedPacket<C>;
+export function encodePacket<C extends RequestCode>(
+  message: RequestMessage<C>,
+  secret: Secret,
+  options: EncodeOptions,
+): EncodedPacket<C>;
+export function encodePacket<C extends ResponseCode>(
+  message: ResponseMessage<C>,
+  secret: Secret,
+  options: ResponseEncodeOptions<C>,
+): EncodedPacket<C>;
 export function encodePacket(
   message: { readonly code: PacketCode; readonly identifier?: number; readonly attributes: readonly Attribute[] },
   secret: Secret,
@@ -244,7 +302,9 @@ export function encodePacket(
   let identifier: number;
   if (isResponseCode(code)) {
     if (!request || !answers(code, request.code)) {
-      throw new RadiusEncodeError(`${codeName(code)}: expected the ${answeredNames(code)} it answers, found ${request ? codeName(request.code) : "none"}`);
+      throw new RadiusEncodeError(
+        `${codeName(code)}: expected the ${answeredNames(code)} it answers, found ${request ? codeName(request.code) : "none"}`,
+      );
     }
     identifier = request.identifier;
   } else {
@@ -266,7 +326,10 @@ export function encodePacket(
   }
   if (!isNonceRequestCode(code)) bytes.set(computeAuthenticator(bytes, basis, secret), AUTHENTICATOR_OFFSET);
   const authenticator = bytes.slice(AUTHENTICATOR_OFFSET, HEADER_LENGTH);
-  return { bytes, packet: new RadiusPacket(code, identifier, authenticator, [...message.attributes], options.messageAuthenticator) };
+  return {
+    bytes,
+    packet: new RadiusPacket(code, identifier, authenticator, [...message.attributes], options.messageAuthenticator),
+  };
 }
 
 function hidden(a: Attribute, context: CipherContext, salts: Set<number>): WireAttribute {
@@ -275,16 +338,19 @@ function hidden(a: Attribute, context: CipherContext, salts: Set<number>): WireA
     return a;
   }
   if ((a.name as string) === "Message-Authenticator") throw misplacedMessageAuthenticator();
-  if (!Object.hasOwn(ATTRIBUTES, a.name)) throw new RadiusEncodeError(`expected a dictionary attribute name, found "${a.name}"`);
+  if (!Object.hasOwn(ATTRIBUTES, a.name))
+    throw new RadiusEncodeError(`expected a dictionary attribute name, found "${a.name}"`);
   const d: AttributeDefinition = ATTRIBUTES[a.name];
   let bytes = encodeValue(d.dataType, a.value as never, a.name);
   let tag: number | undefined;
   if (d.tagged) {
     tag = a.tag ?? 0;
-    if (!Number.isInteger(tag) || tag < 0 || tag > MAX_TAG) throw new RadiusEncodeError(`${a.name}: expected a tag 0..${MAX_TAG}, found ${tag}`);
+    if (!Number.isInteger(tag) || tag < 0 || tag > MAX_TAG)
+      throw new RadiusEncodeError(`${a.name}: expected a tag 0..${MAX_TAG}, found ${tag}`);
     if (d.dataType === "integer") {
       // RFC 2868 §3.1: the tag replaces the top octet of the integer.
-      if (bytes[0] !== 0) throw new RadiusEncodeError(`${a.name}: expected a tagged integer 0..2^24-1, found a larger one`);
+      if (bytes[0] !== 0)
+        throw new RadiusEncodeError(`${a.name}: expected a tagged integer 0..2^24-1, found a larger one`);
       bytes[0] = tag;
       tag = undefined;
     }
@@ -292,7 +358,8 @@ function hidden(a: Attribute, context: CipherContext, salts: Set<number>): WireA
     throw new RadiusEncodeError(`${a.name}: expected no tag (not a tunnel attribute), found one`);
   }
   if (d.encrypt === "user-password") {
-    if (context.code !== Code.AccessRequest) throw new RadiusEncodeError(`User-Password: expected only in Access-Request, found in ${codeName(context.code)}`);
+    if (context.code !== Code.AccessRequest)
+      throw new RadiusEncodeError(`User-Password: expected only in Access-Request, found in ${codeName(context.code)}`);
     bytes = encryptUserPassword(bytes, context.key, context.secret);
   }
   if (d.encrypt === "salt") {
@@ -305,5 +372,7 @@ function hidden(a: Attribute, context: CipherContext, salts: Set<number>): WireA
 }
 
 function misplacedMessageAuthenticator(): RadiusEncodeError {
-  return new RadiusEncodeError("Message-Authenticator: expected `messageAuthenticator: true` in the options, found it among the attributes");
+  return new RadiusEncodeError(
+    "Message-Authenticator: expected `messageAuthenticator: true` in the options, found it among the attributes",
+  );
 }

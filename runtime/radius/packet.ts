@@ -65,14 +65,23 @@ export interface ParsedDatagram {
  */
 export function decodeWire(datagram: Uint8Array): ParsedDatagram {
   if (datagram.length < HEADER_LENGTH) {
-    throw new RadiusDecodeError("packet-too-short", `expected at least ${HEADER_LENGTH} octets, found ${datagram.length}`);
+    throw new RadiusDecodeError(
+      "packet-too-short",
+      `expected at least ${HEADER_LENGTH} octets, found ${datagram.length}`,
+    );
   }
   const length = (datagram[2] << 8) | datagram[3];
   if (length < HEADER_LENGTH || length > MAX_PACKET_LENGTH) {
-    throw new RadiusDecodeError("length-out-of-range", `expected a Length field of ${HEADER_LENGTH}..${MAX_PACKET_LENGTH}, found ${length}`);
+    throw new RadiusDecodeError(
+      "length-out-of-range",
+      `expected a Length field of ${HEADER_LENGTH}..${MAX_PACKET_LENGTH}, found ${length}`,
+    );
   }
   if (datagram.length < length) {
-    throw new RadiusDecodeError("packet-truncated", `Length field says ${length} octets, datagram has ${datagram.length}`);
+    throw new RadiusDecodeError(
+      "packet-truncated",
+      `Length field says ${length} octets, datagram has ${datagram.length}`,
+    );
   }
   const code = datagram[0];
   if (!isPacketCode(code)) {
@@ -82,19 +91,26 @@ export function decodeWire(datagram: Uint8Array): ParsedDatagram {
   const bytes = new Uint8Array(datagram.subarray(0, length));
   const attributes: WireAttribute[] = [];
   const messageAuthenticatorOffsets: number[] = [];
-  for (let at = HEADER_LENGTH; at < length; ) {
+  for (let at = HEADER_LENGTH; at < length;) {
     if (length - at < 2) {
-      throw new RadiusDecodeError("attribute-overflow", `attribute at offset ${at} needs 2 header octets, packet has ${length - at} left`);
+      throw new RadiusDecodeError(
+        "attribute-overflow",
+        `attribute at offset ${at} needs 2 header octets, packet has ${length - at} left`,
+      );
     }
     const type = bytes[at];
     const attributeLength = bytes[at + 1];
     if (attributeLength < 2) {
-      throw new RadiusDecodeError("attribute-too-short", `attribute ${type} at offset ${at}: expected Length >= 2, found ${attributeLength}`);
+      throw new RadiusDecodeError(
+        "attribute-too-short",
+        `attribute ${type} at offset ${at}: expected Length >= 2, found ${attributeLength}`,
+      );
     }
     if (at + attributeLength > length) {
       throw new RadiusDecodeError(
         "attribute-overflow",
-        `attribute ${type} at offset ${at}: Length ${attributeLength} runs past the packet end by ${at + attributeLength - length} octets`,
+        `attribute ${type} at offset ${at}: Length ${attributeLength} runs past the packet end ` +
+          `by ${at + attributeLength - length} octets`,
       );
     }
     const value = bytes.subarray(at + 2, at + attributeLength);
@@ -116,7 +132,10 @@ export function decodeWire(datagram: Uint8Array): ParsedDatagram {
 /** RFC 2865 §5.26; a vendor in the standard layout may pack several attributes into one. */
 function decodeVendorSpecific(value: Uint8Array, offset: number): WireAttribute[] {
   if (value.length < VENDOR_ID_LENGTH + 1) {
-    throw new RadiusDecodeError("vendor-specific-malformed", `Vendor-Specific at offset ${offset}: expected Length >= 7, found ${value.length + 2}`);
+    throw new RadiusDecodeError(
+      "vendor-specific-malformed",
+      `Vendor-Specific at offset ${offset}: expected Length >= 7, found ${value.length + 2}`,
+    );
   }
   const vendorId = new DataView(value.buffer, value.byteOffset, value.byteLength).getUint32(0);
   const data = value.subarray(VENDOR_ID_LENGTH);
@@ -124,13 +143,15 @@ function decodeVendorSpecific(value: Uint8Array, offset: number): WireAttribute[
     return [{ kind: "vendor-opaque", vendorId, data: data.slice() }];
   }
   const out: WireAttribute[] = [];
-  for (let at = 0; at < data.length; ) {
+  for (let at = 0; at < data.length;) {
     const vendorLength = data[at + 1];
     if (at + 2 > data.length || vendorLength < 2 || at + vendorLength > data.length) {
       throw new RadiusDecodeError(
         "vendor-specific-malformed",
         `Vendor-Specific at offset ${offset}, vendor ${vendorId}: sub-attribute at ${at} ` +
-          `${at + 2 > data.length ? "has no length octet" : `has Vendor-Length ${vendorLength}, ${data.length - at} octets left`}`,
+          (at + 2 > data.length
+            ? "has no length octet"
+            : `has Vendor-Length ${vendorLength}, ${data.length - at} octets left`),
       );
     }
     out.push({ kind: "vendor", vendorId, vendorType: data[at], value: data.slice(at + 2, at + vendorLength) });
@@ -145,12 +166,16 @@ export function encodeWire(packet: WirePacket): Uint8Array {
     throw new RadiusEncodeError(`expected an identifier 0..255, found ${packet.identifier}`);
   }
   if (packet.authenticator.length !== AUTHENTICATOR_LENGTH) {
-    throw new RadiusEncodeError(`expected a ${AUTHENTICATOR_LENGTH}-octet authenticator, found ${packet.authenticator.length}`);
+    throw new RadiusEncodeError(
+      `expected a ${AUTHENTICATOR_LENGTH}-octet authenticator, found ${packet.authenticator.length}`,
+    );
   }
   const chunks = packet.attributes.map(encodeAttribute);
   const length = chunks.reduce((sum, c) => sum + c.length, HEADER_LENGTH);
   if (length > MAX_PACKET_LENGTH) {
-    throw new RadiusEncodeError(`${codeName(packet.code)}: expected at most ${MAX_PACKET_LENGTH} octets, the attributes make ${length}`);
+    throw new RadiusEncodeError(
+      `${codeName(packet.code)}: expected at most ${MAX_PACKET_LENGTH} octets, the attributes make ${length}`,
+    );
   }
   const out = new Uint8Array(length);
   out[0] = packet.code;
@@ -170,12 +195,16 @@ function encodeAttribute(attribute: WireAttribute): Uint8Array {
   switch (attribute.kind) {
     case "attribute":
       if (attribute.type === VENDOR_SPECIFIC) {
-        throw new RadiusEncodeError("attribute 26: give vendor attributes as kind \"vendor\" or \"vendor-opaque\"");
+        throw new RadiusEncodeError('attribute 26: give vendor attributes as kind "vendor" or "vendor-opaque"');
       }
       return tlv(attribute.type, attribute.value, `attribute ${attribute.type}`);
     case "vendor": {
       const label = `vendor ${attribute.vendorId} attribute ${attribute.vendorType}`;
-      return vendorSpecific(attribute.vendorId, tlv(attribute.vendorType, attribute.value, label, MAX_VALUE_LENGTH - VENDOR_ID_LENGTH - 2), label);
+      return vendorSpecific(
+        attribute.vendorId,
+        tlv(attribute.vendorType, attribute.value, label, MAX_VALUE_LENGTH - VENDOR_ID_LENGTH - 2),
+        label,
+      );
     }
     case "vendor-opaque":
       return vendorSpecific(attribute.vendorId, attribute.data, `vendor ${attribute.vendorId} data`);
@@ -197,7 +226,9 @@ function tlv(type: number, value: Uint8Array, label: string, maxValueLength = MA
     throw new RadiusEncodeError(`${label}: expected a type 1..255, found ${type}`);
   }
   if (value.length > maxValueLength) {
-    throw new RadiusEncodeError(`${label}: expected a value of at most ${maxValueLength} octets, found ${value.length}`);
+    throw new RadiusEncodeError(
+      `${label}: expected a value of at most ${maxValueLength} octets, found ${value.length}`,
+    );
   }
   const out = new Uint8Array(2 + value.length);
   out[0] = type;

@@ -25,7 +25,10 @@ export function isSecret(a: Attribute): boolean {
 export function printable(a: Attribute): Record<string, unknown> {
   const secret = isSecret(a);
   const show = (v: unknown) => (secret ? REDACTED : render(v));
-  if (isNamed(a)) return a.tag === undefined ? { name: a.name, value: show(a.value) } : { name: a.name, tag: a.tag, value: show(a.value) };
+  if (isNamed(a))
+    return a.tag === undefined
+      ? { name: a.name, value: show(a.value) }
+      : { name: a.name, tag: a.tag, value: show(a.value) };
   switch (a.kind) {
     case "attribute":
       return { type: a.type, value: show(a.value) };

@@ -56,7 +56,10 @@ const decoders: { [T in DataType]: (bytes: Uint8Array, label: string) => ValueTy
     try {
       return utf8.decode(bytes);
     } catch {
-      throw new RadiusDecodeError("attribute-value", `${label}: expected UTF-8 text, found ${bytes.length} octets that are not UTF-8`);
+      throw new RadiusDecodeError(
+        "attribute-value",
+        `${label}: expected UTF-8 text, found ${bytes.length} octets that are not UTF-8`,
+      );
     }
   },
   octets: (bytes) => new Uint8Array(bytes),
@@ -84,10 +87,16 @@ const decoders: { [T in DataType]: (bytes: Uint8Array, label: string) => ValueTy
     // RFC 3162 §2.3: Reserved(1) Prefix-Length(1) Prefix(0..16). FreeRADIUS sends all 16 prefix
     // octets; RFC 8044 §3.11 allows only the octets the length covers. Both are accepted.
     if (bytes.length < 2 || bytes.length > 18) {
-      throw new RadiusDecodeError("attribute-value", `${label}: expected 2..18 octets for an IPv6 prefix, found ${bytes.length}`);
+      throw new RadiusDecodeError(
+        "attribute-value",
+        `${label}: expected 2..18 octets for an IPv6 prefix, found ${bytes.length}`,
+      );
     }
     if (bytes[0] !== 0) {
-      throw new RadiusDecodeError("attribute-value", `${label}: expected reserved octet 0 in an IPv6 prefix, found ${bytes[0]}`);
+      throw new RadiusDecodeError(
+        "attribute-value",
+        `${label}: expected reserved octet 0 in an IPv6 prefix, found ${bytes[0]}`,
+      );
     }
     const length = bytes[1];
     const present = bytes.length - 2;
@@ -152,11 +161,13 @@ const encoders: { [T in DataType]: (value: ValueTypes[T], label: string) => Uint
     return new Uint8Array(value);
   },
   integer(value, label) {
-    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) throw expected(label, "an integer 0..2^32-1", value);
+    if (!Number.isInteger(value) || value < 0 || value > 0xffffffff)
+      throw expected(label, "an integer 0..2^32-1", value);
     return u32(value);
   },
   integer64(value, label) {
-    if (typeof value !== "bigint" || value < 0n || value > 0xffffffffffffffffn) throw expected(label, "a bigint 0..2^64-1", value);
+    if (typeof value !== "bigint" || value < 0n || value > 0xffffffffffffffffn)
+      throw expected(label, "a bigint 0..2^64-1", value);
     const out = new Uint8Array(8);
     view(out).setBigUint64(0, value);
     return out;
@@ -181,7 +192,7 @@ const encoders: { [T in DataType]: (value: ValueTypes[T], label: string) => Uint
     const address = match ? parseIPv6(match[1]) : undefined;
     const length = match ? Number(match[2]) : NaN;
     if (!address || !(length <= 128) || !hostBitsClear(address, length)) {
-      throw expected(label, "an IPv6 prefix \"address/length\" with no bits set beyond the length", value);
+      throw expected(label, 'an IPv6 prefix "address/length" with no bits set beyond the length', value);
     }
     // All 16 prefix octets, as FreeRADIUS 3.2 sends them (RFC 3162 §2.3 allows up to 16).
     const out = new Uint8Array(18);

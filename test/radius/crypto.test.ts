@@ -61,7 +61,10 @@ test("RFC 2865 §7.1: Access-Request decodes (no MA allowed only when asked)", (
   assert.is(p.first("User-Password"), "arctangent");
   assert.is(p.first("NAS-IP-Address"), "192.168.1.16");
   assert.is(p.first("NAS-Port"), 3);
-  assert.is(reason(() => decodePacket(RFC_REQUEST, RFC_SECRET)), "message-authenticator-missing");
+  assert.is(
+    reason(() => decodePacket(RFC_REQUEST, RFC_SECRET)),
+    "message-authenticator-missing",
+  );
 });
 
 test("RFC 2865 §7.1: Response Authenticator of the Access-Accept", () => {
@@ -70,7 +73,10 @@ test("RFC 2865 §7.1: Response Authenticator of the Access-Accept", () => {
   assert.ok(verifyAuthenticator(RFC_ACCEPT, ra, RFC_SECRET));
   assert.not.ok(verifyAuthenticator(RFC_ACCEPT, ra, "xyzzy5462"));
   const request = decodePacket(RFC_REQUEST, RFC_SECRET, { requireMessageAuthenticator: false });
-  const accept = decodePacket(RFC_ACCEPT, RFC_SECRET, { request: request as never, requireMessageAuthenticator: false });
+  const accept = decodePacket(RFC_ACCEPT, RFC_SECRET, {
+    request: request as never,
+    requireMessageAuthenticator: false,
+  });
   assert.is(accept.first("Service-Type"), 1);
   // Login-Service (15) and Login-IP-Host (14) are not in iapd's dictionary: kept raw, in order.
   assert.equal(accept.attributes.slice(1), [
@@ -88,7 +94,11 @@ test("User-Password: padding, 128-octet limit, length checks", () => {
     assert.equal(decryptUserPassword(hidden, ra, "s"), pw);
   }
   assert.throws(() => encryptUserPassword(new Uint8Array(129), ra, "s"), isEncodeError);
-  for (const n of [0, 15, 17, 144]) assert.is(reason(() => decryptUserPassword(new Uint8Array(n), ra, "s")), "password-length");
+  for (const n of [0, 15, 17, 144])
+    assert.is(
+      reason(() => decryptUserPassword(new Uint8Array(n), ra, "s")),
+      "password-length",
+    );
 });
 
 test("radclient CoA fixture: authenticator and MA over zeros, LI VSAs salt-decrypted with R = zeros", () => {
@@ -123,7 +133,17 @@ test("FreeRADIUS Access-Accept fixture: salt R = the Access-Request's authentica
 
 test("saltKeyFor: request authenticator for responses and Access-Request, zeros for Accounting/CoA/Disconnect requests", () => {
   const r = fromHex("0102030405060708090a0b0c0d0e0f10");
-  for (const code of [Code.AccessAccept, Code.AccessReject, Code.AccessChallenge, Code.CoaAck, Code.CoaNak, Code.DisconnectAck, Code.AccountingResponse, Code.AccessRequest, Code.StatusServer]) {
+  for (const code of [
+    Code.AccessAccept,
+    Code.AccessReject,
+    Code.AccessChallenge,
+    Code.CoaAck,
+    Code.CoaNak,
+    Code.DisconnectAck,
+    Code.AccountingResponse,
+    Code.AccessRequest,
+    Code.StatusServer,
+  ]) {
     assert.equal(saltKeyFor(code, r), r);
     assert.throws(() => saltKeyFor(code, undefined), isEncodeError);
   }
@@ -152,14 +172,26 @@ test("salt encryption: layout, round trip, MSB, uniqueness", () => {
 
 test("salt decryption rejects bad length, clear MSB and an impossible inner length", () => {
   const r = ZEROS;
-  assert.is(reason(() => saltDecrypt(new Uint8Array(2), r, "k", "x")), "salt-length");
-  assert.is(reason(() => saltDecrypt(new Uint8Array(2 + 17).fill(0x80), r, "k", "x")), "salt-length");
-  assert.is(reason(() => saltDecrypt(new Uint8Array(2 + 16), r, "k", "x")), "salt-msb");
+  assert.is(
+    reason(() => saltDecrypt(new Uint8Array(2), r, "k", "x")),
+    "salt-length",
+  );
+  assert.is(
+    reason(() => saltDecrypt(new Uint8Array(2 + 17).fill(0x80), r, "k", "x")),
+    "salt-length",
+  );
+  assert.is(
+    reason(() => saltDecrypt(new Uint8Array(2 + 16), r, "k", "x")),
+    "salt-msb",
+  );
   // Plaintext whose length octet (200) exceeds the 15 data octets, encrypted by hand: c(1) = p(1) xor MD5(S | R | A).
   const salt = Uint8Array.of(0x80, 0x01);
   const b1 = createHash("md5").update("k").update(r).update(salt).digest();
   const c1 = Uint8Array.from(b1, (b, i) => b ^ (i === 0 ? 200 : 0));
-  assert.is(reason(() => saltDecrypt(Uint8Array.of(...salt, ...c1), r, "k", "x")), "salt-inner-length");
+  assert.is(
+    reason(() => saltDecrypt(Uint8Array.of(...salt, ...c1), r, "k", "x")),
+    "salt-inner-length",
+  );
 });
 
 test.run();

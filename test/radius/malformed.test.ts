@@ -37,7 +37,9 @@ const li = (value: Uint8Array): WireAttribute => ({ kind: "vendor", vendorId: VE
 const ma = (value: Uint8Array): WireAttribute => ({ kind: "attribute", type: 80, value });
 
 function accessRequest() {
-  return encodePacket({ code: Code.AccessRequest, identifier: 3, attributes: [attribute("User-Name", "u")] }, SECRET, { messageAuthenticator: true });
+  return encodePacket({ code: Code.AccessRequest, identifier: 3, attributes: [attribute("User-Name", "u")] }, SECRET, {
+    messageAuthenticator: true,
+  });
 }
 
 const cases: Record<DecodeErrorReason, () => unknown> = {
@@ -52,12 +54,22 @@ const cases: Record<DecodeErrorReason, () => unknown> = {
   "authenticator-mismatch": () => decodePacket(accounting([], "other secret"), SECRET),
   "message-authenticator-missing": () => decodePacket(accounting([]), SECRET, { requireMessageAuthenticator: true }),
   "message-authenticator-invalid": () => decodePacket(accounting([ma(new Uint8Array(16))]), SECRET),
-  "message-authenticator-duplicate": () => decodePacket(accounting([ma(new Uint8Array(16)), ma(new Uint8Array(16))]), SECRET),
+  "message-authenticator-duplicate": () =>
+    decodePacket(accounting([ma(new Uint8Array(16)), ma(new Uint8Array(16))]), SECRET),
   "message-authenticator-length": () => decodePacket(accounting([ma(new Uint8Array(15))]), SECRET),
   "password-length": () =>
-    decodePacket(encodeWire({ code: Code.AccessRequest, identifier: 1, authenticator: ZEROS, attributes: [{ kind: "attribute", type: 2, value: new Uint8Array(15) }] }), SECRET, {
-      requireMessageAuthenticator: false,
-    }),
+    decodePacket(
+      encodeWire({
+        code: Code.AccessRequest,
+        identifier: 1,
+        authenticator: ZEROS,
+        attributes: [{ kind: "attribute", type: 2, value: new Uint8Array(15) }],
+      }),
+      SECRET,
+      {
+        requireMessageAuthenticator: false,
+      },
+    ),
   "salt-length": () => decodePacket(accounting([li(new Uint8Array(2 + 15).fill(0x80))]), SECRET),
   "salt-msb": () => decodePacket(accounting([li(new Uint8Array(2 + 16))]), SECRET),
   "salt-inner-length": () => {
@@ -65,16 +77,23 @@ const cases: Record<DecodeErrorReason, () => unknown> = {
     const b1 = createHash("md5").update(SECRET).update(ZEROS).update(salt).digest();
     return decodePacket(accounting([li(Uint8Array.of(...salt, ...b1.map((b, i) => (i === 0 ? b ^ 16 : b))))]), SECRET);
   },
-  "tag-out-of-range": () => decodePacket(accounting([{ kind: "attribute", type: 64, value: fromHex("20000003") }]), SECRET),
   "unexpected-response": () => {
     const sent = accessRequest();
-    const accept = encodePacket({ code: Code.AccessAccept, attributes: [] }, SECRET, { request: sent.packet, messageAuthenticator: true });
+    const accept = encodePacket({ code: Code.AccessAccept, attributes: [] }, SECRET, {
+      request: sent.packet,
+      messageAuthenticator: true,
+    });
     return decodePacket(accept.bytes, SECRET);
   },
   "response-mismatch": () => {
     const sent = accessRequest();
-    const other = encodePacket({ code: Code.AccessRequest, identifier: 4, attributes: [] }, SECRET, { messageAuthenticator: true });
-    const accept = encodePacket({ code: Code.AccessAccept, attributes: [] }, SECRET, { request: sent.packet, messageAuthenticator: true });
+    const other = encodePacket({ code: Code.AccessRequest, identifier: 4, attributes: [] }, SECRET, {
+      messageAuthenticator: true,
+    });
+    const accept = encodePacket({ code: Code.AccessAccept, attributes: [] }, SECRET, {
+      request: sent.packet,
+      messageAuthenticator: true,
+    });
     return decodePacket(accept.bytes, SECRET, { request: other.packet });
   },
 };
@@ -101,16 +120,42 @@ test("more ways to reach some reasons", () => {
       return (e as RadiusDecodeError).reason;
     }
   };
-  assert.is(reasonOf(() => decodePacket(fromHex(header(4, 19)), SECRET)), "length-out-of-range");
-  assert.is(reasonOf(() => decodePacket(fromHex(header(4, 21) + "01"), SECRET)), "attribute-overflow");
-  assert.is(reasonOf(() => decodePacket(fromHex(header(4, 26) + "1a06" + "0000130a"), SECRET)), "vendor-specific-malformed");
-  assert.is(reasonOf(() => decodePacket(fromHex(header(4, 28) + "1a08" + "0000130a" + "3a01"), SECRET)), "vendor-specific-malformed");
-  assert.is(reasonOf(() => decodePacket(fromHex(header(4, 27) + "1a07" + "0000130a" + "3a"), SECRET)), "vendor-specific-malformed");
+  assert.is(
+    reasonOf(() => decodePacket(fromHex(header(4, 19)), SECRET)),
+    "length-out-of-range",
+  );
+  assert.is(
+    reasonOf(() => decodePacket(fromHex(header(4, 21) + "01"), SECRET)),
+    "attribute-overflow",
+  );
+  assert.is(
+    reasonOf(() => decodePacket(fromHex(header(4, 26) + "1a06" + "0000130a"), SECRET)),
+    "vendor-specific-malformed",
+  );
+  assert.is(
+    reasonOf(() => decodePacket(fromHex(header(4, 28) + "1a08" + "0000130a" + "3a01"), SECRET)),
+    "vendor-specific-malformed",
+  );
+  assert.is(
+    reasonOf(() => decodePacket(fromHex(header(4, 27) + "1a07" + "0000130a" + "3a"), SECRET)),
+    "vendor-specific-malformed",
+  );
+  // A tag above 0x1F is ignored, not refused (RFC 2868 §3.1).
+  assert.equal(
+    decodePacket(accounting([{ kind: "attribute", type: 64, value: fromHex("20000003") }]), SECRET).attributes,
+    [{ name: "Tunnel-Type", tag: 0, value: 3 }],
+  );
   // A request answered with a request.
   const sent = accessRequest();
-  assert.is(reasonOf(() => decodePacket(sent.bytes, SECRET, { request: sent.packet })), "response-mismatch");
+  assert.is(
+    reasonOf(() => decodePacket(sent.bytes, SECRET, { request: sent.packet })),
+    "response-mismatch",
+  );
   // Missing MA is reported before a wrong authenticator (BlastRADIUS order).
-  assert.is(reasonOf(() => decodePacket(accounting([], "other"), SECRET, { requireMessageAuthenticator: true })), "message-authenticator-missing");
+  assert.is(
+    reasonOf(() => decodePacket(accounting([], "other"), SECRET, { requireMessageAuthenticator: true })),
+    "message-authenticator-missing",
+  );
 });
 
 test.run();

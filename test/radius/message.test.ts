@@ -39,16 +39,23 @@ function assertLi(p: RadiusPacket) {
 
 function accessRequest() {
   return encodePacket(
-    { code: Code.AccessRequest, identifier: 17, attributes: [attribute("User-Name", "sub1"), attribute("User-Password", "pw")] },
+    {
+      code: Code.AccessRequest,
+      identifier: 17,
+      attributes: [attribute("User-Name", "sub1"), attribute("User-Password", "pw")],
+    },
     SECRET,
     { messageAuthenticator: true },
   );
 }
 
-test("Access-Accept: MA is the first attribute, LI VSAs and Tunnel-Password round-trip with R = request authenticator, salts unique", () => {
+test("Access-Accept: MA first; LI VSAs and Tunnel-Password round-trip with R = request authenticator; salts unique", () => {
   const sent = accessRequest();
   const accept = encodePacket(
-    { code: Code.AccessAccept, attributes: [...LI, attribute("Tunnel-Password", "tunnel-pw", 2), attribute("Session-Timeout", 60)] },
+    {
+      code: Code.AccessAccept,
+      attributes: [...LI, attribute("Tunnel-Password", "tunnel-pw", 2), attribute("Session-Timeout", 60)],
+    },
     SECRET,
     { request: sent.packet, messageAuthenticator: true },
   );
@@ -61,7 +68,13 @@ test("Access-Accept: MA is the first attribute, LI VSAs and Tunnel-Password roun
   assertLi(back);
   assert.equal(back.attributes[4], { name: "Tunnel-Password", tag: 2, value: "tunnel-pw" });
   const salts = decodeWire(accept.bytes)
-    .packet.attributes.flatMap((a) => (a.kind === "vendor" ? [a.value.subarray(0, 2)] : a.kind === "attribute" && a.type === 69 ? [a.value.subarray(1, 3)] : []))
+    .packet.attributes.flatMap((a) =>
+      a.kind === "vendor"
+        ? [a.value.subarray(0, 2)]
+        : a.kind === "attribute" && a.type === 69
+          ? [a.value.subarray(1, 3)]
+          : [],
+    )
     .map(hex);
   assert.is(salts.length, 5);
   assert.is(new Set(salts).size, 5);
@@ -69,7 +82,13 @@ test("Access-Accept: MA is the first attribute, LI VSAs and Tunnel-Password roun
 });
 
 test("every request and response kind round-trips with and without MA", () => {
-  const requests = [Code.AccessRequest, Code.StatusServer, Code.AccountingRequest, Code.CoaRequest, Code.DisconnectRequest] as const;
+  const requests = [
+    Code.AccessRequest,
+    Code.StatusServer,
+    Code.AccountingRequest,
+    Code.CoaRequest,
+    Code.DisconnectRequest,
+  ] as const;
   const responses = {
     [Code.AccessRequest]: [Code.AccessAccept, Code.AccessReject, Code.AccessChallenge],
     [Code.StatusServer]: [],
@@ -86,11 +105,18 @@ test("every request and response kind round-trips with and without MA", () => {
       assert.is(got.messageAuthenticator, ma);
       assert.equal(got.attributes, attributes);
       for (const rcode of responses[code]) {
-        const reply = encodePacket({ code: rcode, attributes: [attribute("Reply-Message", "r"), ...LI] } as never, SECRET, {
-          request: sent.packet,
-          messageAuthenticator: ma,
-        } as never);
-        const back = decodePacket(reply.bytes, SECRET, { request: sent.packet as never, requireMessageAuthenticator: ma });
+        const reply = encodePacket(
+          { code: rcode, attributes: [attribute("Reply-Message", "r"), ...LI] } as never,
+          SECRET,
+          {
+            request: sent.packet,
+            messageAuthenticator: ma,
+          } as never,
+        );
+        const back = decodePacket(reply.bytes, SECRET, {
+          request: sent.packet as never,
+          requireMessageAuthenticator: ma,
+        });
         assert.is(back.code, rcode);
         assert.is(back.first("Reply-Message"), "r");
         assertLi(back);
@@ -102,17 +128,26 @@ test("every request and response kind round-trips with and without MA", () => {
 test("Status-Server and Access-* need MA by default; Accounting/CoA/Disconnect do not", () => {
   for (const code of [Code.StatusServer, Code.AccessRequest] as const) {
     const sent = encodePacket({ code, identifier: 1, attributes: [] }, SECRET, { messageAuthenticator: false });
-    assert.throws(() => decodePacket(sent.bytes, SECRET), (e: unknown) => (e as RadiusDecodeError).reason === "message-authenticator-missing");
+    assert.throws(
+      () => decodePacket(sent.bytes, SECRET),
+      (e: unknown) => (e as RadiusDecodeError).reason === "message-authenticator-missing",
+    );
   }
-  const coa = encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [] }, SECRET, { messageAuthenticator: false });
+  const coa = encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [] }, SECRET, {
+    messageAuthenticator: false,
+  });
   assert.is(decodePacket(coa.bytes, SECRET).messageAuthenticator, false);
 });
 
 test("encode never modifies its input; reusing an attribute list gives one MA each time", () => {
   const attributes = Object.freeze([...LI, attribute("Tunnel-Type", 3, 1)]);
   const snapshot = inspect(attributes, { depth: 5, customInspect: false });
-  const first = encodePacket({ code: Code.CoaRequest, identifier: 1, attributes }, SECRET, { messageAuthenticator: true });
-  const second = encodePacket({ code: Code.CoaRequest, identifier: 2, attributes }, SECRET, { messageAuthenticator: true });
+  const first = encodePacket({ code: Code.CoaRequest, identifier: 1, attributes }, SECRET, {
+    messageAuthenticator: true,
+  });
+  const second = encodePacket({ code: Code.CoaRequest, identifier: 2, attributes }, SECRET, {
+    messageAuthenticator: true,
+  });
   assert.is(inspect(attributes, { depth: 5, customInspect: false }), snapshot);
   for (const { bytes } of [first, second]) {
     assert.is(decodeWire(bytes).messageAuthenticatorOffsets.length, 1);
@@ -138,41 +173,102 @@ test("tagged attributes (RFC 2868 §3): Tunnel-Type tag replaces the top octet; 
 
 test("User-Password outside an Access-Request is kept raw on decode and refused on encode", () => {
   const raw = { kind: "attribute", type: 2, value: new Uint8Array(16) } as const;
-  const acct = encodePacket({ code: Code.AccountingRequest, identifier: 1, attributes: [raw] }, SECRET, { messageAuthenticator: false });
+  const acct = encodePacket({ code: Code.AccountingRequest, identifier: 1, attributes: [raw] }, SECRET, {
+    messageAuthenticator: false,
+  });
   assert.equal(decodePacket(acct.bytes, SECRET).attributes, [raw]);
   assert.throws(
-    () => encodePacket({ code: Code.AccountingRequest, identifier: 1, attributes: [attribute("User-Password", "x")] }, SECRET, { messageAuthenticator: false }),
+    () =>
+      encodePacket(
+        { code: Code.AccountingRequest, identifier: 1, attributes: [attribute("User-Password", "x")] },
+        SECRET,
+        { messageAuthenticator: false },
+      ),
     isEncodeError,
   );
 });
 
 test("misuse is refused at run time", () => {
   const sent = accessRequest();
-  const coa = encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [] }, SECRET, { messageAuthenticator: true });
+  const coa = encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [] }, SECRET, {
+    messageAuthenticator: true,
+  });
   const bad: Array<() => unknown> = [
-    () => encodePacket({ code: Code.AccessAccept, attributes: [] } as never, SECRET, { messageAuthenticator: true } as never),
-    () => encodePacket({ code: Code.AccessAccept, attributes: [] }, SECRET, { request: coa.packet as never, messageAuthenticator: true }),
-    () => encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [] }, SECRET, { request: sent.packet, messageAuthenticator: true } as never),
+    () =>
+      encodePacket({ code: Code.AccessAccept, attributes: [] } as never, SECRET, {
+        messageAuthenticator: true,
+      } as never),
+    () =>
+      encodePacket({ code: Code.AccessAccept, attributes: [] }, SECRET, {
+        request: coa.packet as never,
+        messageAuthenticator: true,
+      }),
+    () =>
+      encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [] }, SECRET, {
+        request: sent.packet,
+        messageAuthenticator: true,
+      } as never),
     () => encodePacket({ code: 99 as never, identifier: 1, attributes: [] }, SECRET, { messageAuthenticator: true }),
-    () => encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [{ name: "Message-Authenticator", value: new Uint8Array(16) } as never] }, SECRET, { messageAuthenticator: false }),
-    () => encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [{ kind: "attribute", type: 80, value: new Uint8Array(16) }] }, SECRET, { messageAuthenticator: false }),
-    () => encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [{ name: "No-Such-Attribute", value: 1 } as never] }, SECRET, { messageAuthenticator: false }),
-    () => encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [attribute("User-Name", "u", 1)] }, SECRET, { messageAuthenticator: false }),
-    () => encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [attribute("Tunnel-Type", 3, 32)] }, SECRET, { messageAuthenticator: false }),
-    () => encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [attribute("Tunnel-Type", 0x1000000, 1)] }, SECRET, { messageAuthenticator: false }),
-    () => encodePacket({ code: Code.CoaRequest, identifier: 256, attributes: [] }, SECRET, { messageAuthenticator: false }),
+    () =>
+      encodePacket(
+        {
+          code: Code.CoaRequest,
+          identifier: 1,
+          attributes: [{ name: "Message-Authenticator", value: new Uint8Array(16) } as never],
+        },
+        SECRET,
+        { messageAuthenticator: false },
+      ),
+    () =>
+      encodePacket(
+        {
+          code: Code.CoaRequest,
+          identifier: 1,
+          attributes: [{ kind: "attribute", type: 80, value: new Uint8Array(16) }],
+        },
+        SECRET,
+        { messageAuthenticator: false },
+      ),
+    () =>
+      encodePacket(
+        { code: Code.CoaRequest, identifier: 1, attributes: [{ name: "No-Such-Attribute", value: 1 } as never] },
+        SECRET,
+        { messageAuthenticator: false },
+      ),
+    () =>
+      encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [attribute("User-Name", "u", 1)] }, SECRET, {
+        messageAuthenticator: false,
+      }),
+    () =>
+      encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [attribute("Tunnel-Type", 3, 32)] }, SECRET, {
+        messageAuthenticator: false,
+      }),
+    () =>
+      encodePacket(
+        { code: Code.CoaRequest, identifier: 1, attributes: [attribute("Tunnel-Type", 0x1000000, 1)] },
+        SECRET,
+        { messageAuthenticator: false },
+      ),
+    () =>
+      encodePacket({ code: Code.CoaRequest, identifier: 256, attributes: [] }, SECRET, { messageAuthenticator: false }),
   ];
   for (const [i, f] of bad.entries()) assert.throws(f, isEncodeError, `case ${i}`);
 });
 
 /** Type-level misuse: each line must fail to compile (checked by `npm run typecheck`); never called. */
-export function typeChecks(request: RadiusPacket<typeof Code.AccessRequest>, coa: RadiusPacket<typeof Code.CoaRequest>) {
+export function typeChecks(
+  request: RadiusPacket<typeof Code.AccessRequest>,
+  coa: RadiusPacket<typeof Code.CoaRequest>,
+) {
   // @ts-expect-error a response needs the request it answers
   encodePacket({ code: Code.CoaAck, attributes: [] }, SECRET, { messageAuthenticator: true });
   // @ts-expect-error an Access-Accept answers an Access-Request, not a CoA-Request
   encodePacket({ code: Code.AccessAccept, attributes: [] }, SECRET, { request: coa, messageAuthenticator: true });
   // @ts-expect-error a response takes its identifier from the request
-  encodePacket({ code: Code.AccessAccept, identifier: 3, attributes: [] }, SECRET, { request, messageAuthenticator: true });
+  encodePacket({ code: Code.AccessAccept, identifier: 3, attributes: [] }, SECRET, {
+    request,
+    messageAuthenticator: true,
+  });
   // @ts-expect-error the value type follows from the name
   attribute("ERX-Med-Port-Number", "30030");
   // @ts-expect-error Message-Authenticator is added by the encoder, not by callers
@@ -183,10 +279,17 @@ export function typeChecks(request: RadiusPacket<typeof Code.AccessRequest>, coa
 
 test("printing a packet, its attributes or JSON never shows LI values or passwords", () => {
   const sent = accessRequest();
-  const accept = encodePacket({ code: Code.AccessAccept, attributes: [...LI, attribute("Tunnel-Password", "tunnel-pw", 1), attribute("Reply-Message", "hi")] }, SECRET, {
-    request: sent.packet,
-    messageAuthenticator: true,
-  });
+  const accept = encodePacket(
+    {
+      code: Code.AccessAccept,
+      attributes: [...LI, attribute("Tunnel-Password", "tunnel-pw", 1), attribute("Reply-Message", "hi")],
+    },
+    SECRET,
+    {
+      request: sent.packet,
+      messageAuthenticator: true,
+    },
+  );
   const decoded = decodePacket(accept.bytes, SECRET, { request: sent.packet });
   const request = decodePacket(sent.bytes, SECRET);
   const texts = [
@@ -207,7 +310,9 @@ test("printing a packet, its attributes or JSON never shows LI values or passwor
   assert.match(texts[0], /Reply-Message/);
   assert.match(texts[0], /hi/);
   // Wire-form LI VSAs (e.g. relayed unchanged) are hidden too.
-  const wire = decodeWire(accept.bytes).packet.attributes.filter((a) => a.kind === "vendor" && a.vendorId === VENDOR_ERX);
+  const wire = decodeWire(accept.bytes).packet.attributes.filter(
+    (a) => a.kind === "vendor" && a.vendorId === VENDOR_ERX,
+  );
   const relayed = new RadiusPacket(Code.AccessAccept, 1, new Uint8Array(16), wire, false);
   assert.is(wire.length, 4);
   const shown = inspect(relayed, { depth: 10 });
@@ -217,9 +322,28 @@ test("printing a packet, its attributes or JSON never shows LI values or passwor
 
 test("error messages about LI values name the attribute, never the value", () => {
   const cases: Array<() => unknown> = [
-    () => encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [attribute("ERX-Med-Ip-Address", "203.0.113.777")] }, SECRET, { messageAuthenticator: false }),
-    () => encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [attribute("ERX-Med-Port-Number", 47123 * 2 ** 20)] }, SECRET, { messageAuthenticator: false }),
-    () => encodePacket({ code: Code.CoaRequest, identifier: 1, attributes: [attribute("ERX-Med-Dev-Handle", new Uint8Array(240).fill(0xab))] }, SECRET, { messageAuthenticator: false }),
+    () =>
+      encodePacket(
+        { code: Code.CoaRequest, identifier: 1, attributes: [attribute("ERX-Med-Ip-Address", "203.0.113.777")] },
+        SECRET,
+        { messageAuthenticator: false },
+      ),
+    () =>
+      encodePacket(
+        { code: Code.CoaRequest, identifier: 1, attributes: [attribute("ERX-Med-Port-Number", 47123 * 2 ** 20)] },
+        SECRET,
+        { messageAuthenticator: false },
+      ),
+    () =>
+      encodePacket(
+        {
+          code: Code.CoaRequest,
+          identifier: 1,
+          attributes: [attribute("ERX-Med-Dev-Handle", new Uint8Array(240).fill(0xab))],
+        },
+        SECRET,
+        { messageAuthenticator: false },
+      ),
   ];
   for (const f of cases) {
     try {
@@ -229,7 +353,8 @@ test("error messages about LI values name the attribute, never the value", () =>
       assert.instance(e, RadiusEncodeError);
       const m = (e as Error).message;
       assert.match(m, /^ERX-Med-/);
-      for (const leak of ["203.0.113", "777", String(47123 * 2 ** 20), "ab"]) assert.not.ok(m.toLowerCase().includes(leak), `${leak} in "${m}"`);
+      for (const leak of ["203.0.113", "777", String(47123 * 2 ** 20), "ab"])
+        assert.not.ok(m.toLowerCase().includes(leak), `${leak} in "${m}"`);
     }
   }
 });

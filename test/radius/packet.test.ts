@@ -7,7 +7,8 @@ import { RadiusDecodeError } from "../../runtime/radius/errors.ts";
 import { fromHex, hex } from "./peers.ts";
 
 const isEncodeError = (e: unknown) => e instanceof RadiusEncodeError;
-const valueError = (f: () => unknown) => assert.throws(f, (e: unknown) => e instanceof RadiusDecodeError && e.reason === "attribute-value");
+const valueError = (f: () => unknown) =>
+  assert.throws(f, (e: unknown) => e instanceof RadiusDecodeError && e.reason === "attribute-value");
 
 test("header, order and vendor ids survive a round trip; one VSA per attribute 26", () => {
   const packet: WirePacket = {
@@ -29,9 +30,7 @@ test("header, order and vendor ids survive a round trip; one VSA per attribute 2
 });
 
 test("several ERX VSAs in one attribute 26 are read out in order; unknown vendors stay whole", () => {
-  const datagram = fromHex(
-    "04010028" + "00".repeat(16) + "1a0d0000130a01037802046162" + "1a070000000900",
-  );
+  const datagram = fromHex("04010028" + "00".repeat(16) + "1a0d0000130a01037802046162" + "1a070000000900");
   assert.equal(decodeWire(datagram).packet.attributes, [
     { kind: "vendor", vendorId: VENDOR_ERX, vendorType: 1, value: fromHex("78") },
     { kind: "vendor", vendorId: VENDOR_ERX, vendorType: 2, value: fromHex("6162") },
@@ -57,15 +56,31 @@ test("decoding copies: a Buffer input is not shared or modified", () => {
 test("encoding limits: 253-octet values, 247 in a VSA, 4096-octet packets, types and vendor ids", () => {
   const base = { code: 4, identifier: 1, authenticator: new Uint8Array(16) } as const;
   encodeWire({ ...base, attributes: [{ kind: "attribute", type: 1, value: new Uint8Array(253) }] });
-  assert.throws(() => encodeWire({ ...base, attributes: [{ kind: "attribute", type: 1, value: new Uint8Array(254) }] }), isEncodeError);
+  assert.throws(
+    () => encodeWire({ ...base, attributes: [{ kind: "attribute", type: 1, value: new Uint8Array(254) }] }),
+    isEncodeError,
+  );
   encodeWire({ ...base, attributes: [{ kind: "vendor", vendorId: 1, vendorType: 1, value: new Uint8Array(247) }] });
-  assert.throws(() => encodeWire({ ...base, attributes: [{ kind: "vendor", vendorId: 1, vendorType: 1, value: new Uint8Array(248) }] }), isEncodeError);
+  assert.throws(
+    () =>
+      encodeWire({ ...base, attributes: [{ kind: "vendor", vendorId: 1, vendorType: 1, value: new Uint8Array(248) }] }),
+    isEncodeError,
+  );
   const big = Array.from({ length: 17 }, () => ({ kind: "attribute", type: 1, value: new Uint8Array(253) }) as const);
   assert.throws(() => encodeWire({ ...base, attributes: big }), isEncodeError);
-  assert.throws(() => encodeWire({ ...base, attributes: [{ kind: "attribute", type: 26, value: new Uint8Array(8) }] }), isEncodeError);
-  assert.throws(() => encodeWire({ ...base, attributes: [{ kind: "attribute", type: 256, value: new Uint8Array(1) }] }), isEncodeError);
+  assert.throws(
+    () => encodeWire({ ...base, attributes: [{ kind: "attribute", type: 26, value: new Uint8Array(8) }] }),
+    isEncodeError,
+  );
+  assert.throws(
+    () => encodeWire({ ...base, attributes: [{ kind: "attribute", type: 256, value: new Uint8Array(1) }] }),
+    isEncodeError,
+  );
   assert.throws(() => encodeWire({ ...base, identifier: 256, attributes: [] }), isEncodeError);
-  assert.throws(() => encodeWire({ ...base, attributes: [{ kind: "vendor-opaque", vendorId: -1, data: new Uint8Array(1) }] }), isEncodeError);
+  assert.throws(
+    () => encodeWire({ ...base, attributes: [{ kind: "vendor-opaque", vendorId: -1, data: new Uint8Array(1) }] }),
+    isEncodeError,
+  );
 });
 
 test("ipv6prefix (RFC 3162 §2.3): full and short forms, reserved octet, length, bits beyond the length", () => {

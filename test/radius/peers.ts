@@ -15,10 +15,20 @@ export interface RunResult {
 }
 
 /** Runs `radclient -x` with `input` on stdin; one try, `timeoutSeconds` for the reply. */
-export function radclient(port: number, command: "auth" | "acct" | "coa" | "disconnect", secret: string, input: string, timeoutSeconds = 1): Promise<RunResult> {
-  const child = spawn("radclient", ["-x", "-r", "1", "-t", String(timeoutSeconds), `127.0.0.1:${port}`, command, secret], {
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+export function radclient(
+  port: number,
+  command: "auth" | "acct" | "coa" | "disconnect",
+  secret: string,
+  input: string,
+  timeoutSeconds = 1,
+): Promise<RunResult> {
+  const child = spawn(
+    "radclient",
+    ["-x", "-r", "1", "-t", String(timeoutSeconds), `127.0.0.1:${port}`, command, secret],
+    {
+      stdio: ["pipe", "pipe", "pipe"],
+    },
+  );
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));

@@ -60,7 +60,10 @@ rc("CoA-Request with LI VSAs and MA: R = zeros decrypts, CoA-ACK accepted", asyn
   const stamp = new Date(1_700_000_000_000);
   const r = await converse("coa", `Acct-Session-Id = "s1", ${LI_INPUT}, Message-Authenticator = 0x00`, (req) =>
     req.is(Code.CoaRequest)
-      ? encodePacket({ code: Code.CoaAck, attributes: [attribute("Event-Timestamp", stamp)] }, SECRET, { request: req, messageAuthenticator: true }).bytes
+      ? encodePacket({ code: Code.CoaAck, attributes: [attribute("Event-Timestamp", stamp)] }, SECRET, {
+          request: req,
+          messageAuthenticator: true,
+        }).bytes
       : undefined,
   );
   assert.equal(r.errors, []);
@@ -75,14 +78,20 @@ rc("CoA-Request with LI VSAs and MA: R = zeros decrypts, CoA-ACK accepted", asyn
 });
 
 rc("Disconnect-Request: Disconnect-NAK with Error-Cause shown by radclient", async () => {
-  const r = await converse("disconnect", `User-Name = "alice", Acct-Session-Id = "s2", Message-Authenticator = 0x00`, (req) =>
-    req.is(Code.DisconnectRequest)
-      ? encodePacket(
-          { code: Code.DisconnectNak, attributes: [attribute("Error-Cause", ERROR_CAUSE["Session-Context-Not-Found"])] },
-          SECRET,
-          { request: req, messageAuthenticator: true },
-        ).bytes
-      : undefined,
+  const r = await converse(
+    "disconnect",
+    `User-Name = "alice", Acct-Session-Id = "s2", Message-Authenticator = 0x00`,
+    (req) =>
+      req.is(Code.DisconnectRequest)
+        ? encodePacket(
+            {
+              code: Code.DisconnectNak,
+              attributes: [attribute("Error-Cause", ERROR_CAUSE["Session-Context-Not-Found"])],
+            },
+            SECRET,
+            { request: req, messageAuthenticator: true },
+          ).bytes
+        : undefined,
   );
   assert.equal(r.errors, []);
   assert.is(r.received[0].first("User-Name"), "alice");
@@ -100,7 +109,13 @@ rc("Accounting-Request with IPv6 prefixes, LI VSAs and MA (MA over zeroed authen
     `Acct-Status-Type = Start, Acct-Session-Id = "s3", Framed-IP-Address = 10.0.0.1, Framed-IPv6-Prefix = 2001:db8:1::/48, ` +
       `Delegated-IPv6-Prefix = 2001:db8:200::/56, Framed-IPv6-Address = 2001:db8::5, Framed-Interface-Id = 0:0:0:1, ` +
       `Event-Timestamp = 1700000000, ${LI_INPUT}, Message-Authenticator = 0x00`,
-    (req) => (req.is(Code.AccountingRequest) ? encodePacket({ code: Code.AccountingResponse, attributes: [] }, SECRET, { request: req, messageAuthenticator: false }).bytes : undefined),
+    (req) =>
+      req.is(Code.AccountingRequest)
+        ? encodePacket({ code: Code.AccountingResponse, attributes: [] }, SECRET, {
+            request: req,
+            messageAuthenticator: false,
+          }).bytes
+        : undefined,
   );
   assert.equal(r.errors, []);
   const [req] = r.received;
@@ -117,39 +132,45 @@ rc("Accounting-Request with IPv6 prefixes, LI VSAs and MA (MA over zeroed authen
   assert.match(r.output, /Received Accounting-Response/);
 });
 
-rc("Access-Request with User-Password and MA: Access-Accept with MA first, LI VSAs and Tunnel-Password decrypted by radclient", async () => {
-  const r = await converse("auth", `User-Name = "bob", User-Password = "correct horse battery staple!!", Message-Authenticator = 0x00`, (req) =>
-    req.is(Code.AccessRequest)
-      ? encodePacket(
-          {
-            code: Code.AccessAccept,
-            attributes: [
-              attribute("ERX-LI-Action", LI_ACTION.on),
-              attribute("ERX-Med-Dev-Handle", Uint8Array.of(0x40, 0, 0, 0x10)),
-              attribute("ERX-Med-Ip-Address", "192.0.2.9"),
-              attribute("ERX-Med-Port-Number", 30031),
-              attribute("Tunnel-Password", "tunnel-secret", 2),
-              attribute("Framed-IPv6-Prefix", "2001:db8:9::/48"),
-            ],
-          },
-          SECRET,
-          { request: req, messageAuthenticator: true },
-        ).bytes
-      : undefined,
-  );
-  assert.equal(r.errors, []);
-  const [req] = r.received;
-  assert.ok(req.messageAuthenticator);
-  assert.is(req.first("User-Password"), "correct horse battery staple!!");
-  assert.is(r.exitCode, 0, r.output);
-  assert.match(r.output, /Received Access-Accept/);
-  assert.match(r.output, /ERX-LI-Action = on/);
-  assert.match(r.output, /ERX-Med-Dev-Handle = 0x40000010/);
-  assert.match(r.output, /ERX-Med-Ip-Address = 192\.0\.2\.9/);
-  assert.match(r.output, /ERX-Med-Port-Number = 30031/);
-  assert.match(r.output, /Tunnel-Password:2 = "tunnel-secret"/);
-  assert.match(r.output, /Framed-IPv6-Prefix = 2001:db8:9::\/48/);
-});
+rc(
+  "Access-Request with User-Password and MA: Access-Accept with MA first, LI VSAs and Tunnel-Password decrypted by radclient",
+  async () => {
+    const r = await converse(
+      "auth",
+      `User-Name = "bob", User-Password = "correct horse battery staple!!", Message-Authenticator = 0x00`,
+      (req) =>
+        req.is(Code.AccessRequest)
+          ? encodePacket(
+              {
+                code: Code.AccessAccept,
+                attributes: [
+                  attribute("ERX-LI-Action", LI_ACTION.on),
+                  attribute("ERX-Med-Dev-Handle", Uint8Array.of(0x40, 0, 0, 0x10)),
+                  attribute("ERX-Med-Ip-Address", "192.0.2.9"),
+                  attribute("ERX-Med-Port-Number", 30031),
+                  attribute("Tunnel-Password", "tunnel-secret", 2),
+                  attribute("Framed-IPv6-Prefix", "2001:db8:9::/48"),
+                ],
+              },
+              SECRET,
+              { request: req, messageAuthenticator: true },
+            ).bytes
+          : undefined,
+    );
+    assert.equal(r.errors, []);
+    const [req] = r.received;
+    assert.ok(req.messageAuthenticator);
+    assert.is(req.first("User-Password"), "correct horse battery staple!!");
+    assert.is(r.exitCode, 0, r.output);
+    assert.match(r.output, /Received Access-Accept/);
+    assert.match(r.output, /ERX-LI-Action = on/);
+    assert.match(r.output, /ERX-Med-Dev-Handle = 0x40000010/);
+    assert.match(r.output, /ERX-Med-Ip-Address = 192\.0\.2\.9/);
+    assert.match(r.output, /ERX-Med-Port-Number = 30031/);
+    assert.match(r.output, /Tunnel-Password:2 = "tunnel-secret"/);
+    assert.match(r.output, /Framed-IPv6-Prefix = 2001:db8:9::\/48/);
+  },
+);
 
 rc("Access-Request without MA is refused by default (BlastRADIUS)", async () => {
   const peer = await udpResponder((datagram) => {
@@ -173,7 +194,12 @@ rc("Access-Request without MA is refused by default (BlastRADIUS)", async () => 
 
 rc("radclient drops a reply signed with the wrong secret", async () => {
   const r = await converse("coa", `Acct-Session-Id = "s4", Message-Authenticator = 0x00`, (req) =>
-    req.is(Code.CoaRequest) ? encodePacket({ code: Code.CoaAck, attributes: [] }, "not-the-secret", { request: req, messageAuthenticator: false }).bytes : undefined,
+    req.is(Code.CoaRequest)
+      ? encodePacket({ code: Code.CoaAck, attributes: [] }, "not-the-secret", {
+          request: req,
+          messageAuthenticator: false,
+        }).bytes
+      : undefined,
   );
   assert.equal(r.errors, []);
   assert.is.not(r.exitCode, 0);
@@ -184,7 +210,10 @@ rc("radclient drops a reply signed with the wrong secret", async () => {
 rc("radclient drops a reply whose MA is bad but whose authenticator is right", async () => {
   const r = await converse("auth", `User-Name = "bob", User-Password = "pw", Message-Authenticator = 0x00`, (req) => {
     if (!req.is(Code.AccessRequest)) return undefined;
-    const { bytes } = encodePacket({ code: Code.AccessAccept, attributes: [] }, SECRET, { request: req, messageAuthenticator: true });
+    const { bytes } = encodePacket({ code: Code.AccessAccept, attributes: [] }, SECRET, {
+      request: req,
+      messageAuthenticator: true,
+    });
     bytes[22] ^= 0x01;
     bytes.set(computeAuthenticator(bytes, req.authenticator, SECRET), 4);
     return bytes;
