@@ -239,7 +239,8 @@ function plain(a: WireAttribute, context: CipherContext): Attribute {
   let tag: number | undefined;
   if (d.tagged) {
     // RFC 2868 §3.1, §3.5: tags are 0x01..0x1F; "otherwise, the Tag field SHOULD be ignored" (0 = none).
-    tag = (bytes[0] ?? 0) <= MAX_TAG ? (bytes[0] ?? 0) : 0;
+    const octet = bytes[0] ?? 0;
+    tag = octet <= MAX_TAG ? octet : 0;
     // RFC 2868 §3.1: a tagged integer is the tag octet and a 3-octet value.
     bytes = d.dataType === "integer" ? Uint8Array.of(0, ...bytes.subarray(1)) : bytes.subarray(1);
   }
@@ -328,7 +329,14 @@ export function encodePacket(
   const authenticator = bytes.slice(AUTHENTICATOR_OFFSET, HEADER_LENGTH);
   return {
     bytes,
-    packet: new RadiusPacket(code, identifier, authenticator, [...message.attributes], options.messageAuthenticator),
+    // Copies, so that the secret ones can be guarded without touching the caller's objects.
+    packet: new RadiusPacket(
+      code,
+      identifier,
+      authenticator,
+      message.attributes.map((a) => guard({ ...a })),
+      options.messageAuthenticator,
+    ),
   };
 }
 

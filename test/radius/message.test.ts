@@ -301,6 +301,7 @@ test("printing a packet, its attributes or JSON never shows LI values or passwor
     String(decoded),
     `${decoded}`,
     inspect(accept.packet, { depth: 10 }),
+    inspect(accept.packet.attributes, { depth: 10 }),
     inspect(request, { depth: 10 }),
   ];
   for (const t of texts) {
