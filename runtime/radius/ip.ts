@@ -58,8 +58,14 @@ export function parseIPv6(text: string): Uint8Array | undefined {
   return out;
 }
 
-/** RFC 5952 §4: lowercase, no leading zeros, the longest run (leftmost on ties) of two or more zero groups as "::". */
+/**
+ * RFC 5952 §4: lowercase, no leading zeros, the longest run (leftmost on ties) of two or more zero
+ * groups as "::"; §5: IPv4-mapped addresses end in dotted quad, as inet_ntop (and FreeRADIUS) prints.
+ */
 export function formatIPv6(bytes: Uint8Array): string {
+  if (bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
+    return `::ffff:${formatIPv4(bytes.subarray(12))}`;
+  }
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
   let bestStart = -1;

@@ -109,6 +109,8 @@ test("other types: integer, integer64, date, ipaddr, ipv6addr (RFC 5952 text), i
   assert.is(decodeValue("ipv6addr", fromHex("20010db8000000010000000000000001"), "A"), "2001:db8:0:1::1");
   assert.is(decodeValue("ipv6addr", new Uint8Array(16), "A"), "::");
   assert.is(hex(encodeValue("ipv6addr", "::ffff:192.0.2.1", "A")), "00000000000000000000ffffc0000201");
+  assert.is(decodeValue("ipv6addr", fromHex("00000000000000000000ffffc0000201"), "A"), "::ffff:192.0.2.1");
+  assert.is(decodeValue("ipv6addr", fromHex("00000000000000000000fffec0000201"), "A"), "::fffe:c000:201");
   assert.is(decodeValue("ifid", fromHex("000000000000000a"), "F"), "0:0:0:a");
   assert.is(hex(encodeValue("ifid", "0:0:0:A", "F")), "000000000000000a");
   assert.is(decodeValue("string", fromHex("c3a9"), "S"), "é");
