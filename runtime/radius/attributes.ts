@@ -5,7 +5,7 @@
  * const attrs = [attribute("Acct-Session-Id", "s1"), attribute("ERX-LI-Action", LI_ACTION.on)];
  * first(attrs, "ERX-LI-Action"); // 1, typed as number | undefined
  */
-import { ATTRIBUTES, type AttributeName } from "./dictionary.ts";
+import { attributeName, ATTRIBUTES, type AttributeName } from "./dictionary.ts";
 import type { WireAttribute } from "./packet.ts";
 import type { ValueTypes } from "./values.ts";
 
@@ -33,6 +33,14 @@ export type Attribute = NamedAttribute | WireAttribute;
 
 export function isNamed(a: Attribute): a is NamedAttribute {
   return "name" in a;
+}
+
+/** The dictionary name of an attribute in either form, if the dictionary knows it. */
+export function nameOf(a: Attribute): AttributeName | undefined {
+  if (isNamed(a)) return a.name;
+  if (a.kind === "attribute") return attributeName(0, a.type);
+  if (a.kind === "vendor") return attributeName(a.vendorId, a.vendorType);
+  return undefined;
 }
 
 /** Builds a named attribute; the value's type follows from the name. */

@@ -11,7 +11,7 @@
  *     { request: coa, messageAuthenticator: true });
  * }
  */
-import { attributeName, ATTRIBUTES, MESSAGE_AUTHENTICATOR, type AttributeDefinition } from "./dictionary.ts";
+import { ATTRIBUTES, MESSAGE_AUTHENTICATOR, type AttributeDefinition } from "./dictionary.ts";
 import {
   Code,
   codeName,
@@ -44,6 +44,7 @@ import {
   all,
   first,
   isNamed,
+  nameOf,
   type Attribute,
   type AttributeValue,
   type NamedAttribute,
@@ -225,12 +226,7 @@ interface CipherContext {
 const MAX_TAG = 0x1f;
 
 function plain(a: WireAttribute, context: CipherContext): Attribute {
-  const name =
-    a.kind === "attribute"
-      ? attributeName(0, a.type)
-      : a.kind === "vendor"
-        ? attributeName(a.vendorId, a.vendorType)
-        : undefined;
+  const name = nameOf(a);
   if (!name || a.kind === "vendor-opaque") return a;
   const d: AttributeDefinition = ATTRIBUTES[name];
   // RFC 2865 §5.2: User-Password is defined in Access-Request only; elsewhere there is no key for it.

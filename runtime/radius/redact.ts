@@ -3,25 +3,19 @@
  * or debug output (li-protocols.md §4.1); every attribute the wire hides (the ERX LI VSAs 58..61,
  * User-Password, Tunnel-Password) is hidden here too, in decrypted and in wire form.
  */
-import { attributeName, ATTRIBUTES, type AttributeDefinition } from "./dictionary.ts";
-import { isNamed, type Attribute } from "./attributes.ts";
+import { ATTRIBUTES, type AttributeDefinition } from "./dictionary.ts";
+import { isNamed, nameOf, type Attribute } from "./attributes.ts";
 
 export const REDACTED = "[redacted]";
 /** Node's util.inspect hook; Deno's console honours the same symbol. */
 export const INSPECT = Symbol.for("nodejs.util.inspect.custom");
 
 export function isSecret(a: Attribute): boolean {
-  const name = isNamed(a)
-    ? a.name
-    : a.kind === "attribute"
-      ? attributeName(0, a.type)
-      : a.kind === "vendor"
-        ? attributeName(a.vendorId, a.vendorType)
-        : undefined;
+  const name = nameOf(a);
   return name !== undefined && (ATTRIBUTES[name] as AttributeDefinition).encrypt !== undefined;
 }
 
-/** A JSON-safe view of one attribute: octets as 0x-hex, bigints as decimal strings, intercept values redacted. */
+/** A JSON-safe view of one attribute: octets as 0x-hex, bigints as decimal strings, secret values redacted. */
 export function printable(a: Attribute): Record<string, unknown> {
   const secret = isSecret(a);
   const show = (v: unknown) => (secret ? REDACTED : render(v));
