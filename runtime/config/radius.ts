@@ -1,0 +1,89 @@
+/**
+ * The `radius:` section: which RADIUS clients (NASes, RADIUS servers sending CoA) iapd talks to, and
+ * where its accounting and dynamic-authorization listeners bind (see docs/configuration.md).
+ *
+ * ```yaml
+ * radius:
+ *   clients:
+ *     - { address: 192.0.2.0/24, secret: s3cret, name: bng-1 }
+ *   dynamicAuthorization: { listen: "[::1]:3799" }
+ * ```
+ */
+import { z } from "zod";
+import { AddressError, parseIPv4, parseIPv6, parsePrefix, type Prefix } from "../net/address.ts";
+
+const integer = (min: number, max: number, what: string) => {
+  const error = (issue: { input?: unknown }) => `expected ${what} (an integer ${min}..${max}), found ${JSON.stringify(issue.input)}`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+};
+
+/** A client's source address or network: "192.0.2.7", "192.0.2.0/24", "2001:db8::/64". */
+const clientAddress = z
+  .string({ error: "expected an IP address or CIDR prefix such as 192.0.2.7 or 192.0.2.0/24" })
+  .transform((s, ctx): Prefix => {
+    try {
+      return parsePrefix(s);
+    } catch (e) {
+      ctx.addIssue({ code: "custom", message: e instanceof AddressError ? e.message : String(e) });
+      return z.NEVER;
+    }
+  });
+
+export interface ListenAddress {
+  /** IPv4 dotted quad or IPv6 text (without brackets). */
+  address: string;
+  family: 4 | 6;
+  port: number;
+}
+
+const HOST_PORT = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/;
+
+/** "127.0.0.1:1813" or "[::1]:3799"; port 0 asks the kernel for a free port (tests). */
+const listenAddress = z
+  .string({ error: 'expected "address:port" such as "127.0.0.1:1813" or "[::1]:3799"' })
+  .transform((s, ctx): ListenAddress => {
+    const m = HOST_PORT.exec(s);
+    const port = m ? Number(m[3]) : NaN;
+    const family = m?.[1] !== undefined ? (parseIPv6(m[1]) ? 6 : undefined) : m && parseIPv4(m[2]) ? 4 : undefined;
+    if (!m || family === undefined || port > 65535) {
+      ctx.addIssue({
+        code: "custom",
+        message: `expected "address:port" with an IP address and a port 0..65535 (IPv6 in brackets: "[::1]:3799"), found ${JSON.stringify(s)}`,
+      });
+      return z.NEVER;
+    }
+    return { address: m[1] ?? m[2], family, port };
+  });
+
+export const radiusClientSchema = z.strictObject({
+  /** Source address or network of the client's packets; the longest matching entry wins. */
+  address: clientAddress,
+  secret: z.string({ error: "expected the shared secret as a string" }).min(1, { error: "expected a non-empty shared secret" }),
+  /** BlastRADIUS (CVE-2024-3596): drop packets without Message-Authenticator. Only for legacy clients set false. */
+  requireMessageAuthenticator: z.boolean({ error: "expected true or false" }).default(true),
+  /** For logs and counters instead of the address. */
+  name: z.string({ error: "expected a name as a string" }).optional(),
+});
+
+const listener = (defaultListen: string) => z.strictObject({ listen: listenAddress.prefault(defaultListen) }).prefault({});
+
+export const radiusSchema = z.strictObject({
+  clients: z.array(radiusClientSchema, { error: "expected a list of RADIUS clients" }).default([]),
+  /** RFC 2866 accounting: subscriber sessions. */
+  accounting: listener("127.0.0.1:1813"),
+  /** RFC 5176 dynamic authorization server: CoA-Request and Disconnect-Request. */
+  dynamicAuthorization: listener("127.0.0.1:3799"),
+  /** How long a request's response is kept to answer its retransmissions (RFC 5080 §2.2.2). */
+  duplicateCacheSeconds: integer(0, 3600, "a number of seconds").default(30),
+  /** Requests whose Event-Timestamp is further than this from now are discarded (RFC 5176 §3.4); 0 disables. */
+  eventTimestampWindowSeconds: integer(0, 86400, "a number of seconds").default(300),
+  limits: z
+    .strictObject({
+      /** Concurrent mirror sessions; beyond it new ones are refused with CoA-NAK 506. */
+      maxMirrors: integer(1, 100_000_000, "a mirror session limit").default(65536),
+    })
+    .prefault({}),
+});
+
+export type RadiusConfig = z.output<typeof radiusSchema>;
+export type RadiusClientConfig = z.output<typeof radiusClientSchema>;
