@@ -107,9 +107,16 @@ export function maskBytes(bytes: Uint8Array, length: number): Uint8Array {
   return out;
 }
 
-/** Formats address bytes: dotted quad, or RFC 5952 canonical IPv6 text. */
+/**
+ * Formats address bytes: dotted quad, or RFC 5952 canonical IPv6 text, so equal addresses compare
+ * equal as strings. RFC 5952 §5: an IPv4-mapped address ends in a dotted quad ("::ffff:192.0.2.1"),
+ * as inet_ntop and FreeRADIUS print it.
+ */
 export function formatAddress(bytes: Uint8Array): string {
   if (bytes.length === 4) return Array.from(bytes).join(".");
+  if (bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
+    return `::ffff:${formatAddress(bytes.subarray(12))}`;
+  }
   const groups: number[] = [];
   for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
   // RFC 5952 §4.2: compress the longest run of two or more zero groups, the first one on a tie.

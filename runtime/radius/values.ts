@@ -6,7 +6,7 @@
  * lawful-intercept data.
  */
 import { RadiusDecodeError, RadiusEncodeError } from "./errors.ts";
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from "./ip.ts";
+import { formatAddress, parseIPv4, parseIPv6 } from "../net/address.ts";
 
 /** The JavaScript type of each RADIUS data type. */
 export interface ValueTypes {
@@ -77,11 +77,11 @@ const decoders: { [T in DataType]: (bytes: Uint8Array, label: string) => ValueTy
   },
   ipaddr(bytes, label) {
     fixedLength(label, "an IPv4 address", bytes, 4);
-    return formatIPv4(bytes);
+    return formatAddress(bytes);
   },
   ipv6addr(bytes, label) {
     fixedLength(label, "an IPv6 address", bytes, 16);
-    return formatIPv6(bytes);
+    return formatAddress(bytes);
   },
   ipv6prefix(bytes, label) {
     // RFC 3162 §2.3: Reserved(1) Prefix-Length(1) Prefix(0..16). FreeRADIUS sends all 16 prefix
@@ -111,7 +111,7 @@ const decoders: { [T in DataType]: (bytes: Uint8Array, label: string) => ValueTy
     if (!hostBitsClear(address, length)) {
       throw new RadiusDecodeError("attribute-value", `${label}: expected no bits set beyond prefix length ${length}`);
     }
-    return `${formatIPv6(address)}/${length}`;
+    return `${formatAddress(address)}/${length}`;
   },
   ifid(bytes, label) {
     fixedLength(label, "an interface identifier", bytes, 8);

@@ -22,6 +22,10 @@ test("RFC 5952 formatting round-trips", () => {
     ["2001:0:0:1:0:0:0:1", "2001:0:0:1::1"],
     ["2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"],
     ["::", "::"],
+    // RFC 5952 §5: IPv4-mapped addresses keep their dotted quad, as inet_ntop prints them.
+    ["::FFFF:192.0.2.1", "::ffff:192.0.2.1"],
+    ["::ffff:c000:201", "::ffff:192.0.2.1"],
+    ["::fffe:c000:201", "::fffe:c000:201"],
   ]) {
     assert.is(formatAddress(parseIPv6(text)!), canon);
   }
