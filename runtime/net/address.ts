@@ -155,3 +155,28 @@ export function ipv4ToU32(text: string): number {
 export function u32ToIPv4(value: number): string {
   return [value >>> 24, (value >>> 16) & 0xff, (value >>> 8) & 0xff, value & 0xff].join(".");
 }
+
+/** A socket address: an IP address of either family (IPv6 without brackets) and a port. */
+export interface HostPort {
+  address: string;
+  family: 4 | 6;
+  port: number;
+}
+
+const HOST_PORT = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/;
+
+/**
+ * Parses "127.0.0.1:1812" or "[::1]:1812" (RFC 3986 §3.2.2 brackets for IPv6); port 0..65535, 0
+ * asking the kernel for a free one. Throws AddressError naming the text.
+ */
+export function parseHostPort(text: string): HostPort {
+  const m = HOST_PORT.exec(text);
+  const port = m ? Number(m[3]) : NaN;
+  const family = m?.[1] !== undefined ? (parseIPv6(m[1]) ? 6 : undefined) : m && parseIPv4(m[2]) ? 4 : undefined;
+  if (!m || family === undefined || port > 65535) {
+    throw new AddressError(
+      `expected "address:port" with an IP address and a port 0..65535 (IPv6 in brackets: "[::1]:1812"), found ${JSON.stringify(text)}`,
+    );
+  }
+  return { address: m[1] ?? m[2], family, port };
+}

@@ -1,6 +1,6 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { formatAddress, ipv4ToU32, parseIPv6, parsePrefix, u32ToIPv4 } from "../../runtime/net/address.ts";
+import { AddressError, formatAddress, ipv4ToU32, parseHostPort, parseIPv6, parsePrefix, u32ToIPv4 } from "../../runtime/net/address.ts";
 
 const hex = (b: Uint8Array | null) => (b ? Buffer.from(b).toString("hex") : null);
 
@@ -48,6 +48,15 @@ test("IPv4 <-> u32", () => {
   assert.is(ipv4ToU32("255.255.255.255"), 0xffffffff);
   assert.is(u32ToIPv4(0xc6336401), "198.51.100.1");
   assert.throws(() => ipv4ToU32("1.2.3"), /not an IPv4/);
+});
+
+
+test("host:port, IPv6 in brackets", () => {
+  assert.equal(parseHostPort("127.0.0.1:1812"), { address: "127.0.0.1", family: 4, port: 1812 });
+  assert.equal(parseHostPort("[::1]:0"), { address: "::1", family: 6, port: 0 });
+  for (const bad of ["127.0.0.1", "::1:1812", "[127.0.0.1]:1812", "localhost:1812", "1.2.3.4:65536", "[::1]:", "1.2.3.4:-1"]) {
+    assert.throws(() => parseHostPort(bad), (e: Error) => e instanceof AddressError && e.message.includes(JSON.stringify(bad)), bad);
+  }
 });
 
 test.run();
