@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { AddressError, parseIPv4, parsePrefix, type Prefix } from "../net/address.ts";
+import { apiSchema } from "./api.ts";
 import { radiusSchema } from "./radius.ts";
 
 const ipv4Address = z.string({ error: "expected an IPv4 address such as 192.0.2.1" }).refine((s) => parseIPv4(s) !== null, {
@@ -62,6 +63,7 @@ export const configSchema = z.strictObject({
   node: nodeSchema.default({ sourceAddress: "192.0.2.1", mtu: 1500, dscp: "inherit" }),
   intercepts: z.array(interceptSchema, { error: "expected a list of intercepts" }).default([]),
   radius: radiusSchema.prefault({}),
+  api: apiSchema.prefault({}),
 });
 
 export type Config = z.output<typeof configSchema>;
