@@ -14,6 +14,7 @@
  */
 import { DSCP_INHERIT, type Target } from "../filter/types.ts";
 import { ipv4ToU32, parseIPv4, parsePrefix, type Prefix } from "../net/address.ts";
+import { mirrorIds, type MedDevHandle } from "./handle.ts";
 
 /** Attributes of a subscriber session as RADIUS reports them. */
 export interface SessionAttributes {
@@ -84,6 +85,35 @@ export interface Trigger extends TriggerSpec {
   id: string;
   createdAt: number;
 }
+
+/**
+ * An intercept armed at login by an Access-Accept with ERX-LI-Action 1 (spec/li-protocols.md §1.2):
+ * who logged in, the addresses the Accept assigned, and what to mirror.
+ */
+export interface LoginArm {
+  /** The NAS, named as accounting names it: the RADIUS client's address. */
+  nas: string;
+  /** From the Access-Request, when the NAS sent one: names the session accounting will report. */
+  acctSessionId?: string;
+  userName?: string;
+  framedIpAddress?: string;
+  framedIpv6Prefix?: string;
+  delegatedIpv6Prefix?: string;
+  framedIpv6Address?: string;
+  /** ERX-Med-Dev-Handle: intercept ID, and session ID or "from Acct-Session-Id". */
+  handle: MedDevHandle;
+  /** ERX-Med-Ip-Address and ERX-Med-Port-Number. */
+  mediation: Mediation;
+}
+
+/**
+ * What `armAtLogin` did: mirroring started, or the arm waits for the session's Accounting-Start
+ * (or any first accounting packet), or the mirror limit refused it.
+ */
+export type ArmOutcome =
+  | { state: "started"; mirror: MirrorSession }
+  | { state: "pending" }
+  | { state: "refused" };
 
 /** The data plane's view: target table additions and removals, applied between batches. */
 export interface TargetSink {
@@ -169,6 +199,8 @@ export class SessionStore {
   private freeSlots: number[] = [];
   private nextSlot = 0;
   private triggers = new Map<string, Trigger>();
+  /** Login arms waiting for their session, by "id:" + session key or "user:" + NAS + User-Name. */
+  private arms = new Map<string, { arm: LoginArm; expiresAt: number }>();
   private nextMirrorId = 1;
   private nextTriggerId = 1;
   private sink?: TargetSink;
@@ -217,10 +249,15 @@ export class SessionStore {
     const key = SessionStore.keyOf(attrs.nas, attrs.acctSessionId);
     const existing = this.sessions.get(key);
     if (!existing) {
-      const session: SubscriberSession = { ...definedOnly(attrs), key, startTime: now, lastUpdate: now };
+      const arm = this.takeArm(attrs, now);
+      // Addresses the Access-Accept assigned stand in for those accounting does not report.
+      const merged = arm ? { ...definedOnly(addressesOf(arm)), ...definedOnly(attrs) } : definedOnly(attrs);
+      const session: SubscriberSession = { ...merged, key, startTime: now, lastUpdate: now };
       this.sessions.set(key, session);
       this.indexSession(session);
       this.applyTriggers(session, now);
+      // After the triggers: at login, RADIUS wins over CLI-style triggers (li-protocols.md §1.2, JunosE).
+      if (arm) this.startArmed(session, arm, now);
       return { session, created: true };
     }
     const addressesChanged = ADDRESS_FIELDS.some((f) => attrs[f] !== undefined && attrs[f] !== existing[f]);
@@ -415,6 +452,80 @@ export class SessionStore {
     }
   }
 
+  // ---- login arms (Access-Accept) -----------------------------------------------------------
+
+  get pendingArmCount(): number {
+    return this.arms.size;
+  }
+
+  /**
+   * Arms mirroring at login. With the Acct-Session-Id of the Access-Request and an address (from the
+   * Accept, or a session accounting already reported), the subscriber session is created or updated
+   * and mirroring starts at once. Otherwise the arm waits, for at most `ttlMs`, for the session's
+   * first accounting packet: matched by NAS + Acct-Session-Id when known, else NAS + User-Name; a
+   * newer arm for the same login replaces it. Throws StoreError "invalid" for bad values or a login
+   * that names neither an Acct-Session-Id nor a User-Name.
+   */
+  armAtLogin(arm: LoginArm, ttlMs: number, now: number): ArmOutcome {
+    validateSpec({ interceptId: arm.handle.interceptId, sessionId: 0, mediation: arm.mediation });
+    validateAddresses({ nas: arm.nas, acctSessionId: "", ...addressesOf(arm) });
+    const copy: LoginArm = { ...arm, mediation: { ...arm.mediation } };
+    if (arm.acctSessionId !== undefined) {
+      const key = SessionStore.keyOf(arm.nas, arm.acctSessionId);
+      const addressed = ADDRESS_FIELDS.some((f) => arm[f] !== undefined);
+      if (this.sessions.has(key) || addressed) {
+        const { session } = this.upsertSession(
+          { nas: arm.nas, acctSessionId: arm.acctSessionId, userName: arm.userName, ...addressesOf(arm) },
+          now,
+        );
+        const mirror = this.startArmed(session, copy, now);
+        return mirror ? { state: "started", mirror } : { state: "refused" };
+      }
+      this.arms.set(`id:${key}`, { arm: copy, expiresAt: now + ttlMs });
+      return { state: "pending" };
+    }
+    if (arm.userName === undefined) {
+      throw new StoreError("invalid", "an armed login needs an Acct-Session-Id or a User-Name to find its session");
+    }
+    this.arms.set(`user:${SessionStore.keyOf(arm.nas, arm.userName)}`, { arm: copy, expiresAt: now + ttlMs });
+    return { state: "pending" };
+  }
+
+  /** Drops login arms whose session did not appear in time. Returns how many. */
+  expireArms(now: number): number {
+    let dropped = 0;
+    for (const [k, { expiresAt }] of this.arms) {
+      if (expiresAt <= now) {
+        this.arms.delete(k);
+        dropped++;
+      }
+    }
+    return dropped;
+  }
+
+  private takeArm(attrs: SessionAttributes, now: number): LoginArm | undefined {
+    const keys = [`id:${SessionStore.keyOf(attrs.nas, attrs.acctSessionId)}`];
+    if (attrs.userName !== undefined) keys.push(`user:${SessionStore.keyOf(attrs.nas, attrs.userName)}`);
+    for (const k of keys) {
+      const entry = this.arms.get(k);
+      if (!entry) continue;
+      this.arms.delete(k);
+      if (entry.expiresAt > now) return entry.arm;
+    }
+    return undefined;
+  }
+
+  /** Starts an armed mirror on its session; undefined when the mirror limit refuses it (counted, event sent). */
+  private startArmed(session: SubscriberSession, arm: LoginArm, now: number): MirrorSession | undefined {
+    const spec: MirrorSpec = { ...mirrorIds(arm.handle, session.acctSessionId), mediation: arm.mediation };
+    try {
+      return this.startMirror(session.key, spec, { kind: "access-accept" }, now);
+    } catch (e) {
+      if (e instanceof StoreError && e.code === "capacity") return undefined;
+      throw e;
+    }
+  }
+
   // ---- target table --------------------------------------------------------------------------
 
   /** The whole target table, e.g. to feed a freshly loaded filter. */
@@ -488,6 +599,15 @@ function sessionPrefixes(s: SubscriberSession): Prefix[] {
     out.push(parsePrefix(v));
   }
   return out;
+}
+
+function addressesOf(o: Pick<SessionAttributes, (typeof ADDRESS_FIELDS)[number]>): Pick<SessionAttributes, (typeof ADDRESS_FIELDS)[number]> {
+  return {
+    framedIpAddress: o.framedIpAddress,
+    framedIpv6Prefix: o.framedIpv6Prefix,
+    delegatedIpv6Prefix: o.delegatedIpv6Prefix,
+    framedIpv6Address: o.framedIpv6Address,
+  };
 }
 
 function validateAddresses(attrs: SessionAttributes): void {
