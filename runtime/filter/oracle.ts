@@ -438,13 +438,19 @@ function etherTypeDispatch(frame: Uint8Array, etherType: number, offset: number)
   }
 }
 
-/** RFC 2516 section 4: version 1, type 1, code 0 in session frames, then the PPP protocol (RFC 1661). */
+/**
+ * RFC 2516 section 4: version 1, type 1, code 0 in session frames, then the PPP protocol (RFC 1661
+ * section 2), two octets or, with Protocol-Field-Compression (RFC 1661 section 6.5), one odd octet.
+ */
 function pppoeSession(frame: Uint8Array, offset: number): L3Start | MalformedReason {
-  if (frame.length < offset + 8) return "l2_truncated";
+  if (frame.length < offset + 7) return "l2_truncated";
   if (frame[offset] !== 0x11 || frame[offset + 1] !== 0x00) return "bad_pppoe";
-  const protocol = readU16(frame, offset + 6);
-  if (protocol === 0x0021) return { offset: offset + 8, family: 4 };
-  if (protocol === 0x0057) return { offset: offset + 8, family: 6 };
+  const compressed = (frame[offset + 6] & 1) === 1;
+  if (!compressed && frame.length < offset + 8) return "l2_truncated";
+  const protocol = compressed ? frame[offset + 6] : readU16(frame, offset + 6);
+  const l3 = offset + (compressed ? 7 : 8);
+  if (protocol === 0x0021) return { offset: l3, family: 4 };
+  if (protocol === 0x0057) return { offset: l3, family: 6 };
   return "unsupported_ppp_protocol";
 }
 

@@ -354,6 +354,8 @@ const LINK_CASES: [string, number, Uint8Array, Uint8Array][] = [
   ["PPPoE IPv4", 1, ethernet([0x8864], pppoe(0x0021, V4)), V4],
   ["PPPoE IPv6", 1, ethernet([0x8864], pppoe(0x0057, V6)), V6],
   ["VLAN PPPoE", 1, ethernet([0x8100, 0x8864], pppoe(0x0021, V4)), V4],
+  ["PPPoE IPv4, compressed protocol field", 1, ethernet([0x8864], concat(Uint8Array.of(0x11, 0, 0, 0x42), be16(V4.length + 1), Uint8Array.of(0x21), V4)), V4],
+  ["PPPoE IPv6, compressed protocol field", 1, ethernet([0x8864], concat(Uint8Array.of(0x11, 0, 0, 0x42), be16(V6.length + 1), Uint8Array.of(0x57), V6)), V6],
 ];
 
 for (const [name, linkType, frame, expected] of LINK_CASES) {

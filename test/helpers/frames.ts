@@ -154,6 +154,8 @@ export interface PppoeSpec {
   code?: number;
   /** PPP protocol; defaults to 0x0021 / 0x0057 by the packet's version nibble. */
   protocol?: number;
+  /** Protocol-Field-Compression (RFC 1661 §6.5): the protocol in one octet (0x21, 0x57). */
+  compressed?: boolean;
 }
 
 export interface LinkSpec {
@@ -179,7 +181,7 @@ export function frame(linkType: LinkType, packet: Uint8Array, link: LinkSpec = {
   const ipv6 = packet.length > 0 && packet[0] >> 4 === 6;
   const tags = link.tags ?? [];
   const usesEtherType = linkType === 1 || linkType === 113 || linkType === 276;
-  const shim = usesEtherType ? tags.length * 4 + (link.pppoe ? 8 : 0) : 0;
+  const shim = usesEtherType ? tags.length * 4 + (link.pppoe ? (link.pppoe.compressed ? 7 : 8) : 0) : 0;
   const l3Offset = LINK_HEADER[linkType] + shim;
   const bytes = new Uint8Array(l3Offset + packet.length + (link.trailer ?? 0));
   bytes.set(packet, l3Offset);
@@ -211,8 +213,14 @@ export function frame(linkType: LinkType, packet: Uint8Array, link: LinkSpec = {
     bytes[at] = link.pppoe.versionType ?? 0x11;
     bytes[at + 1] = link.pppoe.code ?? 0;
     view.setUint16(at + 2, 0x1234);
-    view.setUint16(at + 4, packet.length + 2);
-    view.setUint16(at + 6, link.pppoe.protocol ?? (ipv6 ? 0x0057 : 0x0021));
+    const protocol = link.pppoe.protocol ?? (ipv6 ? 0x0057 : 0x0021);
+    if (link.pppoe.compressed) {
+      view.setUint16(at + 4, packet.length + 1);
+      bytes[at + 6] = protocol;
+    } else {
+      view.setUint16(at + 4, packet.length + 2);
+      view.setUint16(at + 6, protocol);
+    }
   }
   return { bytes, l3Offset };
 }
@@ -334,7 +342,7 @@ export function randomFrame(rng: Rng, options: RandomFrameOptions): FrameRecord 
   const link: LinkSpec = {};
   if (usesEtherType) {
     link.tags = Array.from({ length: pick(rng, [0, 0, 0, 1, 1, 2, 3, 8]) }, () => pick(rng, [0x8100, 0x88a8, 0x9100]));
-    if (rng() < 0.25) link.pppoe = {};
+    if (rng() < 0.25) link.pppoe = { compressed: rng() < 0.3 };
   }
   if (linkType === 1) link.trailer = Math.max(0, 60 - 14 - packet.length) + (rng() < 0.3 ? 4 : 0);
 
@@ -368,7 +376,7 @@ export function randomFrame(rng: Rng, options: RandomFrameOptions): FrameRecord 
       link.pppoe = rng() < 0.5 ? { versionType: pick(rng, [0x00, 0x10, 0x01, 0x21, 0x12]) } : { code: pick(rng, [0x09, 0x07, 0xa7]) };
       break;
     case "pppProtocol":
-      link.pppoe = { protocol: pick(rng, [0xc021, 0x8021, 0x8057, 0x0031, 0xc223]) };
+      link.pppoe = rng() < 0.3 ? { compressed: true, protocol: pick(rng, [0x23, 0x31, 0x3d]) } : { protocol: pick(rng, [0xc021, 0x8021, 0x8057, 0x0031, 0xc223]) };
       break;
   }
 
