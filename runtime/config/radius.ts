@@ -10,7 +10,7 @@
  * ```
  */
 import { z } from "zod";
-import { AddressError, parseIPv4, parseIPv6, parsePrefix, type Prefix } from "../net/address.ts";
+import { AddressError, parseHostPort, parsePrefix, type HostPort, type Prefix } from "../net/address.ts";
 
 const integer = (min: number, max: number, what: string) => {
   const error = (issue: { input?: unknown }) => `expected ${what} (an integer ${min}..${max}), found ${JSON.stringify(issue.input)}`;
@@ -29,30 +29,19 @@ const clientAddress = z
     }
   });
 
-export interface ListenAddress {
-  /** IPv4 dotted quad or IPv6 text (without brackets). */
-  address: string;
-  family: 4 | 6;
-  port: number;
-}
-
-const HOST_PORT = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/;
+/** Where a listener binds. */
+export type ListenAddress = HostPort;
 
 /** "127.0.0.1:1813" or "[::1]:3799"; port 0 asks the kernel for a free port (tests). */
 const listenAddress = z
   .string({ error: 'expected "address:port" such as "127.0.0.1:1813" or "[::1]:3799"' })
   .transform((s, ctx): ListenAddress => {
-    const m = HOST_PORT.exec(s);
-    const port = m ? Number(m[3]) : NaN;
-    const family = m?.[1] !== undefined ? (parseIPv6(m[1]) ? 6 : undefined) : m && parseIPv4(m[2]) ? 4 : undefined;
-    if (!m || family === undefined || port > 65535) {
-      ctx.addIssue({
-        code: "custom",
-        message: `expected "address:port" with an IP address and a port 0..65535 (IPv6 in brackets: "[::1]:3799"), found ${JSON.stringify(s)}`,
-      });
+    try {
+      return parseHostPort(s);
+    } catch (e) {
+      ctx.addIssue({ code: "custom", message: e instanceof AddressError ? e.message : String(e) });
       return z.NEVER;
     }
-    return { address: m[1] ?? m[2], family, port };
   });
 
 export const radiusClientSchema = z.strictObject({

@@ -43,7 +43,7 @@ test("radius: errors name the key and the problem", () => {
   const has = (s: string) => assert.ok(p.some((l) => l.includes(s)), `${s}\n${p.join("\n")}`);
   has('t.yaml:3:17 radius.clients[0].address: "10.0.0.1/8" has bits set beyond /8 (did you mean 10.0.0.0/8?)');
   has("radius.clients[0].secret: expected a non-empty shared secret");
-  has('radius.accounting.listen: expected "address:port" with an IP address and a port 0..65535 (IPv6 in brackets: "[::1]:3799"), found "::1:1813"');
+  has('radius.accounting.listen: expected "address:port" with an IP address and a port 0..65535 (IPv6 in brackets: "[::1]:1812"), found "::1:1813"');
   has("radius.limits.maxMirrors: expected a mirror session limit (an integer 1..100000000), found 0");
   has("radius.bogus: unknown key (allowed: clients, accounting, dynamicAuthorization, duplicateCacheSeconds, eventTimestampWindowSeconds, limits)");
 });
