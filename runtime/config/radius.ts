@@ -11,6 +11,7 @@
  */
 import { z } from "zod";
 import { AddressError, parseHostPort, parsePrefix, type HostPort, type Prefix } from "../net/address.ts";
+import { authenticationSchema } from "./radius-proxy.ts";
 
 const integer = (min: number, max: number, what: string) => {
   const error = (issue: { input?: unknown }) => `expected ${what} (an integer ${min}..${max}), found ${JSON.stringify(issue.input)}`;
@@ -62,6 +63,8 @@ export const radiusSchema = z.strictObject({
   accounting: listener("127.0.0.1:1813"),
   /** RFC 5176 dynamic authorization server: CoA-Request and Disconnect-Request. */
   dynamicAuthorization: listener("127.0.0.1:3799"),
+  /** Authentication proxy to the upstream RADIUS servers (radius-proxy.ts); absent: none runs. */
+  authentication: authenticationSchema.optional(),
   /** How long a request's response is kept to answer its retransmissions (RFC 5080 §2.2.2). */
   duplicateCacheSeconds: integer(0, 3600, "a number of seconds").default(30),
   /** Requests whose Event-Timestamp is further than this from now are discarded (RFC 5176 §3.4); 0 disables. */
