@@ -5,7 +5,8 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
-import { ConfigError, loadConfig } from "../config/load.ts";
+import { ConfigError, loadConfig, parseConfig } from "../config/load.ts";
+import { ControlPlane } from "../daemon/control-plane.ts";
 import { targetsFromConfig } from "../config/targets.ts";
 import { WasmFilter } from "../filter/wasm.ts";
 import { formatSummary, replay, ReplayError } from "../replay/replay.ts";
@@ -23,7 +24,8 @@ commands:
   check-config --config FILE
       Validate a configuration file and print what it configures.
   run [--config FILE]
-      The daemon (live capture, RADIUS, API).
+      The daemon. Today: the RADIUS accounting and dynamic authorization listeners of the
+      configuration's radius section, until SIGINT or SIGTERM (no live capture yet).
   version
       Version, git commit, filter ABI and the built-in filter's hash.
 `;
@@ -38,8 +40,7 @@ async function main(argv: string[]): Promise<number> {
     case "check-config":
       return checkConfigCommand(rest);
     case "run":
-      console.error("iapd run: not yet: the live data plane is not built yet. Use `iapd replay` to mirror a capture offline.");
-      return 2;
+      return runCommand(rest);
     case "version":
     case "--version":
       console.log(await versionInfo());
@@ -97,6 +98,22 @@ async function replayCommand(args: string[]): Promise<number> {
     console.log(formatSummary(summary));
     if (demo) console.log(`\nDecode it: tshark -r ${output} -d udp.port==30030,jmirror`);
   }
+  return 0;
+}
+
+/** The daemon: for now the RADIUS control plane, until SIGINT or SIGTERM. */
+async function runCommand(args: string[]): Promise<number> {
+  const o = options(args, { config: { type: "string" } });
+  const config = o.config === undefined ? parseConfig("", "(defaults)") : loadConfig(o.config);
+  const log = (line: string) => console.error(`iapd: ${line}`);
+  const plane = await ControlPlane.start(config.radius, { log });
+  log("the live data plane is not built yet: the target table is kept in memory only");
+  const signal = await new Promise<NodeJS.Signals>((stop) => {
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  log(`${signal}: stopping`);
+  await plane.stop();
   return 0;
 }
 

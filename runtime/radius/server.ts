@@ -1,0 +1,284 @@
+/**
+ * The UDP side every iapd RADIUS service shares (accounting, dynamic authorization): client lookup,
+ * authentication, duplicate detection, Event-Timestamp window, signing the reply. A service only
+ * supplies a handler from a verified request to a reply.
+ *
+ * Nothing here logs or counts an attribute value: counters are plain numbers keyed by fixed reason
+ * strings, safe for metrics labels.
+ *
+ * @example
+ * const server = await RadiusServer.listen({
+ *   service: "dynamic-authorization",
+ *   listen: { address: "127.0.0.1", family: 4, port: 3799 },
+ *   clients: [{ prefix: parsePrefix("192.0.2.0/24"), secret: "s3cret", requireMessageAuthenticator: true }],
+ *   accepts: [Code.CoaRequest],
+ *   handler: (request) => ({ code: Code.CoaAck, attributes: [] }),
+ * });
+ * await server.close();
+ */
+import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import { formatAddress, parseAddress, type Prefix } from "../net/address.ts";
+import type { ListenAddress } from "../config/radius.ts";
+import { attribute, type Attribute } from "./attributes.ts";
+import { codeName, type RequestCode, type ResponseCode } from "./codes.ts";
+import { RadiusDecodeError, type DecodeErrorReason } from "./errors.ts";
+import { decodePacket, encodePacket, type RadiusPacket, type ResponseEncodeOptions } from "./message.ts";
+
+export interface RadiusClient {
+  /** Source address or network of the client's packets; the longest matching prefix wins. */
+  readonly prefix: Prefix;
+  readonly secret: string;
+  /** BlastRADIUS: discard this client's packets without Message-Authenticator. */
+  readonly requireMessageAuthenticator: boolean;
+  readonly name?: string;
+}
+
+/** A verified request, as a service handler sees it. */
+export interface RadiusRequest {
+  readonly packet: RadiusPacket<RequestCode>;
+  readonly client: RadiusClient;
+  /** The client's source address, canonical text (IPv4-mapped IPv6 sources as IPv4): the NAS identity. */
+  readonly source: string;
+  readonly sourcePort: number;
+  /** Milliseconds since the epoch, from the server's clock. */
+  readonly receivedAt: number;
+}
+
+/** What to answer; Proxy-State is copied from the request and Message-Authenticator added by the server. */
+export interface RadiusReply {
+  readonly code: ResponseCode;
+  readonly attributes?: readonly Attribute[];
+}
+
+/** Returns the reply, or undefined to send none (the request is then neither answered nor retried). */
+export type RadiusHandler = (request: RadiusRequest) => RadiusReply | undefined | Promise<RadiusReply | undefined>;
+
+export interface RadiusServerOptions {
+  /** For logs: "accounting", "dynamic-authorization". */
+  readonly service: string;
+  readonly listen: ListenAddress;
+  readonly clients: readonly RadiusClient[];
+  /** Request codes this service handles; others are dropped and counted. */
+  readonly accepts: readonly RequestCode[];
+  readonly handler: RadiusHandler;
+  /**
+   * Put a Message-Authenticator (first) in every reply; default true. The accounting service turns
+   * it off: RFC 2866 does not define one for Accounting-Response, and FreeRADIUS 3.2 (radclient,
+   * proxies) checks it over a zeroed authenticator field instead of the request's (RFC 3579 §3.2),
+   * so a correct one would be refused; the Response Authenticator already covers the reply.
+   */
+  readonly messageAuthenticatorInReplies?: boolean;
+  /** RFC 5080 §2.2.2 duplicate cache lifetime; default 30. */
+  readonly duplicateCacheSeconds?: number;
+  /** Discard requests whose Event-Timestamp is further from now; 0 or absent disables. */
+  readonly eventTimestampWindowSeconds?: number;
+  readonly now?: () => number;
+  /** One line per event worth an operator's attention; never carries attribute values. */
+  readonly log?: (line: string) => void;
+}
+
+/** Why a datagram got no answer, besides the codec's decode reasons. */
+export type DropReason =
+  | DecodeErrorReason
+  /** Source address matches no configured client. */
+  | "unknown-client"
+  /** A valid packet of a code this service does not handle (e.g. a CoA-Request on the accounting port). */
+  | "unsupported-code"
+  /** A retransmission of a request still being handled. */
+  | "duplicate-in-progress"
+  /** Event-Timestamp outside the configured window (RFC 5176 §3.4). */
+  | "event-timestamp-window"
+  /** The handler chose not to answer. */
+  | "not-answered"
+  /** The handler threw. */
+  | "handler-error"
+  /** The codec failed in an unexpected way (a bug, not bad input). */
+  | "internal-error";
+
+export interface RadiusServerCounters {
+  /** Datagrams received. */
+  received: number;
+  /** Requests handed to the handler (each at most once, retransmissions included). */
+  handled: number;
+  /** Retransmissions answered from the duplicate cache. */
+  duplicatesAnswered: number;
+  /** Replies sent, by reply code name ("CoA-NAK"), retransmitted ones included. */
+  replies: Record<string, number>;
+  /** Datagrams dropped without an answer, by reason. */
+  dropped: Partial<Record<DropReason, number>>;
+}
+
+type CacheEntry = { state: "pending" } | { state: "done"; reply: Uint8Array | undefined; expires: number };
+
+export class RadiusServer {
+  readonly counters: RadiusServerCounters = { received: 0, handled: 0, duplicatesAnswered: 0, replies: {}, dropped: {} };
+  /** Keyed by client address, port, Identifier and Request Authenticator; insertion order is expiry order. */
+  private cache = new Map<string, CacheEntry>();
+  private readonly clients: readonly RadiusClient[];
+  private readonly now: () => number;
+  private readonly cacheMs: number;
+  private readonly windowMs: number;
+  private inFlight = new Set<Promise<void>>();
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly options: RadiusServerOptions,
+  ) {
+    // Longest prefix first, so the first match is the most specific.
+    this.clients = [...options.clients].sort((a, b) => b.prefix.length - a.prefix.length);
+    this.now = options.now ?? Date.now;
+    this.cacheMs = (options.duplicateCacheSeconds ?? 30) * 1000;
+    this.windowMs = (options.eventTimestampWindowSeconds ?? 0) * 1000;
+  }
+
+  /** Binds the socket; resolves once it listens (port 0: an ephemeral port, see `address()`). */
+  static listen(options: RadiusServerOptions): Promise<RadiusServer> {
+    const socket = createSocket({ type: options.listen.family === 6 ? "udp6" : "udp4" });
+    const server = new RadiusServer(socket, options);
+    socket.on("message", (datagram, from) => server.receive(datagram, from));
+    return new Promise((resolve, reject) => {
+      socket.once("error", reject);
+      socket.bind(options.listen.port, options.listen.address, () => {
+        socket.off("error", reject);
+        socket.on("error", (e) => options.log?.(`${options.service}: socket error: ${e.message}`));
+        resolve(server);
+      });
+    });
+  }
+
+  address(): { address: string; port: number } {
+    const { address, port } = this.socket.address();
+    return { address, port };
+  }
+
+  /** Closes the socket after the requests being handled have been answered. */
+  async close(): Promise<void> {
+    await Promise.allSettled(this.inFlight);
+    await new Promise<void>((done) => this.socket.close(() => done()));
+  }
+
+  private drop(reason: DropReason): void {
+    this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
+  }
+
+  private send(bytes: Uint8Array, from: RemoteInfo): void {
+    const name = codeName(bytes[0]);
+    this.counters.replies[name] = (this.counters.replies[name] ?? 0) + 1;
+    this.socket.send(bytes, from.port, from.address);
+  }
+
+  private receive(datagram: Buffer, from: RemoteInfo): void {
+    this.counters.received++;
+    const source = canonicalSource(from.address);
+    const client = source === undefined ? undefined : this.clientFor(source.bytes);
+    if (!client || !source) return this.drop("unknown-client");
+    let packet: RadiusPacket;
+    try {
+      packet = decodePacket(datagram, client.secret, { requireMessageAuthenticator: client.requireMessageAuthenticator });
+    } catch (e) {
+      // Never let a datagram take the listener down; anything but a decode error is a bug, counted apart.
+      return this.drop(e instanceof RadiusDecodeError ? e.reason : "internal-error");
+    }
+    if (!(this.options.accepts as readonly number[]).includes(packet.code)) return this.drop("unsupported-code");
+    const request = packet as RadiusPacket<RequestCode>;
+    const now = this.now();
+    this.expire(now);
+    // RFC 5080 §2.2.2: a duplicate has the same client address and port, Identifier and Request
+    // Authenticator. Only authenticated packets reach the cache, so a forged one cannot occupy an entry.
+    const key = `${from.address}|${from.port}|${request.identifier}|${Buffer.from(request.authenticator).toString("hex")}`;
+    const cached = this.cache.get(key);
+    if (cached?.state === "pending") return this.drop("duplicate-in-progress");
+    if (cached?.state === "done") {
+      if (!cached.reply) return this.drop("not-answered");
+      this.counters.duplicatesAnswered++;
+      return this.send(cached.reply, from);
+    }
+    if (this.outsideWindow(request, now)) return this.drop("event-timestamp-window");
+    this.cache.set(key, { state: "pending" });
+    const work = this.handle(request, client, source.text, from, now, key);
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+  }
+
+  private async handle(
+    packet: RadiusPacket<RequestCode>,
+    client: RadiusClient,
+    source: string,
+    from: RemoteInfo,
+    receivedAt: number,
+    key: string,
+  ): Promise<void> {
+    this.counters.handled++;
+    let bytes: Uint8Array | undefined;
+    try {
+      const reply = await this.options.handler({ packet, client, source, sourcePort: from.port, receivedAt });
+      if (reply) {
+        // RFC 2865 §5.33, RFC 5176 §3: Proxy-State is copied unchanged, in order, into the reply.
+        const proxyStates = packet.all("Proxy-State").map((v) => attribute("Proxy-State", v));
+        bytes = encodePacket(
+          { code: reply.code, attributes: [...(reply.attributes ?? []), ...proxyStates] },
+          client.secret,
+          { request: packet, messageAuthenticator: this.options.messageAuthenticatorInReplies ?? true } as ResponseEncodeOptions<ResponseCode>,
+        ).bytes;
+      } else {
+        this.drop("not-answered");
+      }
+    } catch (e) {
+      this.drop("handler-error");
+      // The error's name only: messages of lower layers may quote addresses or identities.
+      this.options.log?.(`${this.options.service}: ${codeName(packet.code)} from ${client.name ?? source} failed (${(e as Error)?.name ?? "error"})`);
+    }
+    // Deleted and re-inserted so that the map stays in expiry order.
+    this.cache.delete(key);
+    if (this.cacheMs > 0) this.cache.set(key, { state: "done", reply: bytes, expires: this.now() + this.cacheMs });
+    if (bytes) this.send(bytes, from);
+  }
+
+  private expire(now: number): void {
+    for (const [key, entry] of this.cache) {
+      if (entry.state === "pending" || entry.expires > now) break;
+      this.cache.delete(key);
+    }
+  }
+
+  /**
+   * RFC 5176 §3.4: a request whose Event-Timestamp is not current is silently discarded. An
+   * Accounting-Request's Event-Timestamp is when the event happened (RFC 2869 §5.3) and a NAS may
+   * have held it back for Acct-Delay-Time seconds (RFC 2866 §5.2), so the send time compared is
+   * the sum of both.
+   */
+  private outsideWindow(packet: RadiusPacket, now: number): boolean {
+    if (this.windowMs === 0) return false;
+    const stamp = packet.first("Event-Timestamp");
+    if (!stamp) return false;
+    const sent = stamp.getTime() + (packet.first("Acct-Delay-Time") ?? 0) * 1000;
+    return Math.abs(now - sent) > this.windowMs;
+  }
+
+  private clientFor(address: Uint8Array): RadiusClient | undefined {
+    return this.clients.find((c) => c.prefix.bytes.length === address.length && inPrefix(address, c.prefix));
+  }
+}
+
+/** The source as the NAS identity: an IPv4-mapped IPv6 source (dual-stack socket) is its IPv4 address. */
+function canonicalSource(text: string): { bytes: Uint8Array; text: string } | undefined {
+  let bytes: Uint8Array;
+  try {
+    bytes = parseAddress(text.replace(/%.*$/, "")).bytes;
+  } catch {
+    return undefined;
+  }
+  if (bytes.length === 16 && bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
+    bytes = bytes.slice(12);
+  }
+  return { bytes, text: formatAddress(bytes) };
+}
+
+function inPrefix(address: Uint8Array, prefix: Prefix): boolean {
+  const full = prefix.length >> 3;
+  for (let i = 0; i < full; i++) if (address[i] !== prefix.bytes[i]) return false;
+  const rest = prefix.length & 7;
+  if (rest === 0) return true;
+  const mask = (0xff00 >> rest) & 0xff;
+  return (address[full] & mask) === (prefix.bytes[full] & mask);
+}

@@ -1,0 +1,54 @@
+/**
+ * iapd's own RADIUS listeners for the tests: a control plane on ephemeral loopback ports, and raw
+ * UDP exchanges for what radclient cannot send (exact retransmissions, other source addresses,
+ * malformed datagrams).
+ */
+import { createSocket, type Socket } from "node:dgram";
+import { radiusSchema } from "../../runtime/config/radius.ts";
+import { ControlPlane } from "../../runtime/daemon/control-plane.ts";
+
+export const SECRET = "iapd-test-secret";
+/** A legacy client on 127.0.0.2..3 (a /31): its own secret, Message-Authenticator not required. */
+export const LEGACY_SECRET = "legacy-secret";
+
+export async function startPlane(radius: Record<string, unknown> = {}): Promise<ControlPlane> {
+  return ControlPlane.start(
+    radiusSchema.parse({
+      clients: [
+        { address: "127.0.0.1", secret: SECRET, name: "bng" },
+        { address: "127.0.0.2/31", secret: LEGACY_SECRET, requireMessageAuthenticator: false },
+        // Less specific than both: never chosen for them.
+        { address: "127.0.0.0/8", secret: "wide-secret" },
+      ],
+      accounting: { listen: "127.0.0.1:0" },
+      dynamicAuthorization: { listen: "127.0.0.1:0" },
+      ...radius,
+    }),
+  );
+}
+
+export interface RawPeer {
+  /** Sends a datagram; resolves with the answers received within `waitMs`. */
+  send(port: number, datagram: Uint8Array, waitMs?: number): Promise<Buffer[]>;
+  close(): Promise<void>;
+}
+
+/** A UDP socket bound to `address` (any 127/8 address works on loopback) and an ephemeral port. */
+export function rawPeer(address = "127.0.0.1"): Promise<RawPeer> {
+  const socket: Socket = createSocket("udp4");
+  let inbox: Buffer[] = [];
+  socket.on("message", (m) => inbox.push(m));
+  return new Promise((resolve) =>
+    socket.bind(0, address, () =>
+      resolve({
+        async send(port, datagram, waitMs = 300) {
+          inbox = [];
+          socket.send(datagram, port, "127.0.0.1");
+          await new Promise((r) => setTimeout(r, waitMs));
+          return inbox;
+        },
+        close: () => new Promise((done) => socket.close(() => done())),
+      }),
+    ),
+  );
+}
