@@ -14,14 +14,17 @@
 import { z } from "zod";
 import { AddressError, parseAddress, parseHostPort, type HostPort } from "../net/address.ts";
 
+/** What the file had, for "expected X, found Y": a missing key is "nothing". */
+const found = (input: unknown) => (input === undefined ? "nothing" : JSON.stringify(input));
+
 const integer = (min: number, max: number, what: string) => {
   const error = (issue: { input?: unknown }) =>
-    `expected ${what} (an integer ${min}..${max}), found ${JSON.stringify(issue.input)}`;
+    `expected ${what} (an integer ${min}..${max}), found ${found(issue.input)}`;
   return z.int({ error }).min(min, { error }).max(max, { error });
 };
 
 const hostPort = z
-  .string({ error: (issue) => `expected "address:port" such as "127.0.0.1:1812", found ${JSON.stringify(issue.input)}` })
+  .string({ error: (issue) => `expected "address:port" such as "127.0.0.1:1812", found ${found(issue.input)}` })
   .transform((s, ctx): HostPort => {
     try {
       return parseHostPort(s);
@@ -32,7 +35,7 @@ const hostPort = z
   });
 
 const ipAddress = z
-  .string({ error: (issue) => `expected an IP address such as 192.0.2.10, found ${JSON.stringify(issue.input)}` })
+  .string({ error: (issue) => `expected an IP address such as 192.0.2.10, found ${found(issue.input)}` })
   .refine(
     (s) => {
       try {
@@ -42,14 +45,14 @@ const ipAddress = z
         return false;
       }
     },
-    { error: (issue) => `expected an IPv4 or IPv6 address such as 192.0.2.10, found ${JSON.stringify(issue.input)}` },
+    { error: (issue) => `expected an IPv4 or IPv6 address such as 192.0.2.10, found ${found(issue.input)}` },
   );
 
 export const upstreamSchema = z.strictObject({
   address: ipAddress,
   port: integer(1, 65535, "a UDP port").default(1812),
   secret: z
-    .string({ error: (issue) => `expected the shared secret as a string, found ${JSON.stringify(issue.input)}` })
+    .string({ error: (issue) => `expected the shared secret as a string, found ${found(issue.input)}` })
     .min(1, { error: "expected a non-empty shared secret, found an empty string" }),
   /**
    * Discard the upstream's Access-Accept/Reject/Challenge without a Message-Authenticator
@@ -57,11 +60,11 @@ export const upstreamSchema = z.strictObject({
    * set false for it, and only for it.
    */
   requireMessageAuthenticator: z
-    .boolean({ error: (issue) => `expected true or false, found ${JSON.stringify(issue.input)}` })
+    .boolean({ error: (issue) => `expected true or false, found ${found(issue.input)}` })
     .default(true),
   /** For logs and counters instead of address:port. */
   name: z
-    .string({ error: (issue) => `expected a name as a string, found ${JSON.stringify(issue.input)}` })
+    .string({ error: (issue) => `expected a name as a string, found ${found(issue.input)}` })
     .min(1, { error: "expected a non-empty name, found an empty string" })
     .optional(),
 });
@@ -71,7 +74,7 @@ export const authenticationSchema = z.strictObject({
   listen: hostPort.prefault("127.0.0.1:1812"),
   /** Tried in this order; the next one after `retries` retransmissions without an answer. */
   upstreams: z
-    .array(upstreamSchema, { error: (issue) => `expected a list of upstream RADIUS servers, found ${JSON.stringify(issue.input)}` })
+    .array(upstreamSchema, { error: (issue) => `expected a list of upstream RADIUS servers, found ${found(issue.input)}` })
     .min(1, { error: "expected at least one upstream RADIUS server, found none" }),
   /** Wait for an upstream's answer before retransmitting (RFC 5080 §2.2.1). */
   timeoutMs: integer(100, 60_000, "a timeout in milliseconds").default(3000),
