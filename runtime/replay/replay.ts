@@ -59,6 +59,8 @@ export async function replay({ config, input, output, filter, onProgress }: Repl
   filter.clearTargets();
   for (const t of targets) filter.addTarget(t);
 
+  // Counters are cumulative over a filter's life (they carry over hot swaps); report this run's share.
+  const before = filter.counters();
   const reader = await openCaptureFile(input);
   const writer = await PcapWriter.create(output, OUTPUT_LINK_TYPE);
   const buffer = filter.inputBuffer();
@@ -93,7 +95,7 @@ export async function replay({ config, input, output, filter, onProgress }: Repl
     await writer.close();
   }
 
-  const c = filter.counters().map(Number);
+  const c = filter.counters().map((v, i) => Number(v - before[i]));
   const intercepts: InterceptSummary[] = config.intercepts.map((ic) => ({
     interceptId: ic.interceptId,
     sessionId: ic.sessionId,
