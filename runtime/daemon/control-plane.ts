@@ -11,6 +11,7 @@ import type { RadiusConfig } from "../config/radius.ts";
 import { accountingService, type AccountingService } from "../radius/accounting.ts";
 import { Code } from "../radius/codes.ts";
 import { dasService, type DasService } from "../radius/das.ts";
+import { startAuthenticationProxy, type RunningAuthenticationProxy } from "../radius/proxy.ts";
 import { RadiusServer, type RadiusClient } from "../radius/server.ts";
 import { SessionStore } from "../sessions/store.ts";
 import { sessionIdFromAcctSessionId } from "../sessions/handle.ts";
@@ -26,6 +27,8 @@ export class ControlPlane {
     readonly store: SessionStore,
     readonly accounting: { readonly server: RadiusServer; readonly service: AccountingService },
     readonly dynamicAuthorization: { readonly server: RadiusServer; readonly service: DasService },
+    /** The Access-Request proxy, when `radius.authentication` is configured. */
+    readonly authentication: RunningAuthenticationProxy | undefined,
   ) {}
 
   static async start(config: RadiusConfig, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
@@ -66,8 +69,17 @@ export class ControlPlane {
       await accountingServer.close();
       throw e;
     }
-    const plane = new ControlPlane(store, { server: accountingServer, service: accounting }, { server: dasServer, service: das });
-    for (const [name, server] of [["accounting", accountingServer], ["dynamic authorization", dasServer]] as const) {
+    let authentication: RunningAuthenticationProxy | undefined;
+    try {
+      if (config.authentication) authentication = await startAuthenticationProxy({ ...common, config: config.authentication, store });
+    } catch (e) {
+      await Promise.all([accountingServer.close(), dasServer.close()]);
+      throw e;
+    }
+    const plane = new ControlPlane(store, { server: accountingServer, service: accounting }, { server: dasServer, service: das }, authentication);
+    const servers = [["accounting", accountingServer], ["dynamic authorization", dasServer]] as [string, RadiusServer][];
+    if (authentication) servers.push(["authentication proxy", authentication.server]);
+    for (const [name, server] of servers) {
       const { address, port } = server.address();
       options.log?.(`radius ${name} listening on ${address.includes(":") ? `[${address}]` : address}:${port} (udp)`);
     }
@@ -77,6 +89,6 @@ export class ControlPlane {
 
   /** Closes the listeners once the requests in progress are answered. */
   async stop(): Promise<void> {
-    await Promise.all([this.accounting.server.close(), this.dynamicAuthorization.server.close()]);
+    await Promise.all([this.accounting.server.close(), this.dynamicAuthorization.server.close(), this.authentication?.close()]);
   }
 }

@@ -211,6 +211,8 @@ export interface StartAuthenticationProxyOptions {
   readonly store: SessionStore;
   /** `radius.duplicateCacheSeconds`. */
   readonly duplicateCacheSeconds?: number;
+  /** `radius.eventTimestampWindowSeconds`. */
+  readonly eventTimestampWindowSeconds?: number;
   readonly now?: () => number;
   readonly log?: (line: string) => void;
 }
@@ -244,6 +246,7 @@ export async function startAuthenticationProxy(options: StartAuthenticationProxy
       accepts: [Code.AccessRequest],
       handler: proxy.handle,
       duplicateCacheSeconds: options.duplicateCacheSeconds,
+      eventTimestampWindowSeconds: options.eventTimestampWindowSeconds,
       now: options.now,
       log: options.log,
     });
