@@ -8,7 +8,10 @@ import { radiusSchema } from "../../runtime/config/radius.ts";
 import { ControlPlane } from "../../runtime/daemon/control-plane.ts";
 
 export const SECRET = "iapd-test-secret";
-/** A legacy client on 127.0.0.2..3 (a /31): its own secret, Message-Authenticator not required. */
+/**
+ * A legacy network 127.0.0.0/30 with its own secret and no Message-Authenticator required. It also
+ * contains 127.0.0.1, whose own, longer entry wins; 127.0.0.4 and up are unknown clients.
+ */
 export const LEGACY_SECRET = "legacy-secret";
 
 export async function startPlane(radius: Record<string, unknown> = {}): Promise<ControlPlane> {
@@ -16,9 +19,7 @@ export async function startPlane(radius: Record<string, unknown> = {}): Promise<
     radiusSchema.parse({
       clients: [
         { address: "127.0.0.1", secret: SECRET, name: "bng" },
-        { address: "127.0.0.2/31", secret: LEGACY_SECRET, requireMessageAuthenticator: false },
-        // Less specific than both: never chosen for them.
-        { address: "127.0.0.0/8", secret: "wide-secret" },
+        { address: "127.0.0.0/30", secret: LEGACY_SECRET, requireMessageAuthenticator: false },
       ],
       accounting: { listen: "127.0.0.1:0" },
       dynamicAuthorization: { listen: "127.0.0.1:0" },
