@@ -5,6 +5,7 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
+import { auditCommand } from "../audit/cli.ts";
 import { ConfigError, loadConfig, parseConfig } from "../config/load.ts";
 import { ControlPlane } from "../daemon/control-plane.ts";
 import { targetsFromConfig } from "../config/targets.ts";
@@ -26,6 +27,8 @@ commands:
   run [--config FILE]
       The daemon. Today: the RADIUS accounting and dynamic authorization listeners of the
       configuration's radius section, until SIGINT or SIGTERM (no live capture yet).
+  audit verify FILE
+      Check an audit log's hash chain; names the first edited, removed or reordered record.
   version
       Version, git commit, filter ABI and the built-in filter's hash.
 `;
@@ -41,6 +44,8 @@ async function main(argv: string[]): Promise<number> {
       return checkConfigCommand(rest);
     case "run":
       return runCommand(rest);
+    case "audit":
+      return auditCommand(rest, console.log, console.error);
     case "version":
     case "--version":
       console.log(await versionInfo());

@@ -1,0 +1,57 @@
+/**
+ * What the API reads from the data plane, passed in by whoever builds the app. The live data plane
+ * supplies real implementations; until it exists, `zeroCounters` reports zeros (nothing is mirrored
+ * outside `iapd replay` yet) and `builtinFilters` lists the built-in filter only.
+ */
+import { createHash } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { ABI_VERSION, DROP_REASONS, type DropReason } from "../runtime/filter/types.ts";
+import { WasmFilter } from "../runtime/filter/wasm.ts";
+
+/** Counters of one mirror session: what was sent to the mediation device and what was dropped. */
+export interface MirrorCounters {
+  packets: number;
+  bytes: number;
+  drops: Record<DropReason, number>;
+}
+
+export type MirrorCountersProvider = (mirrorId: string) => MirrorCounters;
+
+export const DROP_REASON_NAMES = Object.keys(DROP_REASONS) as DropReason[];
+
+/** The provider to use until the live data plane exists: every counter is zero. */
+export const zeroCounters: MirrorCountersProvider = () => ({
+  packets: 0,
+  bytes: 0,
+  drops: Object.fromEntries(DROP_REASON_NAMES.map((r) => [r, 0])) as Record<DropReason, number>,
+});
+
+export interface FilterInfo {
+  name: string;
+  version: string;
+  abiVersion: number;
+  /** SHA-256 of the .wasm module. */
+  sha256: string;
+  active: boolean;
+  /** ISO 8601. */
+  loadedAt: string;
+}
+
+export interface FiltersProvider {
+  list(): FilterInfo[];
+}
+
+/** The built-in filter (build/filters/jmirror.wasm), loaded once to read its name and version. */
+export async function builtinFilters(loadedAt: number): Promise<FiltersProvider> {
+  const bytes = new Uint8Array(await readFile(new URL("../build/filters/jmirror.wasm", import.meta.url)));
+  const filter = await WasmFilter.load(bytes, { maxTargets: 1, inCapacity: 65536, outCapacity: 65536 });
+  const info: FilterInfo = {
+    name: filter.name,
+    version: filter.version,
+    abiVersion: ABI_VERSION,
+    sha256: createHash("sha256").update(bytes).digest("hex"),
+    active: true,
+    loadedAt: new Date(loadedAt).toISOString(),
+  };
+  return { list: () => [{ ...info }] };
+}

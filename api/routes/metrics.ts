@@ -1,0 +1,44 @@
+/**
+ * `/metrics` in the Prometheus text exposition format (viewer and up). No label and no series
+ * tells anything about intercepts: API requests are counted by route template, never by path, and
+ * mirror session or trigger counts are not exported (see routes/stats.ts for why).
+ */
+import { Hono } from "hono";
+import type { ApiDeps, ApiEnv } from "../env.ts";
+import { allow } from "../auth/middleware.ts";
+
+export class RequestCounts {
+  private counts = new Map<string, number>();
+
+  add(method: string, route: string, status: number): void {
+    const key = `method="${method}",route="${route.replace(/["\\\n]/g, "_")}",code="${status}"`;
+    this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
+  }
+
+  lines(): string[] {
+    return [...this.counts].sort(([a], [b]) => (a < b ? -1 : 1)).map(([labels, n]) => `iapd_api_requests_total{${labels}} ${n}`);
+  }
+}
+
+export function metricsRoutes(deps: ApiDeps, requests: RequestCounts) {
+  const app = new Hono<ApiEnv>();
+  app.get("/metrics", allow("viewer"), (c) => {
+    const body = [
+      "# HELP iapd_subscriber_sessions Subscriber sessions known from RADIUS accounting.",
+      "# TYPE iapd_subscriber_sessions gauge",
+      `iapd_subscriber_sessions ${deps.store.sessionCount}`,
+      "# HELP iapd_tunnels Tunnels in the registry.",
+      "# TYPE iapd_tunnels gauge",
+      `iapd_tunnels ${deps.tunnels.size}`,
+      "# HELP iapd_ready 1 once state is restored and mirroring resumed.",
+      "# TYPE iapd_ready gauge",
+      `iapd_ready ${(deps.ready?.() ?? true) ? 1 : 0}`,
+      "# HELP iapd_api_requests_total API requests by method, route template and status code.",
+      "# TYPE iapd_api_requests_total counter",
+      ...requests.lines(),
+      "",
+    ].join("\n");
+    return c.body(body, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+  });
+  return app;
+}

@@ -1,0 +1,128 @@
+/**
+ * What the API returns for each object, as zod schemas (they also document the responses in
+ * /v1/openapi.json) and the functions that build them from the store's objects.
+ *
+ * A subscriber session's API id is the base64url of its store key (`<nas>|<Acct-Session-Id>`), so
+ * that any Acct-Session-Id (slashes, spaces, non-ASCII) is one safe path segment.
+ */
+import { z } from "zod";
+import type { MirrorSession, SubscriberSession, Trigger } from "../runtime/sessions/store.ts";
+import type { Tunnel } from "../runtime/sessions/tunnels.ts";
+import { DROP_REASON_NAMES, type MirrorCounters } from "./providers.ts";
+
+export const iso = (ms: number) => new Date(ms).toISOString();
+
+export function sessionApiId(key: string): string {
+  return Buffer.from(key, "utf8").toString("base64url");
+}
+
+/** The store key for an API id, or undefined when it cannot be one. */
+export function sessionKeyOf(id: string): string | undefined {
+  if (!/^[A-Za-z0-9_-]{1,2048}$/.test(id)) return undefined;
+  const key = Buffer.from(id, "base64url").toString("utf8");
+  return sessionApiId(key) === id ? key : undefined;
+}
+
+const optionalString = z.string().optional();
+
+export const sessionSchema = z.object({
+  id: z.string().meta({ description: "base64url of `<nas>|<Acct-Session-Id>`" }),
+  nas: z.string().meta({ description: "the RADIUS client's address" }),
+  acctSessionId: z.string(),
+  userName: optionalString,
+  framedIpAddress: optionalString,
+  framedIpv6Prefix: optionalString,
+  delegatedIpv6Prefix: optionalString,
+  framedIpv6Address: optionalString,
+  callingStationId: optionalString,
+  nasPortId: optionalString,
+  nasIpAddress: optionalString,
+  nasIdentifier: optionalString,
+  startTime: z.string(),
+  lastUpdate: z.string(),
+  mirrored: z.boolean().optional().meta({ description: "li-admin only" }),
+  mirrors: z.array(z.string()).optional().meta({ description: "li-admin only: ids of its mirror sessions" }),
+});
+export type SessionView = z.output<typeof sessionSchema>;
+
+/** A session as `withLi` (li-admin) or without any field that tells whether it is mirrored. */
+export function sessionView(s: SubscriberSession, li: { mirrors: string[] } | undefined): SessionView {
+  const { key, startTime, lastUpdate, ...attrs } = s;
+  const view: SessionView = { id: sessionApiId(key), ...attrs, startTime: iso(startTime), lastUpdate: iso(lastUpdate) };
+  if (li) {
+    view.mirrored = li.mirrors.length > 0;
+    view.mirrors = li.mirrors;
+  }
+  return view;
+}
+
+export const mediationViewSchema = z.object({ address: z.string(), port: z.int() });
+
+export const countersSchema = z.object({
+  packets: z.number(),
+  bytes: z.number(),
+  drops: z.object(Object.fromEntries(DROP_REASON_NAMES.map((r) => [r, z.number()])) as Record<(typeof DROP_REASON_NAMES)[number], z.ZodNumber>),
+});
+
+export const mirrorSchema = z.object({
+  id: z.string(),
+  session: z.string().meta({ description: "the subscriber session's id" }),
+  interceptId: z.int(),
+  sessionId: z.int(),
+  mediation: mediationViewSchema,
+  dscp: z.int().optional(),
+  origin: z.object({ kind: z.enum(["access-accept", "coa", "trigger", "api"]), triggerId: z.string().optional() }),
+  startTime: z.string(),
+  counters: countersSchema,
+});
+export type MirrorView = z.output<typeof mirrorSchema>;
+
+export function mirrorView(m: MirrorSession, counters: MirrorCounters): MirrorView {
+  const view: MirrorView = {
+    id: m.id,
+    session: sessionApiId(m.subscriber),
+    interceptId: m.interceptId,
+    sessionId: m.sessionId,
+    mediation: { ...m.mediation },
+    origin: { ...m.origin },
+    startTime: iso(m.startTime),
+    counters,
+  };
+  if (m.dscp !== undefined) view.dscp = m.dscp;
+  return view;
+}
+
+export const triggerSchema = z.object({
+  id: z.string(),
+  kind: z.string(),
+  value: z.string(),
+  interceptId: z.int(),
+  sessionId: z.int().optional(),
+  mediation: mediationViewSchema,
+  dscp: z.int().optional(),
+  createdAt: z.string(),
+});
+export type TriggerView = z.output<typeof triggerSchema>;
+
+export function triggerView(t: Trigger): TriggerView {
+  const { createdAt, mediation, ...rest } = t;
+  return { ...rest, mediation: { ...mediation }, createdAt: iso(createdAt) };
+}
+
+export const tunnelSchema = z.object({
+  name: z.string(),
+  sourceAddress: z.string(),
+  interface: z.string().optional(),
+  dscp: z.int().optional(),
+  createdAt: z.string(),
+});
+export type TunnelView = z.output<typeof tunnelSchema>;
+
+export function tunnelView(t: Tunnel): TunnelView {
+  return { ...t, createdAt: iso(t.createdAt) };
+}
+
+/** A page of a listing: `next` is the cursor for the following page, null at the end. */
+export function pageSchema<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), next: z.string().nullable() });
+}

@@ -1,0 +1,152 @@
+/**
+ * The audit log: an append-only file of JSON lines, one per lawful-intercept action (API, RADIUS,
+ * triggers), each record carrying the hash of the one before it. Editing, removing or reordering a
+ * record breaks the chain at that line; `verifyAuditLog` names the first broken line.
+ *
+ * Each record is written and fsync'd before `record` returns, so a caller that answers a request
+ * after `record` never acknowledges an action the log could lose in a crash.
+ *
+ * ```ts
+ * const audit = AuditLog.open("var/audit.log", () => Date.now());
+ * audit.record({ actor: "radius:192.0.2.7", action: "mirror.start", object: "mirror:m3", outcome: "ok" });
+ * ```
+ *
+ * The chain proves order and integrity of what is in the file, not that nothing was cut off the end:
+ * compare the last hash (`verifyAuditLog(...).head`) with a copy kept elsewhere to detect truncation.
+ */
+import { createHash } from "node:crypto";
+import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+
+/** What happened; `detail` carries action-specific values (intercept ID, reason...). */
+export interface AuditEntry {
+  /** Token name for the API (`api:alice`), `radius:<client>`, `trigger:<id>`. */
+  actor: string;
+  /** Dotted verb such as `mirror.terminate`, `trigger.create`. */
+  action: string;
+  /** What it acted on: `mirror:m3`, `session:<nas>|<acct-session-id>`, `trigger:t1`. */
+  object: string;
+  /** `ok`, or why not: `not-found`, `denied`, `invalid`. */
+  outcome: string;
+  detail?: Record<string, string | number | boolean>;
+}
+
+export interface AuditRecord extends AuditEntry {
+  seq: number;
+  /** ISO 8601, UTC. */
+  time: string;
+  prevHash: string;
+  hash: string;
+}
+
+/** The prevHash of the first record. */
+export const GENESIS_HASH = "0".repeat(64);
+
+export class AuditError extends Error {
+  override name = "AuditError";
+}
+
+/** Something that records LI actions: the API, the RADIUS layer and triggers all take one. */
+export interface AuditSink {
+  record(entry: AuditEntry): AuditRecord;
+}
+
+export class AuditLog implements AuditSink {
+  private constructor(
+    private fd: number,
+    private seq: number,
+    private prevHash: string,
+    private clock: () => number,
+  ) {}
+
+  /**
+   * Opens (creating with mode 0600) a log and continues its chain. Refuses a log whose chain is
+   * already broken: appending to it would make the damage look like part of a valid history.
+   */
+  static open(path: string, clock: () => number = Date.now): AuditLog {
+    let text = "";
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+    }
+    const check = verifyAuditText(text);
+    if (!check.ok) throw new AuditError(`${path}:${check.line}: ${check.problem}; refusing to append to a broken audit chain`);
+    const fd = openSync(path, "a", 0o600);
+    return new AuditLog(fd, check.records, check.head, clock);
+  }
+
+  /** Appends one record and fsyncs it; throws if the disk refuses (the caller must not claim success). */
+  record(entry: AuditEntry): AuditRecord {
+    const body = {
+      seq: this.seq + 1,
+      time: new Date(this.clock()).toISOString(),
+      actor: entry.actor,
+      action: entry.action,
+      object: entry.object,
+      outcome: entry.outcome,
+      ...(entry.detail ? { detail: entry.detail } : {}),
+      prevHash: this.prevHash,
+    };
+    const record: AuditRecord = { ...body, hash: hashRecord(body) };
+    const line = Buffer.from(`${JSON.stringify(record)}\n`);
+    let written = 0;
+    while (written < line.length) written += writeSync(this.fd, line, written);
+    fsyncSync(this.fd);
+    this.seq = record.seq;
+    this.prevHash = record.hash;
+    return record;
+  }
+
+  /** Records written so far, including those found at open. */
+  get count(): number {
+    return this.seq;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** SHA-256 over the canonical form (keys sorted at every level, no whitespace) of a record without its hash. */
+export function hashRecord(record: Omit<AuditRecord, "hash">): string {
+  return createHash("sha256").update(canonicalJson(record)).digest("hex");
+}
+
+function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+  entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+}
+
+export type VerifyResult =
+  | { ok: true; records: number; head: string }
+  | { ok: false; records: number; head: string; line: number; problem: string };
+
+/** Checks a whole log: `line` is the 1-based number of the first line that breaks the chain. */
+export function verifyAuditLog(path: string): VerifyResult {
+  return verifyAuditText(readFileSync(path, "utf8"));
+}
+
+export function verifyAuditText(text: string): VerifyResult {
+  const lines = text.split("\n");
+  if (lines.at(-1) === "") lines.pop();
+  let head = GENESIS_HASH;
+  for (const [i, line] of lines.entries()) {
+    const fail = (problem: string): VerifyResult => ({ ok: false, records: i, head, line: i + 1, problem });
+    let record: AuditRecord;
+    try {
+      record = JSON.parse(line) as AuditRecord;
+    } catch {
+      return fail("not a JSON record (a torn or edited line)");
+    }
+    if (record === null || typeof record !== "object" || typeof record.hash !== "string") return fail("not an audit record");
+    if (record.seq !== i + 1) return fail(`expected seq ${i + 1}, found ${JSON.stringify(record.seq)} (a record was removed, inserted or moved)`);
+    if (record.prevHash !== head) return fail("prevHash does not match the previous record's hash (a record was removed or moved)");
+    const { hash, ...body } = record;
+    if (hashRecord(body) !== hash) return fail("hash does not match the record's content (the record was edited)");
+    head = hash;
+  }
+  return { ok: true, records: lines.length, head };
+}
