@@ -143,6 +143,17 @@ test("bad input: clear errors, no crash", () => {
   assert.is(r.status, 2);
 });
 
+test("progress bar on a terminal (a pty from util-linux script), none when stdout is a pipe", () => {
+  const out = join(dir, "tty.pcap");
+  const cmd = `${process.execPath} bin/iapd.js replay --config ${DEMO_CONFIG} --in ${DEMO_IN} --out ${out}`;
+  const tty = execFileSync("script", ["-qec", cmd, "/dev/null"], { encoding: "utf8" });
+  assert.match(tty, /\rreplay \[#+\] 100% 2,000 frames/);
+  const piped = iapd("replay", "--config", DEMO_CONFIG, "--in", DEMO_IN, "--out", out);
+  assert.is(piped.status, 0);
+  assert.not.match(piped.stdout, /\[#/);
+  assert.match(piped.stdout, /frames  2,000/);
+});
+
 test("version names the commit, the ABI and the filter's hash", () => {
   const r = iapd("version");
   assert.is(r.status, 0, r.stderr);
