@@ -322,6 +322,31 @@ das("malformed datagrams are counted by reason and dropped; the listener keeps s
   });
 });
 
+das("IPv6: a listener on [::1] and a client ::1; on [::] an IPv4 client is known by its IPv4 address", async () => {
+  const clients = [
+    { address: "::1", secret: SECRET },
+    { address: "127.0.0.1", secret: LEGACY_SECRET },
+  ];
+  for (const [listen, from, to, secret] of [
+    ["[::1]:0", "::1", "::1", SECRET],
+    ["[::]:0", "127.0.0.1", "127.0.0.1", LEGACY_SECRET],
+  ]) {
+    const plane = await startPlane({ clients, dynamicAuthorization: { listen } });
+    const peer = await rawPeer(from, to);
+    try {
+      plane.store.upsertSession({ nas: from, acctSessionId: "s1", framedIpAddress: "100.64.0.9" }, Date.now());
+      const request = coaRequest(1, secret, true);
+      const [answer] = await peer.send(plane.dynamicAuthorization.server.address().port, request.bytes);
+      assert.ok(answer, `${listen} answered ${from}`);
+      assert.is(decodePacket(answer, secret, { request: request.packet }).code, Code.CoaAck);
+      assert.is(plane.store.mirrorsOf(`${from}|s1`).length, 1);
+    } finally {
+      await peer.close();
+      await plane.stop();
+    }
+  }
+});
+
 das.run();
 
 const server = suite("radius: server duplicate cache while a request is being handled");

@@ -29,14 +29,14 @@ export async function startPlane(radius: Record<string, unknown> = {}): Promise<
 }
 
 export interface RawPeer {
-  /** Sends a datagram; resolves with the answers received within `waitMs`. */
+  /** Sends a datagram to `to`:port; resolves with the answers received within `waitMs`. */
   send(port: number, datagram: Uint8Array, waitMs?: number): Promise<Buffer[]>;
   close(): Promise<void>;
 }
 
-/** A UDP socket bound to `address` (any 127/8 address works on loopback) and an ephemeral port. */
-export function rawPeer(address = "127.0.0.1"): Promise<RawPeer> {
-  const socket: Socket = createSocket("udp4");
+/** A UDP socket bound to `address` (any 127/8 address works on loopback, or ::1) and an ephemeral port. */
+export function rawPeer(address = "127.0.0.1", to = "127.0.0.1"): Promise<RawPeer> {
+  const socket: Socket = createSocket(address.includes(":") ? "udp6" : "udp4");
   let inbox: Buffer[] = [];
   socket.on("message", (m) => inbox.push(m));
   return new Promise((resolve) =>
@@ -44,7 +44,7 @@ export function rawPeer(address = "127.0.0.1"): Promise<RawPeer> {
       resolve({
         async send(port, datagram, waitMs = 300) {
           inbox = [];
-          socket.send(datagram, port, "127.0.0.1");
+          socket.send(datagram, port, to);
           await new Promise((r) => setTimeout(r, waitMs));
           return inbox;
         },
