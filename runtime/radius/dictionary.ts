@@ -27,13 +27,15 @@ export interface AttributeDefinition {
 
 /** Juniper's enterprise number; its E-series ("ERX") attributes carry the lawful-intercept VSAs. */
 export const VENDOR_ERX = 4874;
+/** Microsoft (RFC 2548): known here for the MPPE keys, which a proxy must re-encrypt. */
+export const VENDOR_MICROSOFT = 311;
 
 /**
  * Vendors whose Vendor-Specific attributes use the RFC 2865 §5.26 suggested layout (one-octet vendor
  * type, one-octet vendor length), so that several of them can be read out of one attribute 26.
  * Other vendors' attribute 26 is kept whole.
  */
-export const STANDARD_FORMAT_VENDORS: ReadonlySet<number> = new Set([VENDOR_ERX]);
+export const STANDARD_FORMAT_VENDORS: ReadonlySet<number> = new Set([VENDOR_ERX, VENDOR_MICROSOFT]);
 
 export const ACCT_STATUS_TYPE = {
   Start: 1,
@@ -113,6 +115,9 @@ export const ATTRIBUTES = {
   "Error-Cause": { type: 101, dataType: "integer", values: ERROR_CAUSE },
   "Delegated-IPv6-Prefix": { type: 123, dataType: "ipv6prefix" },
   "Framed-IPv6-Address": { type: 168, dataType: "ipv6addr" },
+  // RFC 2548 §2.4.2, §2.4.3: same salt scheme as RFC 2868 (FreeRADIUS encrypt=2).
+  "MS-MPPE-Send-Key": { vendorId: VENDOR_MICROSOFT, type: 16, dataType: "octets", encrypt: "salt" },
+  "MS-MPPE-Recv-Key": { vendorId: VENDOR_MICROSOFT, type: 17, dataType: "octets", encrypt: "salt" },
   "ERX-LI-Action": { vendorId: VENDOR_ERX, type: 58, dataType: "integer", encrypt: "salt", values: LI_ACTION },
   "ERX-Med-Dev-Handle": { vendorId: VENDOR_ERX, type: 59, dataType: "octets", encrypt: "salt" },
   "ERX-Med-Ip-Address": { vendorId: VENDOR_ERX, type: 60, dataType: "ipaddr", encrypt: "salt" },

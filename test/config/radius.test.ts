@@ -45,7 +45,7 @@ test("radius: errors name the key and the problem", () => {
   has("radius.clients[0].secret: expected a non-empty shared secret");
   has('radius.accounting.listen: expected "address:port" with an IP address and a port 0..65535 (IPv6 in brackets: "[::1]:1812"), found "::1:1813"');
   has("radius.limits.maxMirrors: expected a mirror session limit (an integer 1..100000000), found 0");
-  has("radius.bogus: unknown key (allowed: clients, accounting, dynamicAuthorization, duplicateCacheSeconds, eventTimestampWindowSeconds, limits)");
+  has("radius.bogus: unknown key (allowed: clients, accounting, dynamicAuthorization, authentication, duplicateCacheSeconds, eventTimestampWindowSeconds, limits)");
 });
 
 test.run();

@@ -28,7 +28,9 @@ const USERS = `intercepted Cleartext-Password := "pw-i"
 	Reply-Message = "welcome"
 
 plain Cleartext-Password := "pw-p"
-	Framed-IP-Address = 100.64.0.10
+	Framed-IP-Address = 100.64.0.10,
+	MS-MPPE-Recv-Key = 0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f,
+	MS-MPPE-Send-Key = 0xf0e0d0c0b0a09080706050403020100f
 
 unaddressed Cleartext-Password := "pw-u"
 	ERX-LI-Action = on,
@@ -144,11 +146,14 @@ proxy("intercepted user: NAS gets the Accept without LI attributes, Tunnel-Passw
   assert.match(c.upstream!.log(), /pap: User authenticated successfully/);
 });
 
-proxy("plain user: Accept relayed, no target", async (c) => {
+proxy("plain user: Accept relayed with its MPPE keys re-encrypted for the NAS, no target", async (c) => {
   const before = targets(c.store!);
   const r = await radclient(c.proxy!.server.address().port, "auth", NAS_SECRET, login("plain", "pw-p", ', Acct-Session-Id = "p-1"'));
   assert.is(r.exitCode, 0, r.output);
-  assert.match(r.output, /Received Access-Accept[^]*Framed-IP-Address = 100\.64\.0\.10/);
+  const reply = r.output.slice(r.output.indexOf("Received Access-Accept"));
+  assert.match(reply, /Framed-IP-Address = 100\.64\.0\.10/);
+  assert.match(reply, /MS-MPPE-Recv-Key = 0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n/);
+  assert.match(reply, /MS-MPPE-Send-Key = 0xf0e0d0c0b0a09080706050403020100f\n/);
   assert.equal(targets(c.store!), before);
   assert.is(c.store!.findSessions({ acctSessionId: "p-1" }).length, 0);
 });
