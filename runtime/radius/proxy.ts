@@ -230,6 +230,7 @@ export async function startAuthenticationProxy(options: StartAuthenticationProxy
     upstreams: config.upstreams,
     timeoutMs: config.timeoutMs,
     retries: config.retries,
+    log: options.log,
   });
   const proxy = new AuthenticationProxy({
     upstream,

@@ -44,6 +44,8 @@ export interface UpstreamClientOptions {
   readonly timeoutMs: number;
   /** Retransmissions to one server before the next one is tried. */
   readonly retries: number;
+  /** A line when a server stops or resumes answering; never attribute values. */
+  readonly log?: (line: string) => void;
 }
 
 export type UpstreamResult =
@@ -120,6 +122,7 @@ class Upstream {
   /** Requests waiting for an identifier, oldest first. */
   readonly queue: (() => void)[] = [];
   deadUntil = 0;
+  closed = false;
   private readonly canonical: string;
   private readonly family: 4 | 6;
 
@@ -200,6 +203,7 @@ class Upstream {
   }
 
   close(): Promise<void> {
+    this.closed = true;
     return Promise.all(
       this.sockets.map((s) => new Promise<void>((closed) => s.socket.close(() => closed()))),
     ).then(() => undefined);
@@ -234,8 +238,12 @@ export class UpstreamClient {
     for (const upstream of order) {
       const response = await this.exchange(upstream, attributes);
       if (response) {
+        if (upstream.deadUntil !== 0) this.options.log?.(`radius upstream ${upstream.label} answers again`);
         upstream.deadUntil = 0;
         return { kind: "response", response, upstream: upstream.server };
+      }
+      if (upstream.deadUntil === 0) {
+        this.options.log?.(`radius upstream ${upstream.label} did not answer: tried after the others for ${DEAD_PERIOD_MS / 1000} s`);
       }
       upstream.deadUntil = Date.now() + DEAD_PERIOD_MS;
     }
@@ -264,6 +272,10 @@ export class UpstreamClient {
         resolve(response);
       };
       const transmit = () => {
+        if (upstream.closed) {
+          finish(undefined);
+          return;
+        }
         if (transmissions > this.options.retries) {
           upstream.counters.timeouts++;
           finish(undefined);

@@ -159,10 +159,12 @@ test("requireMessageAuthenticator false accepts an answer without one (FreeRADIU
 test("failover after the retries; the silent server is tried last afterwards", async () => {
   const dead = await freePort();
   const up = await scripted((request, _bytes, from, s) => s.socket.send(accept(request), from.port, from.address));
+  const log: string[] = [];
   const client = new UpstreamClient({
     upstreams: [server(dead, { name: "first" }), server(up.port, { name: "second" })],
     timeoutMs: 100,
     retries: 1,
+    log: (line) => log.push(line),
   });
   try {
     const r = await client.send(user("dave"));
@@ -175,8 +177,22 @@ test("failover after the retries; the silent server is tried last afterwards", a
     const c = client.counters();
     assert.equal([c.first.requests, c.first.retransmissions, c.first.timeouts], [1, 1, 1]);
     assert.is(c.second.responses, 2);
+    assert.equal(log, ["radius upstream first did not answer: tried after the others for 30 s"]);
   } finally {
     await client.close();
+    await up.close();
+  }
+});
+
+test("close with a request in flight: it ends as a timeout, nothing is sent on a closed socket", async () => {
+  const up = await scripted(() => undefined);
+  const client = new UpstreamClient({ upstreams: [server(up.port)], timeoutMs: 50, retries: 3 });
+  try {
+    const pending = client.send(user("frank"));
+    await new Promise((r) => setTimeout(r, 10));
+    await client.close();
+    assert.equal(await pending, { kind: "timeout" });
+  } finally {
     await up.close();
   }
 });
