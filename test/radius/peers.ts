@@ -173,6 +173,8 @@ modules {
   }
   pap {
   }
+  chap {
+  }
   always ok {
     rcode = ok
   }
@@ -190,11 +192,15 @@ server default {
   }
   authorize {
     files
+    chap
     pap
   }
   authenticate {
     Auth-Type PAP {
       pap
+    }
+    Auth-Type CHAP {
+      chap
     }
   }
   preacct {

@@ -158,6 +158,15 @@ proxy("plain user: Accept relayed with its MPPE keys re-encrypted for the NAS, n
   assert.is(c.store!.findSessions({ acctSessionId: "p-1" }).length, 0);
 });
 
+proxy("CHAP: the NAS's Request Authenticator reaches the upstream as CHAP-Challenge (RFC 2865 §5.3)", async (c) => {
+  const port = c.proxy!.server.address().port;
+  const ok = await radclient(port, "auth", NAS_SECRET, 'User-Name = "plain", CHAP-Password = "pw-p", Message-Authenticator = 0x00');
+  assert.is(ok.exitCode, 0, ok.output);
+  assert.match(ok.output, /Received Access-Accept/);
+  const bad = await radclient(port, "auth", NAS_SECRET, 'User-Name = "plain", CHAP-Password = "wrong", Message-Authenticator = 0x00');
+  assert.match(bad.output, /Received Access-Reject/);
+});
+
 proxy("wrong password: Access-Reject relayed without the LI attributes FreeRADIUS put in it", async (c) => {
   const before = targets(c.store!);
   const r = await radclient(c.proxy!.server.address().port, "auth", NAS_SECRET, login("intercepted", "wrong", ', Acct-Session-Id = "li-2"'));
