@@ -31,7 +31,7 @@ import { LI_ACTION } from "./dictionary.ts";
 import { RadiusEncodeError } from "./errors.ts";
 import type { RadiusPacket } from "./message.ts";
 import { RadiusServer, type RadiusClient, type RadiusReply, type RadiusRequest } from "./server.ts";
-import { UpstreamClient, type UpstreamCounters } from "./upstream.ts";
+import { UpstreamClient, type UpstreamCounters, type UpstreamResult } from "./upstream.ts";
 
 /** The four Juniper ERX lawful-intercept VSAs (vendor 4874, types 58..61). */
 const LI_NAMES = ["ERX-LI-Action", "ERX-Med-Dev-Handle", "ERX-Med-Ip-Address", "ERX-Med-Port-Number"] as const;
@@ -47,7 +47,10 @@ export interface ProxyCounters {
   relayed: Record<string, number>;
   /** Requests no upstream answered: the NAS got no answer. */
   unanswered: number;
-  /** Requests or responses that could not be re-encoded (e.g. over 4096 octets): not answered. */
+  /**
+   * Requests that could not be re-encoded for the upstream (e.g. over 4096 octets): not answered.
+   * An answer that cannot be re-encoded for the NAS is the listener's "handler-error".
+   */
   unencodable: number;
   /** What the LI attributes of Access-Accepts did. */
   li: {
@@ -102,7 +105,7 @@ export class AuthenticationProxy {
   readonly handle = async (request: RadiusRequest): Promise<RadiusReply | undefined> => {
     const nasRequest = request.packet;
     if (!nasRequest.is(Code.AccessRequest)) return undefined;
-    let result;
+    let result: UpstreamResult;
     try {
       this.counters.requests++;
       result = await this.options.upstream.send(upstreamAttributes(nasRequest));

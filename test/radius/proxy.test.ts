@@ -60,9 +60,10 @@ interface Context {
   store?: SessionStore;
   proxy?: RunningAuthenticationProxy;
   accounting?: RadiusServer;
+  logs: string[];
 }
 
-const proxy = suite<Context>("radius: authentication proxy (radclient -> iapd -> FreeRADIUS)", {});
+const proxy = suite<Context>("radius: authentication proxy (radclient -> iapd -> FreeRADIUS)", { logs: [] });
 
 function config(upstreams: { port: number; name?: string }[], timing = { timeoutMs: 300, retries: 1 }): AuthenticationConfig {
   return authenticationSchema.parse({
@@ -93,6 +94,7 @@ proxy.before(async (context) => {
       config: config([{ port: context.upstream.authPort, name: "freeradius" }]),
       clients,
       store: context.store,
+      log: (line) => context.logs.push(line),
     });
     const accounting = accountingService(context.store);
     context.accounting = await RadiusServer.listen({
@@ -309,6 +311,12 @@ proxy("NAS retransmission while the upstream is slow: one upstream request, retr
     await running.close();
     upstream.close();
   }
+});
+
+proxy("nothing iapd logged names a subscriber or an LI value", ({ logs, proxy }) => {
+  // The listener logs handler failures; there must have been none.
+  assert.equal(proxy!.server.counters.dropped["handler-error"] ?? 0, 0);
+  for (const line of logs) assert.not.match(line, /intercepted|unaddressed|192\.0\.2\.[78]|3003[01]|100\.64\./, line);
 });
 
 proxy.run();
