@@ -1,0 +1,143 @@
+/**
+ * API benchmark: list-sessions latency with 1,000,000 subscriber sessions loaded, pages of 100,
+ * 50 concurrent clients (autocannon). The server runs in a child process (Node adapter) so that the
+ * load generator does not share its event loop.
+ *
+ *   node --import tsx scripts/bench-api.ts [--sessions 1000000] [--connections 50] [--seconds 10] [--json FILE]
+ *
+ * Scenarios, each bounded by --seconds:
+ * - walk: every client follows `next` cursors through the listing (the steady state of a paging client);
+ * - first-page: every request is a fresh listing (each parks a cursor, exercising expiry and the cap);
+ * - filtered: a NAS filter that matches one session in three (scans beyond the page).
+ */
+import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import autocannon from "autocannon";
+import { createApp } from "../api/app.ts";
+import { serve } from "../api/adapter/node/server.ts";
+import { hashToken } from "../api/auth/tokens.ts";
+import { zeroCounters } from "../api/providers.ts";
+import type { AuditSink } from "../runtime/audit/log.ts";
+import { SessionStore } from "../runtime/sessions/store.ts";
+import { TunnelRegistry } from "../runtime/sessions/tunnels.ts";
+
+const TOKEN = "bench-operator-token";
+
+const { values } = parseArgs({
+  options: {
+    sessions: { type: "string", default: "1000000" },
+    connections: { type: "string", default: "50" },
+    seconds: { type: "string", default: "10" },
+    json: { type: "string" },
+    serve: { type: "boolean", default: false },
+  },
+});
+
+if (values.serve) await server(Number(values.sessions));
+else await bench();
+
+/** Child mode: load the sessions, serve, print the port, wait to be killed. */
+async function server(count: number) {
+  const store = new SessionStore();
+  const started = performance.now();
+  for (let i = 0; i < count; i++) {
+    store.upsertSession(
+      {
+        nas: `192.0.2.${1 + (i % 3)}`,
+        acctSessionId: `s${i}`,
+        userName: `user${i}`,
+        framedIpAddress: `10.${(i >>> 16) & 255}.${(i >>> 8) & 255}.${i & 255}`,
+        callingStationId: `02:00:${((i >>> 16) & 255).toString(16).padStart(2, "0")}:${((i >>> 8) & 255).toString(16).padStart(2, "0")}:${(i & 255).toString(16).padStart(2, "0")}:00`,
+        nasPortId: `eth0.${i % 4000}`,
+      },
+      0,
+    );
+  }
+  const loadMs = performance.now() - started;
+  const audit: AuditSink = {
+    record: () => {
+      throw new Error("the benchmark makes no LI action");
+    },
+  };
+  const app = createApp({
+    store,
+    tunnels: new TunnelRegistry(),
+    config: { tokens: [{ name: "bench", role: "operator", sha256: hashToken(TOKEN) }] },
+    audit,
+    clock: Date.now,
+    filters: { list: () => [] },
+    counters: zeroCounters,
+  });
+  const s = await serve(app, { address: "127.0.0.1", port: 0 });
+  console.log(JSON.stringify({ port: s.port, loadMs: Math.round(loadMs), heapMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20) }));
+}
+
+interface Figures {
+  scenario: string;
+  requests: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function bench() {
+  const count = Number(values.sessions);
+  const child = spawn(process.execPath, ["--import", "tsx", new URL(import.meta.url).pathname, "--serve", "--sessions", String(count)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  try {
+    const info = await new Promise<{ port: number; loadMs: number; heapMiB: number }>((resolve, reject) => {
+      createInterface({ input: child.stdout! }).once("line", (l) => resolve(JSON.parse(l)));
+      child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
+    });
+    console.log(`${count.toLocaleString("en-US")} sessions loaded in ${info.loadMs} ms (server heap ${info.heapMiB} MiB); ${values.connections} connections, ${values.seconds} s per scenario`);
+    const base = `http://127.0.0.1:${info.port}`;
+    const results: Figures[] = [];
+    for (const [scenario, first, follow] of [
+      ["walk", "/v1/sessions?limit=100", true],
+      ["first-page", "/v1/sessions?limit=100", false],
+      ["filtered (nas)", "/v1/sessions?limit=100&nas=192.0.2.2", true],
+    ] as const) {
+      const r = await autocannon({
+        url: base,
+        connections: Number(values.connections),
+        duration: Number(values.seconds),
+        headers: { authorization: `Bearer ${TOKEN}` },
+        requests: [
+          {
+            method: "GET",
+            setupRequest: (req, context) => {
+              const next = (context as { next?: string }).next;
+              return { ...req, path: follow && next ? `${first}&cursor=${next}` : first };
+            },
+            onResponse: (status, body, context) => {
+              (context as { next?: string | null }).next = status === 200 ? (JSON.parse(body) as { next: string | null }).next : null;
+            },
+          },
+        ],
+      });
+      const f: Figures = {
+        scenario,
+        requests: r.requests.total,
+        rps: Math.round(r.requests.average),
+        p50: r.latency.p50,
+        p90: r.latency.p90,
+        p99: r.latency.p99,
+        max: r.latency.max,
+        non2xx: r.non2xx,
+        errors: r.errors + r.timeouts,
+      };
+      results.push(f);
+      console.log(`${scenario.padEnd(16)} ${String(f.rps).padStart(6)} req/s  p50 ${f.p50} ms  p90 ${f.p90} ms  p99 ${f.p99} ms  max ${f.max} ms  non-2xx ${f.non2xx}  errors ${f.errors}`);
+    }
+    if (values.json) writeFileSync(values.json, `${JSON.stringify({ sessions: count, connections: Number(values.connections), seconds: Number(values.seconds), ...info, results }, null, 2)}\n`);
+  } finally {
+    child.kill("SIGTERM");
+  }
+}
