@@ -137,9 +137,13 @@ export class RadiusServer {
     const server = new RadiusServer(socket, options);
     socket.on("message", (datagram, from) => server.receive(datagram, from));
     return new Promise((resolve, reject) => {
-      socket.once("error", reject);
+      const failed = (e: Error) => {
+        socket.close();
+        reject(e);
+      };
+      socket.once("error", failed);
       socket.bind(options.listen.port, options.listen.address, () => {
-        socket.off("error", reject);
+        socket.off("error", failed);
         socket.on("error", (e) => options.log?.(`${options.service}: socket error: ${e.message}`));
         resolve(server);
       });

@@ -386,6 +386,26 @@ server("a retransmission that arrives before the first is answered is dropped; l
   assert.is(srv.counters.duplicatesAnswered, 1);
 });
 
+server("a listener on a port in use fails to start, naming the error", async () => {
+  const options = {
+    service: "test",
+    listen: { address: "127.0.0.1", family: 4 as const, port: 0 },
+    clients: [],
+    accepts: [Code.CoaRequest],
+    handler: () => undefined,
+  };
+  const first = await RadiusServer.listen(options);
+  try {
+    const taken = { ...options.listen, port: first.address().port };
+    await RadiusServer.listen({ ...options, listen: taken }).then(
+      () => assert.unreachable("bound twice"),
+      (e: NodeJS.ErrnoException) => assert.is(e.code, "EADDRINUSE"),
+    );
+  } finally {
+    await first.close();
+  }
+});
+
 server.run();
 
 const e2e = suite("radius: iapd run end to end");
