@@ -22,8 +22,7 @@
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import type { Attribute } from "./attributes.ts";
 import { Code } from "./codes.ts";
-import type { DecodeErrorReason } from "./errors.ts";
-import { RadiusDecodeError } from "./errors.ts";
+import { RadiusDecodeError, type DecodeErrorReason } from "./errors.ts";
 import { decodePacket, encodePacket, type RadiusPacket } from "./message.ts";
 import { HEADER_LENGTH } from "./packet.ts";
 import { formatAddress, parseAddress } from "../net/address.ts";
@@ -136,9 +135,10 @@ class Upstream {
     return this.server.name ?? `${this.server.address}:${this.server.port}`;
   }
 
-  /** A socket and an identifier on it, waiting in the queue if every socket is full. */
-  async acquire(): Promise<{ socket: UpstreamSocket; identifier: number }> {
+  /** A socket and an identifier on it, waiting in the queue if every socket is full; none once closed. */
+  async acquire(): Promise<{ socket: UpstreamSocket; identifier: number } | undefined> {
     for (;;) {
+      if (this.closed) return undefined;
       for (const s of this.sockets) {
         const identifier = s.allocate();
         if (identifier !== undefined) return { socket: s, identifier };
@@ -204,6 +204,7 @@ class Upstream {
 
   close(): Promise<void> {
     this.closed = true;
+    for (const resume of this.queue.splice(0)) resume();
     return Promise.all(
       this.sockets.map((s) => new Promise<void>((closed) => s.socket.close(() => closed()))),
     ).then(() => undefined);
@@ -251,7 +252,9 @@ export class UpstreamClient {
   }
 
   private async exchange(upstream: Upstream, attributes: readonly Attribute[]): Promise<RadiusPacket | undefined> {
-    const { socket, identifier } = await upstream.acquire();
+    const slot = await upstream.acquire();
+    if (!slot) return undefined;
+    const { socket, identifier } = slot;
     let encoded;
     try {
       encoded = encodePacket({ code: Code.AccessRequest, identifier, attributes }, upstream.server.secret, {

@@ -6,7 +6,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
 import { attribute, Code, decodePacket, encodePacket, type RadiusPacket } from "../../runtime/radius/mod.ts";
-import { UpstreamClient, type UpstreamServer } from "../../runtime/radius/upstream.ts";
+import { MAX_SOCKETS_PER_UPSTREAM, UpstreamClient, type UpstreamServer } from "../../runtime/radius/upstream.ts";
 import { freePort } from "./peers.ts";
 
 const SECRET = "upstream-secret";
@@ -20,8 +20,8 @@ interface Scripted {
 
 /** A UDP server on 127.0.0.1 that records every datagram and lets the test decide what to answer. */
 async function scripted(onRequest: (request: RadiusPacket<1>, bytes: Buffer, from: RemoteInfo, server: Scripted) => void): Promise<Scripted> {
-  // A burst of 300 requests must fit: the default 208 KiB buffer holds about 270 small datagrams.
-  const socket = createSocket({ type: "udp4", recvBufferSize: 1 << 20 });
+  // A burst of 2048 requests must fit: the default 208 KiB buffer holds about 270 small datagrams.
+  const socket = createSocket({ type: "udp4", recvBufferSize: 4 << 20 });
   const received: Scripted["received"] = [];
   await new Promise<void>((bound) => socket.bind(0, "127.0.0.1", () => bound()));
   const server: Scripted = {
@@ -89,6 +89,42 @@ test("300 requests in flight: two sockets, 256 identifiers each, every answer ma
     assert.is(c.requests, 300);
     assert.is(c.responses, 300);
     assert.is(c.retransmissions, 0);
+  } finally {
+    await client.close();
+    await up.close();
+  }
+});
+
+test("beyond 8 sockets x 256 identifiers, requests queue until an identifier is free", async () => {
+  const total = MAX_SOCKETS_PER_UPSTREAM * 256 + 50;
+  const held: { request: RadiusPacket<1>; from: RemoteInfo }[] = [];
+  let releasing = false;
+  let inFlightAtRelease = 0;
+  const up = await scripted((request, _bytes, from, s) => {
+    if (releasing) {
+      s.socket.send(accept(request), from.port, from.address);
+      return;
+    }
+    held.push({ request, from });
+    if (held.length < MAX_SOCKETS_PER_UPSTREAM * 256) return;
+    // Every identifier of every socket is taken: give the queue time to (not) send, then answer.
+    setTimeout(() => {
+      releasing = true;
+      inFlightAtRelease = s.received.length;
+      const next = () => {
+        for (const h of held.splice(0, 25)) s.socket.send(accept(h.request), h.from.port, h.from.address);
+        if (held.length > 0) setTimeout(next, 1);
+      };
+      next();
+    }, 50);
+  });
+  const client = new UpstreamClient({ upstreams: [server(up.port, { name: "aaa" })], timeoutMs: 5000, retries: 0 });
+  try {
+    const results = await Promise.all(Array.from({ length: total }, (_, i) => client.send(user(`q${i}`))));
+    assert.ok(results.every((r, i) => r.kind === "response" && r.response.first("Reply-Message") === `q${i}`));
+    assert.is(inFlightAtRelease, MAX_SOCKETS_PER_UPSTREAM * 256);
+    assert.is(new Set(up.received.map((r) => r.from.port)).size, MAX_SOCKETS_PER_UPSTREAM);
+    assert.equal([client.counters().aaa.requests, client.counters().aaa.responses], [total, total]);
   } finally {
     await client.close();
     await up.close();
