@@ -136,7 +136,11 @@ proxy("intercepted user: NAS gets the Accept without LI attributes, Tunnel-Passw
   assert.match(reply, /Reply-Message = "welcome"/);
   // RFC 2865 §5.33: the NAS's Proxy-State comes back, once.
   assert.is(reply.match(/Proxy-State = 0x6e61732d7374617465/g)?.length, 1, reply);
-  assert.match(reply, /Message-Authenticator = 0x[0-9a-f]{32}/);
+  // Message-Authenticator first, the rest in the upstream's order (the users file's), Proxy-State last.
+  assert.match(
+    reply,
+    /^Received Access-Accept.*\n\tMessage-Authenticator = 0x[0-9a-f]{32}\n\tFramed-IP-Address = .*\n\tTunnel-Password:3 = .*\n\tReply-Message = .*\n\tProxy-State = .*\n/,
+  );
   assert.equal(targets(c.store!), [`100.64.0.9>${0x300}/${0x90}`]);
   const [session] = c.store!.findSessions({ acctSessionId: "li-1" });
   assert.is(session.nas, "127.0.0.1");
