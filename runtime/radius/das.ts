@@ -110,16 +110,16 @@ export function dasService(store: SessionStore): DasService {
     if (![LI_ACTION.off, LI_ACTION.on, LI_ACTION.noop].includes(action as 0 | 1 | 2) || port < 1 || port > 65535 || !isUnicast(address)) {
       return ERROR_CAUSE["Invalid-Attribute-Value"];
     }
-    let handle: MedDevHandle;
+    let medDevHandle: MedDevHandle;
     try {
-      handle = parseMedDevHandle(packet.first("ERX-Med-Dev-Handle")!);
+      medDevHandle = parseMedDevHandle(packet.first("ERX-Med-Dev-Handle")!);
     } catch (e) {
       if (e instanceof HandleError) return ERROR_CAUSE["Invalid-Request"];
       throw e;
     }
     const selected = selectSession(store, packet);
     if (typeof selected === "number") return selected;
-    const spec: MirrorSpec = { ...mirrorIds(handle, selected.acctSessionId), mediation: { address, port } };
+    const spec: MirrorSpec = { ...mirrorIds(medDevHandle, selected.acctSessionId), mediation: { address, port } };
     try {
       if (action === LI_ACTION.on) {
         store.startMirror(selected.key, spec, { kind: "coa" }, now);

@@ -39,7 +39,6 @@ export interface RadiusRequest {
   readonly client: RadiusClient;
   /** The client's source address, canonical text (IPv4-mapped IPv6 sources as IPv4): the NAS identity. */
   readonly source: string;
-  readonly sourcePort: number;
   /** Milliseconds since the epoch, from the server's clock. */
   readonly receivedAt: number;
 }
@@ -215,7 +214,7 @@ export class RadiusServer {
     this.counters.handled++;
     let bytes: Uint8Array | undefined;
     try {
-      const reply = await this.options.handler({ packet, client, source, sourcePort: from.port, receivedAt });
+      const reply = await this.options.handler({ packet, client, source, receivedAt });
       if (reply) {
         // RFC 2865 §5.33, RFC 5176 §3: Proxy-State is copied unchanged, in order, into the reply.
         const proxyStates = packet.all("Proxy-State").map((v) => attribute("Proxy-State", v));
