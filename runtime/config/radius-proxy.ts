@@ -12,41 +12,7 @@
  * ```
  */
 import { z } from "zod";
-import { AddressError, parseAddress, parseHostPort, type HostPort } from "../net/address.ts";
-
-/** What the file had, for "expected X, found Y": a missing key is "nothing". */
-const found = (input: unknown) => (input === undefined ? "nothing" : JSON.stringify(input));
-
-const integer = (min: number, max: number, what: string) => {
-  const error = (issue: { input?: unknown }) =>
-    `expected ${what} (an integer ${min}..${max}), found ${found(issue.input)}`;
-  return z.int({ error }).min(min, { error }).max(max, { error });
-};
-
-const hostPort = z
-  .string({ error: (issue) => `expected "address:port" such as "127.0.0.1:1812", found ${found(issue.input)}` })
-  .transform((s, ctx): HostPort => {
-    try {
-      return parseHostPort(s);
-    } catch (e) {
-      ctx.addIssue({ code: "custom", message: e instanceof AddressError ? e.message : String(e) });
-      return z.NEVER;
-    }
-  });
-
-const ipAddress = z
-  .string({ error: (issue) => `expected an IP address such as 192.0.2.10, found ${found(issue.input)}` })
-  .refine(
-    (s) => {
-      try {
-        parseAddress(s);
-        return true;
-      } catch {
-        return false;
-      }
-    },
-    { error: (issue) => `expected an IPv4 or IPv6 address such as 192.0.2.10, found ${found(issue.input)}` },
-  );
+import { found, hostPort, integer, ipAddress } from "./fields.ts";
 
 export const upstreamSchema = z.strictObject({
   address: ipAddress,

@@ -10,40 +10,18 @@
  * ```
  */
 import { z } from "zod";
-import { AddressError, parseHostPort, parsePrefix, type HostPort, type Prefix } from "../net/address.ts";
+import { parsePrefix, type HostPort, type Prefix } from "../net/address.ts";
+import { hostPort, integer, parsed } from "./fields.ts";
 import { authenticationSchema } from "./radius-proxy.ts";
-
-const integer = (min: number, max: number, what: string) => {
-  const error = (issue: { input?: unknown }) => `expected ${what} (an integer ${min}..${max}), found ${JSON.stringify(issue.input)}`;
-  return z.int({ error }).min(min, { error }).max(max, { error });
-};
 
 /** A client's source address or network: "192.0.2.7", "192.0.2.0/24", "2001:db8::/64". */
 const clientAddress = z
   .string({ error: "expected an IP address or CIDR prefix such as 192.0.2.7 or 192.0.2.0/24" })
-  .transform((s, ctx): Prefix => {
-    try {
-      return parsePrefix(s);
-    } catch (e) {
-      ctx.addIssue({ code: "custom", message: e instanceof AddressError ? e.message : String(e) });
-      return z.NEVER;
-    }
-  });
+  .transform(parsed((s): Prefix => parsePrefix(s)));
 
 /** Where a listener binds. */
 export type ListenAddress = HostPort;
 
-/** "127.0.0.1:1813" or "[::1]:3799"; port 0 asks the kernel for a free port (tests). */
-const listenAddress = z
-  .string({ error: 'expected "address:port" such as "127.0.0.1:1813" or "[::1]:3799"' })
-  .transform((s, ctx): ListenAddress => {
-    try {
-      return parseHostPort(s);
-    } catch (e) {
-      ctx.addIssue({ code: "custom", message: e instanceof AddressError ? e.message : String(e) });
-      return z.NEVER;
-    }
-  });
 
 export const radiusClientSchema = z.strictObject({
   /** Source address or network of the client's packets; the longest matching entry wins. */
@@ -55,7 +33,7 @@ export const radiusClientSchema = z.strictObject({
   name: z.string({ error: "expected a name as a string" }).optional(),
 });
 
-const listener = (defaultListen: string) => z.strictObject({ listen: listenAddress.prefault(defaultListen) }).prefault({});
+const listener = (defaultListen: string) => z.strictObject({ listen: hostPort.prefault(defaultListen) }).prefault({});
 
 export const radiusSchema = z.strictObject({
   clients: z.array(radiusClientSchema, { error: "expected a list of RADIUS clients" }).default([]),

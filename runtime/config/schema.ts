@@ -3,18 +3,11 @@
  * and types the file; unknown keys are rejected so a typo never silently falls back to a default.
  */
 import { z } from "zod";
-import { AddressError, parseIPv4, parsePrefix, type Prefix } from "../net/address.ts";
+import { integer, ipv4Address, parsed } from "./fields.ts";
+import { parsePrefix, type Prefix } from "../net/address.ts";
 import { apiSchema } from "./api.ts";
 import { radiusSchema } from "./radius.ts";
 
-const ipv4Address = z.string({ error: "expected an IPv4 address such as 192.0.2.1" }).refine((s) => parseIPv4(s) !== null, {
-  error: (issue) => `expected an IPv4 address such as 192.0.2.1, found "${String(issue.input)}"`,
-});
-
-const intIn = (min: number, max: number, what: string) =>
-  z.int({ error: (issue) => `expected ${what} (an integer ${min}..${max}), found ${JSON.stringify(issue.input)}` })
-    .min(min, { error: (issue) => `expected ${what} (an integer ${min}..${max}), found ${JSON.stringify(issue.input)}` })
-    .max(max, { error: (issue) => `expected ${what} (an integer ${min}..${max}), found ${JSON.stringify(issue.input)}` });
 
 /** DSCP 0..63, or "inherit" to copy the mirrored packet's DSCP bits. */
 const dscpError = (issue: { input?: unknown }) => `expected a DSCP value 0..63 or "inherit", found ${JSON.stringify(issue.input)}`;
@@ -22,31 +15,22 @@ const dscp = z.union([z.literal("inherit"), z.int({ error: dscpError }).min(0, {
   error: dscpError,
 });
 
-const prefix = z.string({ error: "expected an address or prefix such as 100.64.0.1 or 2001:db8:100::/56" }).transform((s, ctx): Prefix => {
-  try {
-    const p = parsePrefix(s);
-    if (p.family === 4 && p.length !== 32) {
-      ctx.addIssue({ code: "custom", message: `"${s}": IPv4 targets are single addresses (/32)` });
-      return z.NEVER;
-    }
-    return p;
-  } catch (e) {
-    ctx.addIssue({ code: "custom", message: e instanceof AddressError ? e.message : String(e) });
-    return z.NEVER;
-  }
-});
+const prefix = z
+  .string({ error: "expected an address or prefix such as 100.64.0.1 or 2001:db8:100::/56" })
+  .transform(parsed((s): Prefix => parsePrefix(s)))
+  .refine((p) => p.family === 6 || p.length === 32, { error: (issue) => `IPv4 targets are single addresses (/32), found a /${(issue.input as Prefix).length}` });
 
 export const mediationSchema = z.strictObject({
   /** Mediation device address (JMirror is carried over IPv4, spec/li-protocols.md §2.1). */
   address: ipv4Address,
-  port: intIn(1, 65535, "a UDP port"),
+  port: integer(1, 65535, "a UDP port"),
 });
 
 export const interceptSchema = z.strictObject({
   /** 30-bit intercept identifier carried in the mirror header (spec/li-protocols.md §2.2). */
-  interceptId: intIn(0, 0x3fffffff, "an intercept ID"),
+  interceptId: integer(0, 0x3fffffff, "an intercept ID"),
   /** 32-bit session identifier carried in the mirror header. */
-  sessionId: intIn(0, 0xffffffff, "a session ID"),
+  sessionId: integer(0, 0xffffffff, "a session ID"),
   targets: z.array(prefix, { error: "expected a list of addresses or prefixes" }).min(1, { error: "expected at least one target" }),
   mediation: mediationSchema,
   dscp: dscp.optional(),
@@ -55,7 +39,7 @@ export const interceptSchema = z.strictObject({
 export const nodeSchema = z.strictObject({
   /** Source address of the outer IPv4 header (Junos radius-flow-tap source-ipv4-address). */
   sourceAddress: ipv4Address.default("192.0.2.1"),
-  mtu: intIn(68, 65535, "an MTU").default(1500),
+  mtu: integer(68, 65535, "an MTU").default(1500),
   dscp: dscp.default("inherit"),
 });
 
