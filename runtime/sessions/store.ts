@@ -135,6 +135,23 @@ export interface SessionStoreOptions {
   sessionIdFor?: (acctSessionId: string) => number;
 }
 
+/** The whole store, as `exportState` gives it and `importState` takes it (runtime/state/snapshot.ts). */
+export interface StoreState {
+  /** In insertion order, which listings and idle expiry follow. */
+  sessions: SubscriberSession[];
+  /** With the target table slots of each, in the order of the session's prefixes. */
+  mirrors: { mirror: MirrorSession; slots: number[] }[];
+  triggers: Trigger[];
+  /** Pending login arms by their key ("id:" + session key or "user:" + NAS + User-Name). */
+  arms: { key: string; arm: LoginArm; expiresAt: number }[];
+  /** Occupied target slots in table order; free slots in reuse order; the next never-used slot. */
+  tableOrder: number[];
+  freeSlots: number[];
+  nextSlot: number;
+  nextMirrorId: number;
+  nextTriggerId: number;
+}
+
 export class StoreError extends Error {
   override name = "StoreError";
   constructor(
@@ -175,9 +192,14 @@ class Index {
       if (cur.size === 1) this.map.set(value, cur.values().next().value as string);
     }
   }
+  /**
+   * Sorted, so that what a lookup drives (mirror IDs a trigger assigns, the order sessions end in)
+   * depends on the keys alone, not on the order they were indexed: a store restored from a
+   * snapshot then replays a journal exactly as the original store ran it.
+   */
   get(value: string): string[] {
     const cur = this.map.get(value);
-    return cur === undefined ? [] : typeof cur === "string" ? [cur] : [...cur];
+    return cur === undefined ? [] : typeof cur === "string" ? [cur] : [...cur].sort();
   }
 }
 
@@ -526,6 +548,60 @@ export class SessionStore {
     }
   }
 
+  // ---- snapshots -----------------------------------------------------------------------------
+
+  /**
+   * Everything the store holds, as references (serialize before the next mutation): what a
+   * snapshot writes so that `importState` rebuilds a store that behaves identically, target slots
+   * and ID counters included. `refused` is a counter, not state.
+   */
+  exportState(): StoreState {
+    return {
+      sessions: [...this.sessions.values()],
+      mirrors: [...this.mirrors.values()].map((mirror) => ({ mirror, slots: this.mirrorSlots.get(mirror.id)! })),
+      triggers: [...this.triggers.values()],
+      arms: [...this.arms].map(([key, { arm, expiresAt }]) => ({ key, arm, expiresAt })),
+      tableOrder: [...this.targetsBySlot.keys()],
+      freeSlots: [...this.freeSlots],
+      nextSlot: this.nextSlot,
+      nextMirrorId: this.nextMirrorId,
+      nextTriggerId: this.nextTriggerId,
+    };
+  }
+
+  /** Loads an `exportState` result into an empty store; the sink (if any) is fed the table. */
+  importState(state: StoreState): void {
+    if (this.sessions.size + this.mirrors.size + this.triggers.size + this.arms.size > 0) throw new StoreError("invalid", "importState needs an empty store");
+    for (const s of state.sessions) {
+      this.sessions.set(s.key, s);
+      this.indexSession(s);
+    }
+    const targets = new Map<number, Target>();
+    for (const { mirror, slots } of state.mirrors) {
+      const session = this.sessions.get(mirror.subscriber);
+      const prefixes = session ? sessionPrefixes(session) : [];
+      if (prefixes.length !== slots.length) throw new StoreError("invalid", `mirror ${mirror.id}: ${slots.length} target slot(s) for ${prefixes.length} prefix(es) of its session`);
+      this.mirrors.set(mirror.id, mirror);
+      let set = this.mirrorsBySession.get(mirror.subscriber);
+      if (!set) this.mirrorsBySession.set(mirror.subscriber, (set = new Set()));
+      set.add(mirror.id);
+      this.mirrorSlots.set(mirror.id, [...slots]);
+      slots.forEach((slot, i) => targets.set(slot, targetOf(mirror, prefixes[i], slot)));
+    }
+    for (const slot of state.tableOrder) {
+      const target = targets.get(slot);
+      if (!target) throw new StoreError("invalid", `target slot ${slot} belongs to no mirror`);
+      this.targetsBySlot.set(slot, target);
+      this.sink?.add(target);
+    }
+    for (const t of state.triggers) this.triggers.set(t.id, t);
+    for (const { key, arm, expiresAt } of state.arms) this.arms.set(key, { arm, expiresAt });
+    this.freeSlots = [...state.freeSlots];
+    this.nextSlot = state.nextSlot;
+    this.nextMirrorId = state.nextMirrorId;
+    this.nextTriggerId = state.nextTriggerId;
+  }
+
   // ---- target table --------------------------------------------------------------------------
 
   /** The whole target table, e.g. to feed a freshly loaded filter. */
@@ -547,19 +623,7 @@ export class SessionStore {
     slots.length = 0;
     for (const prefix of sessionPrefixes(session)) {
       const slot = this.freeSlots.pop() ?? this.nextSlot++;
-      const target: Target = {
-        slot,
-        family: prefix.family,
-        address: prefix.bytes,
-        prefixLength: prefix.length,
-        interceptId: mirror.interceptId,
-        sessionId: mirror.sessionId,
-        mediationAddress: ipv4ToU32(mirror.mediation.address),
-        mediationPort: mirror.mediation.port,
-        sourceAddress: 0,
-        tunnel: 0,
-        dscp: mirror.dscp ?? DSCP_INHERIT,
-      };
+      const target = targetOf(mirror, prefix, slot);
       slots.push(slot);
       this.targetsBySlot.set(slot, target);
       this.sink?.add(target);
@@ -571,6 +635,22 @@ export class SessionStore {
     this.sink?.remove(slot);
     this.freeSlots.push(slot);
   }
+}
+
+function targetOf(mirror: MirrorSession, prefix: Prefix, slot: number): Target {
+  return {
+    slot,
+    family: prefix.family,
+    address: prefix.bytes,
+    prefixLength: prefix.length,
+    interceptId: mirror.interceptId,
+    sessionId: mirror.sessionId,
+    mediationAddress: ipv4ToU32(mirror.mediation.address),
+    mediationPort: mirror.mediation.port,
+    sourceAddress: 0,
+    tunnel: 0,
+    dscp: mirror.dscp ?? DSCP_INHERIT,
+  };
 }
 
 function fieldOf(kind: TriggerKind): IndexedField {
