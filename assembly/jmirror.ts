@@ -62,6 +62,17 @@ const MIN_MTU: u32 = 68;
 const MAX_MTU: u32 = 65535;
 const MAX_COPIES: u32 = 64;
 const RECORD_HEADER: u32 = 16;
+// struct tpacket_block_desc and struct tpacket3_hdr (linux/if_packet.h).
+const BLOCK_NUM_PKTS: u32 = 12;
+const BLOCK_FIRST_PKT: u32 = 16;
+const BLOCK_HEADER: u32 = 48;
+const TPACKET3_HEADER: u32 = 48;
+const TP_NEXT_OFFSET: u32 = 0;
+const TP_SEC: u32 = 4;
+const TP_NSEC: u32 = 8;
+const TP_SNAPLEN: u32 = 12;
+const TP_LEN: u32 = 16;
+const TP_MAC: u32 = 24;
 const INFO = '{"name":"jmirror","version":"0.1.0"}';
 
 const info = memory.data(64);
@@ -164,7 +175,7 @@ export function iapd_process(inOffset: u32, inLength: u32): u32 {
       const record = start + consumed;
       const captured = load<u32>(record, 8);
       if (captured > inLength - consumed - RECORD_HEADER) break;
-      if (!processFrame(record, captured, load<u32>(record, 12))) break;
+      if (!processFrame(record + RECORD_HEADER, captured, load<u32>(record, 12), load<u32>(record), load<u32>(record, 4))) break;
       consumed += RECORD_HEADER + captured;
       frames++;
     }
@@ -173,6 +184,63 @@ export function iapd_process(inOffset: u32, inLength: u32): u32 {
   store<u32>(resultBase, descriptors, 4);
   store<u32>(resultBase, outUsed, 8);
   return consumed;
+}
+
+/**
+ * Optional export (docs/filter-abi.md "TPACKET_V3 blocks"): processes the packets of one retired
+ * AF_PACKET TPACKET_V3 block copied as it is to `in[inOffset..inOffset+inLength)`, starting with the
+ * packet at block offset `from` (0: the block's first packet). Returns the block offset of the first
+ * packet not processed because the output region is full, or 0 when the block is done.
+ */
+export function iapd_process_tpacket3(inOffset: u32, inLength: u32, from: u32): u32 {
+  if (!initialised) return 0;
+  beginBatch();
+  let frames: u32 = 0;
+  let next: u32 = 0;
+  if (inOffset <= inCapacity && inLength <= inCapacity - inOffset && inLength >= BLOCK_HEADER) {
+    const block = inBase + inOffset;
+    const packets = load<u32>(block, BLOCK_NUM_PKTS);
+    let at = from != 0 ? from : load<u32>(block, BLOCK_FIRST_PKT);
+    let index: u32 = 0;
+    // Packets before `from` were processed by an earlier call; skipping them walks the chain.
+    if (from != 0) {
+      let walk = load<u32>(block, BLOCK_FIRST_PKT);
+      while (walk != from && index < packets && walk != 0 && walk <= inLength - TPACKET3_HEADER) {
+        const step = load<u32>(block + walk);
+        if (step == 0) break;
+        walk += step;
+        index++;
+      }
+    }
+    while (index < packets) {
+      if (at < BLOCK_HEADER || at > inLength - TPACKET3_HEADER) {
+        count(FRAMES);
+        count(BAD_RECORD);
+        break;
+      }
+      const hdr = block + at;
+      const mac = <u32>load<u16>(hdr, TP_MAC);
+      const snaplen = load<u32>(hdr, TP_SNAPLEN);
+      if (mac > inLength - at || snaplen > inLength - at - mac) {
+        count(FRAMES);
+        count(BAD_RECORD);
+        break;
+      }
+      if (!processFrame(hdr + mac, snaplen, load<u32>(hdr, TP_LEN), load<u32>(hdr, TP_SEC), load<u32>(hdr, TP_NSEC))) {
+        next = at;
+        break;
+      }
+      frames++;
+      index++;
+      const step = load<u32>(hdr, TP_NEXT_OFFSET);
+      if (step == 0) break;
+      at += step;
+    }
+  }
+  store<u32>(resultBase, frames);
+  store<u32>(resultBase, descriptors, 4);
+  store<u32>(resultBase, outUsed, 8);
+  return next;
 }
 
 function malformed(reason: u32): bool {
@@ -189,10 +257,9 @@ function malformed(reason: u32): bool {
   return innerTos & 0xfc;
 }
 
-/** Filters one record; false if its copies do not fit in the space left (it is then not consumed). */
-function processFrame(record: usize, captured: u32, original: u32): bool {
+/** Filters one frame; false if its copies do not fit in the space left (it is then not consumed). */
+function processFrame(frame: usize, captured: u32, original: u32, seconds: u32, nanoseconds: u32): bool {
   if (captured > original) return malformed(BAD_RECORD);
-  const frame = record + RECORD_HEADER;
   const l2 = decodeLink(linkType, frame, captured);
   if (reasonOf(l2) != 0) return malformed(reasonOf(l2));
   const offset = valueOf(l2);
@@ -230,8 +297,6 @@ function processFrame(record: usize, captured: u32, original: u32): bool {
   count(PARSED);
   if (n == 0) return true;
   count(MATCHED);
-  const seconds = load<u32>(record);
-  const nanoseconds = load<u32>(record, 4);
   for (let i: u32 = 0; i < n; i++) {
     const slot = load<u32>(list + (<usize>i << 2));
     if (i >= writable) {

@@ -19,6 +19,7 @@ import {
   MALFORMED_REASONS,
   MAX_COPIES_PER_FRAME,
   type BatchResult,
+  type BlockResult,
   type DropReason,
   type Filter,
   type FilterConfig,
@@ -39,6 +40,8 @@ export interface OracleFilterOptions {
 
 /** pcap record header: u32 seconds, u32 nanoseconds, u32 captured length, u32 original length. */
 const RECORD_HEADER = 16;
+/** struct tpacket_block_desc and struct tpacket3_hdr are both 48 bytes (linux/if_packet.h). */
+const TPACKET3_HEADER = 48;
 const IPV4_HEADER = 20;
 /** UDP header (8) + JMirror header (8). */
 const UDP_AND_MIRROR = 16;
@@ -171,7 +174,6 @@ export class OracleFilter implements Filter {
     if (records.length > this.inCapacity) {
       throw new RangeError(`process: ${records.length} bytes of records exceed the input capacity of ${this.inCapacity} bytes`);
     }
-    const config = this.config;
     const packets: MirroredPacket[] = [];
     let offset = 0;
     let frames = 0;
@@ -181,42 +183,90 @@ export class OracleFilter implements Filter {
       const capturedLength = readU32LE(records, offset + 8);
       const end = offset + RECORD_HEADER + capturedLength;
       if (end > records.length) break;
-      const tsSeconds = readU32LE(records, offset);
-      const tsNanoseconds = readU32LE(records, offset + 4);
-      const originalLength = readU32LE(records, offset + 12);
       const frame = records.subarray(offset + RECORD_HEADER, end);
-
-      const parsed = capturedLength > originalLength ? "bad_record" : parseFrame(frame, originalLength, config.linkType);
-      if (typeof parsed === "string") {
-        this.count(MALFORMED_REASONS[parsed]);
-      } else {
-        const copies = this.copyList(frame, parsed);
-        const made = copies.slice(0, MAX_COPIES_PER_FRAME);
-        const udpLength = UDP_AND_MIRROR + parsed.copyLength;
-        const oversize = IPV4_HEADER + udpLength > MAX_DATAGRAM;
-        const copyBytes = oversize ? 0 : outerBytes(udpLength, config.mtu);
-        // Stop before a frame whose outputs do not fit; the host drains the output and calls again.
-        // Into an empty region they go as far as they fit (docs/filter-abi.md "Output").
-        if (written > 0 && copyBytes * made.length > this.outCapacity - written) break;
-
-        this.count(COUNTERS.parsed);
-        if (copies.length > 0) this.count(COUNTERS.matched);
-        for (const target of made) {
-          if (oversize) {
-            this.drop("oversize", target.slot);
-          } else if (copyBytes > this.outCapacity - written) {
-            this.drop("output_full", target.slot);
-          } else {
-            written = this.writeCopy(frame, parsed, target, config, { tsSeconds, tsNanoseconds }, written, packets);
-          }
-        }
-        for (const target of copies.slice(MAX_COPIES_PER_FRAME)) this.drop("too_many_copies", target.slot);
-      }
-      this.count(COUNTERS.frames);
+      const next = this.filterFrame(frame, readU32LE(records, offset + 12), readU32LE(records, offset), readU32LE(records, offset + 4), written, packets);
+      if (next < 0) break;
+      written = next;
       frames++;
       offset = end;
     }
     return { consumed: offset, frames, packets };
+  }
+
+  processTpacket3(block: Uint8Array, from: number): BlockResult {
+    if (block.length > this.inCapacity) {
+      throw new RangeError(`processTpacket3: a ${block.length}-byte block exceeds the input capacity of ${this.inCapacity} bytes`);
+    }
+    const packets: MirroredPacket[] = [];
+    let frames = 0;
+    let written = 0;
+    if (block.length < TPACKET3_HEADER) return { next: 0, frames, packets };
+    const count = readU32LE(block, 12);
+    const first = readU32LE(block, 16);
+    let index = 0;
+    let at = first;
+    if (from !== 0) {
+      // Packets before `from` went in an earlier call.
+      while (at !== from && index < count && at !== 0 && at <= block.length - TPACKET3_HEADER) {
+        const step = readU32LE(block, at);
+        if (step === 0) break;
+        at += step;
+        index++;
+      }
+      at = from;
+    }
+    while (index < count) {
+      const mac = at >= TPACKET3_HEADER && at <= block.length - TPACKET3_HEADER ? block[at + 24] | (block[at + 25] << 8) : -1;
+      const snaplen = mac < 0 ? 0 : readU32LE(block, at + 12);
+      if (mac < 0 || mac > block.length - at || snaplen > block.length - at - mac) {
+        this.count(MALFORMED_REASONS.bad_record);
+        this.count(COUNTERS.frames);
+        break;
+      }
+      const frame = block.subarray(at + mac, at + mac + snaplen);
+      const next = this.filterFrame(frame, readU32LE(block, at + 16), readU32LE(block, at + 4), readU32LE(block, at + 8), written, packets);
+      if (next < 0) return { next: at, frames, packets };
+      written = next;
+      frames++;
+      index++;
+      const step = readU32LE(block, at);
+      if (step === 0) break;
+      at += step;
+    }
+    return { next: 0, frames, packets };
+  }
+
+  /** Filters one frame into the output at `written`; the new output length, or -1 if its copies do not fit. */
+  private filterFrame(frame: Uint8Array, originalLength: number, tsSeconds: number, tsNanoseconds: number, written: number, packets: MirroredPacket[]): number {
+    const config = this.config;
+    const parsed = frame.length > originalLength ? "bad_record" : parseFrame(frame, originalLength, config.linkType);
+    if (typeof parsed === "string") {
+      this.count(MALFORMED_REASONS[parsed]);
+    } else {
+      const copies = this.copyList(frame, parsed);
+      const made = copies.slice(0, MAX_COPIES_PER_FRAME);
+      const udpLength = UDP_AND_MIRROR + parsed.copyLength;
+      const oversize = IPV4_HEADER + udpLength > MAX_DATAGRAM;
+      const copyBytes = oversize ? 0 : outerBytes(udpLength, config.mtu);
+      // Stop before a frame whose outputs do not fit; the host drains the output and calls again.
+      // Into an empty region they go as far as they fit (docs/filter-abi.md "Output").
+      if (written > 0 && copyBytes * made.length > this.outCapacity - written) return -1;
+
+      this.count(COUNTERS.parsed);
+      if (copies.length > 0) this.count(COUNTERS.matched);
+      for (const target of made) {
+        if (oversize) {
+          this.drop("oversize", target.slot);
+        } else if (copyBytes > this.outCapacity - written) {
+          this.drop("output_full", target.slot);
+        } else {
+          written = this.writeCopy(frame, parsed, target, config, { tsSeconds, tsNanoseconds }, written, packets);
+        }
+      }
+      for (const target of copies.slice(MAX_COPIES_PER_FRAME)) this.drop("too_many_copies", target.slot);
+    }
+    this.count(COUNTERS.frames);
+    return written;
   }
 
   counters(): bigint[] {

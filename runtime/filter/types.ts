@@ -62,6 +62,14 @@ export interface BatchResult {
   packets: MirroredPacket[];
 }
 
+/** The outcome of one `processTpacket3` call. */
+export interface BlockResult {
+  /** Block offset of the first packet not processed (the output region filled up), or 0 when the block is done. */
+  next: number;
+  frames: number;
+  packets: MirroredPacket[];
+}
+
 /** Global counter names by index, as laid out in docs/filter-abi.md. */
 export const COUNTERS = {
   frames: 0,
@@ -151,6 +159,12 @@ export interface Filter {
    * output region is full; call again with the unconsumed rest.
    */
   process(records: Uint8Array): BatchResult;
+  /**
+   * Processes one retired TPACKET_V3 block as the kernel wrote it (docs/filter-abi.md "TPACKET_V3
+   * blocks"), from the packet at block offset `from` (0: the first). Absent when a filter module does
+   * not export `iapd_process_tpacket3`. Call again with `next` until it is 0.
+   */
+  processTpacket3?(block: Uint8Array, from: number): BlockResult;
   /** All 48 global counters. */
   counters(): bigint[];
   targetCounters(slot: number): TargetCounters;

@@ -7,11 +7,13 @@
  *   const { consumed, packets } = filter.process(records);  // packets are views, valid until the next call
  */
 import { readFile } from "node:fs/promises";
+import { assetBytes } from "../assets/assets.ts";
 import {
   ABI_VERSION,
   COUNTER_COUNT,
   FilterError,
   type BatchResult,
+  type BlockResult,
   type Filter,
   type FilterConfig,
   type MirroredPacket,
@@ -33,7 +35,8 @@ interface WasmApi {
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmApi }).WebAssembly;
 
-const DEFAULT_MODULE = new URL("../../build/filters/jmirror.wasm", import.meta.url);
+/** The built-in filter, shipped with iapd (embedded in the single binary). */
+const DEFAULT_MODULE = "build/filters/jmirror.wasm";
 const DESCRIPTOR_SIZE = 32;
 const TARGET_COUNTERS_SIZE = 32;
 const FLAG_FRAGMENT = 1;
@@ -75,6 +78,8 @@ interface FilterExports {
   iapd_target_remove(slot: number): number;
   iapd_target_clear(): void;
   iapd_process(inOffset: number, inLength: number): number;
+  /** Optional (docs/filter-abi.md "TPACKET_V3 blocks"). */
+  iapd_process_tpacket3?(inOffset: number, inLength: number, from: number): number;
 }
 
 const REQUIRED_FUNCTIONS = [
@@ -180,13 +185,13 @@ export class WasmFilter implements Filter {
    * JMirror filter) and allocates its regions.
    */
   static async load(source?: string | Uint8Array, options: WasmFilterOptions = {}): Promise<WasmFilter> {
-    const origin = typeof source === "string" ? source : source ? "filter module" : DEFAULT_MODULE.href;
+    const origin = typeof source === "string" ? source : source ? "filter module" : DEFAULT_MODULE;
     // A capacity that is no u32 becomes 0, which iapd_init rejects as a bad argument.
     const capacity = (value: number) => (isU32(value) ? value : 0);
     const maxTargets = capacity(options.maxTargets ?? 131072);
     const inCapacity = capacity(options.inCapacity ?? 4 << 20);
     const outCapacity = capacity(options.outCapacity ?? 8 << 20);
-    const bytes = source instanceof Uint8Array ? source : await readFile(source ?? DEFAULT_MODULE);
+    const bytes = source instanceof Uint8Array ? source : source !== undefined ? await readFile(source) : assetBytes(DEFAULT_MODULE);
     let memory: WasmMemory | undefined;
     const imports = {
       env: {
@@ -262,25 +267,39 @@ export class WasmFilter implements Filter {
   }
 
   process(records: Uint8Array): BatchResult {
+    const offset = this.#place(records, "process");
+    const consumed = this.#filter.iapd_process(offset, records.byteLength) >>> 0;
+    const { frames, packets } = this.#output();
+    return { consumed, frames, packets };
+  }
+
+  /** Present when the module exports `iapd_process_tpacket3`. */
+  get processTpacket3(): ((block: Uint8Array, from: number) => BlockResult) | undefined {
+    const call = this.#filter.iapd_process_tpacket3;
+    if (typeof call !== "function") return undefined;
+    return (block, from) => {
+      const offset = this.#place(block, "processTpacket3");
+      const next = call(offset, block.byteLength, from >>> 0) >>> 0;
+      const { frames, packets } = this.#output();
+      return { next, frames, packets };
+    };
+  }
+
+  /** Where `input` lies in the input region: in place when it is a view of it, else copied to its start. */
+  #place(input: Uint8Array, operation: string): number {
     this.#refresh();
     const inStart = this.#regions.in;
-    let offset: number;
-    if (
-      records.buffer === this.#buffer &&
-      records.byteOffset >= inStart &&
-      records.byteOffset + records.byteLength <= inStart + this.inCapacity
-    ) {
-      offset = records.byteOffset - inStart;
-    } else {
-      if (records.byteLength > this.inCapacity) {
-        throw new RangeError(
-          `process: ${records.byteLength} bytes of records exceed the filter's input capacity of ${this.inCapacity} bytes`,
-        );
-      }
-      this.#bytes.set(records, inStart);
-      offset = 0;
+    if (input.buffer === this.#buffer && input.byteOffset >= inStart && input.byteOffset + input.byteLength <= inStart + this.inCapacity) {
+      return input.byteOffset - inStart;
     }
-    const consumed = this.#filter.iapd_process(offset, records.byteLength) >>> 0;
+    if (input.byteLength > this.inCapacity) {
+      throw new RangeError(`${operation}: ${input.byteLength} bytes of input exceed the filter's input capacity of ${this.inCapacity} bytes`);
+    }
+    this.#bytes.set(input, inStart);
+    return 0;
+  }
+
+  #output(): { frames: number; packets: MirroredPacket[] } {
     this.#refresh();
     const view = this.#view;
     const result = this.#regions.result;
@@ -298,7 +317,7 @@ export class WasmFilter implements Filter {
         fragment: (view.getUint32(d + 24, true) & FLAG_FRAGMENT) !== 0,
       };
     }
-    return { consumed, frames, packets };
+    return { frames, packets };
   }
 
   counters(): bigint[] {

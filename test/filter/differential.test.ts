@@ -38,6 +38,7 @@ import {
   recordsOf,
   type Rng,
 } from "../helpers/frames.ts";
+import { tpacket3Block } from "../dataplane/blocks.ts";
 
 const MAX_TARGETS = 256;
 const CAPTURES = resolve(import.meta.dirname, "..", "..", "fixtures", "captures");
@@ -84,6 +85,23 @@ class Pair {
       this.compareCounters(where);
       rest = rest.subarray(expected.consumed);
     }
+  }
+
+  /** Feeds one TPACKET_V3 block through both filters, resuming where the output filled up. */
+  drainBlock(block: Uint8Array): void {
+    let from = 0;
+    for (let call = 0; call < 100_000; call++) {
+      const where = `${this.context}, block call ${call} from ${from}`;
+      const expected = this.oracle.processTpacket3(block, from);
+      const actual = this.wasm.processTpacket3!(block, from);
+      assert.is(actual.next, expected.next, `${where}: next`);
+      comparePackets({ ...actual, consumed: 0 }, { ...expected, consumed: 0 }, where, block);
+      this.compareCounters(where);
+      if (expected.next === 0) return;
+      assert.ok(expected.packets.length > 0 && expected.next !== from, `${where}: no progress`);
+      from = expected.next;
+    }
+    assert.unreachable(`${this.context}: block never finished`);
   }
 
   compareCounters(where: string): void {
@@ -219,6 +237,30 @@ test("random batches: same packets, consumed counts and counters", async () => {
   const covered = { ...COUNTERS, ...MALFORMED_REASONS, ...DROP_REASONS };
   for (const [name, index] of Object.entries(covered)) assert.ok(total[index] > 0n, `no ${name} in any scenario`);
   assert.ok(total[COUNTERS.frames] > 2000n && total[COUNTERS.frames] < 10_000n, `${total[COUNTERS.frames]} frames`);
+});
+
+test("TPACKET_V3 blocks: same packets, resume offsets and counters, broken chains included", async () => {
+  const seed = seedFromEnvironment ?? (Date.now() % 2 ** 31) >>> 0;
+  const rng = mulberry32(seed);
+  for (const outCapacity of [700, 5_000, 1 << 20]) {
+    const pair = await Pair.create({ maxTargets: MAX_TARGETS, inCapacity: 1 << 20, outCapacity }, `seed ${seed} out ${outCapacity}`);
+    const active = new Set<number>();
+    addAll(pair, randomTargets(rng, { count: 40, freeSlots: freeSlots(active) }), active);
+    for (let n = 0; n < 12; n++) {
+      const linkType = pick(rng, LINK_TYPES);
+      const config = randomConfig(rng, linkType);
+      pair.both(`configure ${JSON.stringify(config)}`, (f) => f.configure(config));
+      const frames = Array.from({ length: randomInt(rng, 0, 60) }, () => randomFrame(rng, { linkType }));
+      const block = tpacket3Block(frames, rng() < 0.5 ? 1 << 16 : undefined);
+      const view = new DataView(block.buffer);
+      const broken = rng();
+      if (frames.length > 1 && broken < 0.1) view.setUint32(48, 1 << 20, true); // tp_next_offset beyond the block
+      else if (frames.length > 0 && broken < 0.2) view.setUint16(48 + 24, 0xffff, true); // tp_mac beyond the block
+      else if (broken < 0.25) view.setUint32(16, 8, true); // first packet inside the block header
+      pair.context = `seed ${seed} out ${outCapacity} block ${n} broken ${broken.toFixed(2)}`;
+      pair.drainBlock(block);
+    }
+  }
 });
 
 test("Identification wraps past 65,535 copies the same way", async () => {
