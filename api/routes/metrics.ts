@@ -3,9 +3,11 @@
  * tells anything about intercepts: API requests are counted by route template, never by path, and
  * mirror session or trigger counts are not exported (see routes/stats.ts for why).
  */
-import { Hono } from "hono";
-import type { ApiDeps, ApiEnv } from "../env.ts";
+import { createRoute } from "@hono/zod-openapi";
+import { z } from "zod";
 import { allow } from "../auth/middleware.ts";
+import { router, type ApiDeps } from "../env.ts";
+import { problems, security } from "./problems.ts";
 
 export class RequestCounts {
   private counts = new Map<string, number>();
@@ -21,8 +23,17 @@ export class RequestCounts {
 }
 
 export function metricsRoutes(deps: ApiDeps, requests: RequestCounts) {
-  const app = new Hono<ApiEnv>();
-  app.get("/metrics", allow("viewer"), (c) => {
+  const app = router();
+  app.openapi(
+    createRoute({
+      method: "get",
+      path: "/metrics",
+      summary: "Prometheus metrics",
+      security,
+      middleware: [allow("viewer")] as const,
+      responses: { 200: { description: "Prometheus text exposition format 0.0.4", content: { "text/plain": { schema: z.string() } } }, ...problems([401]) },
+    }),
+    (c) => {
     const body = [
       "# HELP iapd_subscriber_sessions Subscriber sessions known from RADIUS accounting.",
       "# TYPE iapd_subscriber_sessions gauge",
@@ -38,7 +49,8 @@ export function metricsRoutes(deps: ApiDeps, requests: RequestCounts) {
       ...requests.lines(),
       "",
     ].join("\n");
-    return c.body(body, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
-  });
+    return c.text(body, 200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+    },
+  );
   return app;
 }

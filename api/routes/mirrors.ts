@@ -11,7 +11,7 @@ import type { Cursors } from "../pagination/cursors.ts";
 import { listing, pageParams } from "../pagination/listing.ts";
 import { ProblemError } from "../problem.ts";
 import { mirrorSchema, mirrorView, pageSchema, sessionKeyOf } from "../views.ts";
-import { problems, security } from "./problems.ts";
+import { definedOnly, problems, security } from "./problems.ts";
 
 const interceptError = (issue: { input?: unknown }) => `expected an intercept ID (an integer 0..1073741823), found ${JSON.stringify(issue.input)}`;
 
@@ -57,6 +57,7 @@ export function mirrorRoutes(deps: ApiDeps, cursors: Cursors) {
         keep: (m) => store.getMirror(m.id) === m && (interceptId === undefined || m.interceptId === interceptId),
         view,
       });
+      deps.audit.record({ actor: `api:${c.get("principal").name}`, action: "mirror.list", object: "mirrors", outcome: "ok", detail: { ...definedOnly({ interceptId: q.interceptId, session: q.session }), returned: page.items.length } });
       return c.json(page, 200);
     },
   );
@@ -72,7 +73,9 @@ export function mirrorRoutes(deps: ApiDeps, cursors: Cursors) {
       responses: { 200: { description: "the mirror session", content: { "application/json": { schema: mirrorSchema } } }, ...problems([401, 404]) },
     }),
     (c) => {
-      const m = store.getMirror(c.req.valid("param").id);
+      const id = c.req.valid("param").id;
+      const m = store.getMirror(id);
+      deps.audit.record({ actor: `api:${c.get("principal").name}`, action: "mirror.get", object: `mirror:${id.slice(0, 64)}`, outcome: m ? "ok" : "not-found" });
       if (!m) throw new ProblemError("not-found", "no such resource");
       return c.json(view(m), 200);
     },

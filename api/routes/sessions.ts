@@ -13,7 +13,7 @@ import { router, type ApiDeps } from "../env.ts";
 import type { Cursors } from "../pagination/cursors.ts";
 import { listing, pageParams } from "../pagination/listing.ts";
 import { ProblemError } from "../problem.ts";
-import { problems, security } from "./problems.ts";
+import { definedOnly, problems, security } from "./problems.ts";
 import { pageSchema, sessionKeyOf, sessionSchema, sessionView } from "../views.ts";
 
 const addressError = (issue: { input?: unknown }) => `expected an IPv4 or IPv6 address, found ${JSON.stringify(issue.input)}`;
@@ -76,6 +76,8 @@ export function sessionRoutes(deps: ApiDeps, cursors: Cursors) {
         keep: (s) => store.getSession(s.key) === s && match(s) && (mirrored === undefined || store.mirrorsOf(s.key).length > 0 === mirrored),
         view: (s) => sessionView(s, li ? { mirrors: store.mirrorsOf(s.key).map((m) => m.id) } : undefined),
       });
+      // An li-admin's listing shows who is mirrored: that read is an LI action.
+      if (li) deps.audit.record({ actor: `api:${principal.name}`, action: "session.list", object: "sessions", outcome: "ok", detail: { ...definedOnly({ user: q.user, address: q.address, nas: q.nas, mirrored: q.mirrored }), returned: page.items.length } });
       return c.json(page, 200);
     },
   );
@@ -94,7 +96,9 @@ export function sessionRoutes(deps: ApiDeps, cursors: Cursors) {
       const key = sessionKeyOf(c.req.valid("param").id);
       const s = key === undefined ? undefined : store.getSession(key);
       if (!s) throw new ProblemError("not-found", "no such resource");
-      const li = roleAtLeast(c.get("principal").role, "li-admin");
+      const principal = c.get("principal");
+      const li = roleAtLeast(principal.role, "li-admin");
+      if (li) deps.audit.record({ actor: `api:${principal.name}`, action: "session.get", object: `session:${s.key}`, outcome: "ok" });
       return c.json(sessionView(s, li ? { mirrors: store.mirrorsOf(s.key).map((m) => m.id) } : undefined), 200);
     },
   );

@@ -103,6 +103,7 @@ export function triggerRoutes(deps: ApiDeps, cursors: Cursors) {
         keep: () => true,
         view: triggerView,
       });
+      deps.audit.record({ actor: `api:${c.get("principal").name}`, action: "trigger.list", object: "triggers", outcome: "ok", detail: { returned: page.items.length } });
       return c.json(page, 200);
     },
   );
@@ -118,7 +119,9 @@ export function triggerRoutes(deps: ApiDeps, cursors: Cursors) {
       responses: { 200: { description: "the trigger", content: { "application/json": { schema: triggerSchema } } }, ...problems([401, 404]) },
     }),
     (c) => {
-      const t = store.getTrigger(c.req.valid("param").id);
+      const id = c.req.valid("param").id;
+      const t = store.getTrigger(id);
+      deps.audit.record({ actor: `api:${c.get("principal").name}`, action: "trigger.get", object: `trigger:${id.slice(0, 64)}`, outcome: t ? "ok" : "not-found" });
       if (!t) throw new ProblemError("not-found", "no such resource");
       return c.json(triggerView(t), 200);
     },
