@@ -320,6 +320,20 @@ export class WasmFilter implements Filter {
     return { frames, packets };
   }
 
+  /**
+   * The global and per-target counter regions as they lie in the filter's memory: live views, valid
+   * until the next call. A hot swap copies them into the next generation (runtime/filter/lifecycle.ts)
+   * so that counters, `next_ip_id` included, carry over. `targets` holds maxTargets slots of 32 bytes.
+   */
+  counterRegions(): { global: Uint8Array; targets: Uint8Array } {
+    this.#refresh();
+    const { counters, targetCounters } = this.#regions;
+    return {
+      global: this.#bytes.subarray(counters, counters + COUNTER_COUNT * 8),
+      targets: this.#bytes.subarray(targetCounters, targetCounters + this.maxTargets * TARGET_COUNTERS_SIZE),
+    };
+  }
+
   counters(): bigint[] {
     this.#refresh();
     const counters: bigint[] = new Array(COUNTER_COUNT);
