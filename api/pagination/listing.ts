@@ -15,7 +15,7 @@ const pageSizeError = (issue: { input?: unknown }) => `expected a page size (an 
 export const pageParams = {
   limit: z
     .string({ error: pageSizeError })
-    .regex(/^[0-9]{1,9}$/, { error: pageSizeError })
+    .regex(/^[0-9]{1,9}$/, { error: pageSizeError, abort: true })
     .refine((s) => Number(s) >= 1 && Number(s) <= MAX_PAGE_SIZE, { error: pageSizeError })
     .optional()
     .meta({ description: `page size, 1..${MAX_PAGE_SIZE} (default ${DEFAULT_PAGE_SIZE})` }),

@@ -18,7 +18,7 @@ const interceptError = (issue: { input?: unknown }) => `expected an intercept ID
 const listQuery = z.strictObject({
   interceptId: z
     .string({ error: interceptError })
-    .regex(/^[0-9]{1,10}$/, { error: interceptError })
+    .regex(/^[0-9]{1,10}$/, { error: interceptError, abort: true })
     .refine((s) => Number(s) <= 0x3fffffff, { error: interceptError })
     .optional(),
   session: z.string({ error: "expected a session id" }).optional().meta({ description: "a subscriber session id" }),

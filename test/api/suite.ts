@@ -81,7 +81,7 @@ export function apiSuite(name: string, start: () => Promise<Target>) {
     const doc = await get("/v1/openapi.json", null);
     assert.is(doc.status, 200);
     assert.is(doc.body.openapi, "3.1.0");
-    for (const p of ["/v1/sessions", "/v1/sessions/{id}", "/v1/mirrors", "/v1/mirrors/{id}", "/v1/triggers", "/v1/triggers/{id}", "/v1/tunnels", "/v1/tunnels/{name}", "/v1/filters", "/v1/stats"]) {
+    for (const p of ["/v1/sessions", "/v1/sessions/{id}", "/v1/mirrors", "/v1/mirrors/{id}", "/v1/triggers", "/v1/triggers/{id}", "/v1/tunnels", "/v1/tunnels/{name}", "/v1/filters", "/v1/stats", "/metrics", "/healthz", "/readyz"]) {
       assert.ok(doc.body.paths[p], `${p} missing from the OpenAPI document`);
     }
     // Generated from the schemas that validate: strict bodies, the limits, the enum of kinds.
