@@ -4,7 +4,7 @@
  * outside `iapd replay` yet) and `builtinFilters` lists the built-in filter only.
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
+import { assetBytes } from "../runtime/assets/assets.ts";
 import { ABI_VERSION, DROP_REASONS, type DropReason } from "../runtime/filter/types.ts";
 import { WasmFilter } from "../runtime/filter/wasm.ts";
 
@@ -43,7 +43,7 @@ export interface FiltersProvider {
 
 /** The built-in filter (build/filters/jmirror.wasm), loaded once to read its name and version. */
 export async function builtinFilters(loadedAt: number): Promise<FiltersProvider> {
-  const bytes = new Uint8Array(await readFile(new URL("../build/filters/jmirror.wasm", import.meta.url)));
+  const bytes = assetBytes("build/filters/jmirror.wasm");
   const filter = await WasmFilter.load(bytes, { maxTargets: 1, inCapacity: 65536, outCapacity: 65536 });
   const info: FilterInfo = {
     name: filter.name,

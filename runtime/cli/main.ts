@@ -6,14 +6,14 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { auditCommand } from "../audit/cli.ts";
-import { ConfigError, loadConfig, parseConfig } from "../config/load.ts";
-import { ControlPlane } from "../daemon/control-plane.ts";
+import { ConfigError, loadConfig } from "../config/load.ts";
+import { runDaemon } from "../daemon/daemon.ts";
 import { targetsFromConfig } from "../config/targets.ts";
 import { WasmFilter } from "../filter/wasm.ts";
 import { formatSummary, replay, ReplayError } from "../replay/replay.ts";
 import { progressBar } from "./progress.ts";
 import { versionInfo } from "./version.ts";
-import { repoPath } from "./paths.ts";
+import { assetPath } from "../assets/assets.ts";
 
 const USAGE = `usage: iapd <command> [options]
 
@@ -25,8 +25,8 @@ commands:
   check-config --config FILE
       Validate a configuration file and print what it configures.
   run [--config FILE]
-      The daemon. Today: the RADIUS accounting and dynamic authorization listeners of the
-      configuration's radius section, until SIGINT or SIGTERM (no live capture yet).
+      The daemon: RADIUS listeners, the HTTP API and the data plane, until SIGINT or SIGTERM;
+      SIGHUP reloads the configuration file. Without --config, a built-in demo on loopback.
   audit verify FILE
       Check an audit log's hash chain; names the first edited, removed or reordered record.
   version
@@ -81,8 +81,8 @@ async function replayCommand(args: string[]): Promise<number> {
   if (!demo && (o.config === undefined || o.in === undefined || o.out === undefined)) {
     throw new UsageError("replay needs --config, --in and --out (or none of them for the bundled demo)");
   }
-  const configPath = o.config ?? repoPath("fixtures/configs/demo.yaml");
-  const input = o.in ?? repoPath("fixtures/captures/demo.pcap");
+  const configPath = o.config ?? assetPath("fixtures/configs/demo.yaml");
+  const input = o.in ?? assetPath("fixtures/captures/demo.pcap");
   const output = o.out ?? "var/demo-mirrored.pcap";
   const config = loadConfig(configPath);
   mkdirSync(dirname(output), { recursive: true });
@@ -106,20 +106,9 @@ async function replayCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-/** The daemon: for now the RADIUS control plane, until SIGINT or SIGTERM. */
 async function runCommand(args: string[]): Promise<number> {
   const o = options(args, { config: { type: "string" } });
-  const config = o.config === undefined ? parseConfig("", "(defaults)") : loadConfig(o.config);
-  const log = (line: string) => console.error(`iapd: ${line}`);
-  const plane = await ControlPlane.start(config.radius, { log });
-  log("the live data plane is not built yet: the target table is kept in memory only");
-  const signal = await new Promise<NodeJS.Signals>((stop) => {
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-  });
-  log(`${signal}: stopping`);
-  await plane.stop();
-  return 0;
+  return runDaemon({ configPath: o.config });
 }
 
 function checkConfigCommand(args: string[]): number {
@@ -133,9 +122,12 @@ function checkConfigCommand(args: string[]): number {
   return 0;
 }
 
-try {
-  process.exitCode = await main(process.argv.slice(2));
-} catch (e) {
+// No top-level await: the single binary's entry point must be a CommonJS script (Node 20 SEA).
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+}, fail);
+
+function fail(e: unknown): void {
   if (e instanceof ConfigError) {
     console.error(`iapd: invalid configuration:\n${e.message}`);
     process.exitCode = 1;

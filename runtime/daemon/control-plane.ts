@@ -20,6 +20,8 @@ export interface ControlPlaneOptions {
   readonly now?: () => number;
   /** Operational lines (listeners up, socket errors); never LI data. */
   readonly log?: (line: string) => void;
+  /** The session store to feed (the daemon's, restored from state, kept across reloads); default: a new one. */
+  readonly store?: SessionStore;
 }
 
 export class ControlPlane {
@@ -32,7 +34,7 @@ export class ControlPlane {
   ) {}
 
   static async start(config: RadiusConfig, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
-    const store = new SessionStore({ maxMirrors: config.limits.maxMirrors, sessionIdFor: sessionIdFromAcctSessionId });
+    const store = options.store ?? new SessionStore({ maxMirrors: config.limits.maxMirrors, sessionIdFor: sessionIdFromAcctSessionId });
     const clients: RadiusClient[] = config.clients.map((c) => ({
       prefix: c.address,
       secret: c.secret,

@@ -7,7 +7,7 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { formatPrefix, u32ToIPv4 } from "../../runtime/net/address.ts";
@@ -415,9 +415,12 @@ e2e("iapd run --config: accounting and CoA from radclient, stops on SIGTERM", as
   const config = join(dir, "iapd.yaml");
   writeFileSync(
     config,
-    `radius:\n  clients:\n    - { address: 127.0.0.1, secret: "${SECRET}" }\n  accounting: { listen: "127.0.0.1:0" }\n  dynamicAuthorization: { listen: "127.0.0.1:0" }\n`,
+    `radius:\n  clients:\n    - { address: 127.0.0.1, secret: "${SECRET}" }\n  accounting: { listen: "127.0.0.1:0" }\n  dynamicAuthorization: { listen: "127.0.0.1:0" }\n` +
+      // A configured token: no first-run token is printed (its random text could match the check below).
+      `api:\n  listen: "127.0.0.1:0"\n  tokens: [{ name: t, role: viewer, sha256: "${"0".repeat(64)}" }]\n`,
   );
-  const child = spawn(process.execPath, ["bin/iapd.js", "run", "--config", config], { stdio: ["ignore", "pipe", "pipe"] });
+  // State (./var) goes to the temporary directory.
+  const child = spawn(process.execPath, [resolve("bin/iapd.js"), "run", "--config", config], { cwd: dir, stdio: ["ignore", "pipe", "pipe"] });
   let output = "";
   child.stdout.on("data", (d) => (output += d));
   child.stderr.on("data", (d) => (output += d));
@@ -426,8 +429,8 @@ e2e("iapd run --config: accounting and CoA from radclient, stops on SIGTERM", as
     await new Promise<void>((ready, fail) => {
       const timer = setTimeout(() => fail(new Error(`iapd run not ready after 10 s:\n${output}`)), 10_000);
       child.stderr.on("data", () => {
-        // Printed after both listeners are up, in the tick that installs the signal handlers.
-        if (/live data plane is not built yet/.test(output)) {
+        // Printed once everything is up; the signal handlers are installed before.
+        if (/iapd: ready/.test(output)) {
           clearTimeout(timer);
           ready();
         }

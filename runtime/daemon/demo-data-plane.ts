@@ -1,0 +1,47 @@
+/**
+ * The data plane of `iapd run` while no capture interface is configured (the live one plugs into
+ * daemon.ts): the bundled demo capture goes through the built-in filter with the configuration's
+ * intercepts, and what would go to the mediation devices lands in `<state dir>/mirrored.pcap`,
+ * byte for byte as `iapd replay` writes it.
+ *
+ * ```ts
+ * const plane = await DemoDataPlane.start(config, "var");
+ * plane.summary.outPackets; // packets written to var/mirrored.pcap
+ * ```
+ */
+import { join } from "node:path";
+import { assetPath } from "../assets/assets.ts";
+import type { Config } from "../config/schema.ts";
+import { WasmFilter } from "../filter/wasm.ts";
+import { replay, type ReplaySummary } from "../replay/replay.ts";
+import type { DataPlane } from "./daemon.ts";
+
+export class DemoDataPlane implements DataPlane {
+  private constructor(
+    private readonly filter: WasmFilter,
+    readonly output: string,
+    public summary: ReplaySummary,
+  ) {}
+
+  static async start(config: Config, stateDir: string): Promise<DemoDataPlane> {
+    const filter = await WasmFilter.load();
+    const output = join(stateDir, "mirrored.pcap");
+    return new DemoDataPlane(filter, output, await replayDemo(filter, config, output));
+  }
+
+  get description(): string {
+    return `no capture interface configured: replayed the bundled demo capture, ${this.summary.outPackets} mirrored packet(s) in ${this.output}`;
+  }
+
+  /** The intercepts or node settings changed: the capture is replayed again with the new ones. */
+  async reload(config: Config): Promise<void> {
+    this.summary = await replayDemo(this.filter, config, this.output);
+  }
+
+  /** Nothing runs between replays; each one finishes (and closes its pcap) before it returns. */
+  async stop(): Promise<void> {}
+}
+
+function replayDemo(filter: WasmFilter, config: Config, output: string): Promise<ReplaySummary> {
+  return replay({ config, input: assetPath("fixtures/captures/demo.pcap"), output, filter });
+}
