@@ -44,8 +44,18 @@ export const TUNNEL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$/;
 /** Linux IFNAMSIZ is 16 including the NUL; no '/', ':' or whitespace (net/core/dev.c dev_valid_name). */
 export const INTERFACE_NAME = /^[^/:\s]{1,15}$/;
 
+/** A change to the registry, for the live data plane's tunnel pool. */
+export type TunnelChange = { type: "added"; tunnel: Tunnel } | { type: "removed"; tunnel: Tunnel };
+
 export class TunnelRegistry {
   private tunnels = new Map<string, Tunnel>();
+  private listeners = new Set<(change: TunnelChange) => void>();
+
+  /** Calls `listener` after every add and remove; returns the function that unsubscribes it. */
+  subscribe(listener: (change: TunnelChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
 
   list(): Tunnel[] {
     return [...this.tunnels.values()];
@@ -72,6 +82,7 @@ export class TunnelRegistry {
     if (spec.interface !== undefined) tunnel.interface = spec.interface;
     if (spec.dscp !== undefined) tunnel.dscp = spec.dscp;
     this.tunnels.set(tunnel.name, tunnel);
+    for (const listener of this.listeners) listener({ type: "added", tunnel });
     return tunnel;
   }
 
@@ -79,6 +90,7 @@ export class TunnelRegistry {
     const tunnel = this.tunnels.get(name);
     if (!tunnel) throw new TunnelError("not-found", "name", `no tunnel named "${name}"`);
     this.tunnels.delete(name);
+    for (const listener of this.listeners) listener({ type: "removed", tunnel });
     return tunnel;
   }
 }
