@@ -7,6 +7,7 @@ import { integer, ipv4Address, parsed } from "./fields.ts";
 import { parsePrefix, type Prefix } from "../net/address.ts";
 import { apiSchema } from "./api.ts";
 import { radiusSchema } from "./radius.ts";
+import { stateSchema } from "./state.ts";
 
 
 /** DSCP 0..63, or "inherit" to copy the mirrored packet's DSCP bits. */
@@ -48,6 +49,7 @@ export const configSchema = z.strictObject({
   intercepts: z.array(interceptSchema, { error: "expected a list of intercepts" }).default([]),
   radius: radiusSchema.prefault({}),
   api: apiSchema.prefault({}),
+  state: stateSchema.prefault({}),
 });
 
 export type Config = z.output<typeof configSchema>;
