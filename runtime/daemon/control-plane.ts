@@ -22,6 +22,8 @@ export interface ControlPlaneOptions {
   readonly log?: (line: string) => void;
   /** The session store to feed (the daemon's, restored from state, kept across reloads); default: a new one. */
   readonly store?: SessionStore;
+  /** Resolves once the store's changes are durable (runtime/state); every reply waits for it. */
+  readonly commit?: () => Promise<void>;
 }
 
 export class ControlPlane {
@@ -48,8 +50,8 @@ export class ControlPlane {
       now: options.now,
       log: options.log,
     };
-    const accounting = accountingService(store);
-    const das = dasService(store);
+    const accounting = accountingService(store, { commit: options.commit });
+    const das = dasService(store, { commit: options.commit });
     const accountingServer = await RadiusServer.listen({
       ...common,
       service: "accounting",
@@ -73,7 +75,7 @@ export class ControlPlane {
     }
     let authentication: RunningAuthenticationProxy | undefined;
     try {
-      if (config.authentication) authentication = await startAuthenticationProxy({ ...common, config: config.authentication, store });
+      if (config.authentication) authentication = await startAuthenticationProxy({ ...common, config: config.authentication, store, commit: options.commit });
     } catch (e) {
       await Promise.all([accountingServer.close(), dasServer.close()]);
       throw e;

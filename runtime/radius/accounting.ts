@@ -40,7 +40,15 @@ export interface AccountingService {
   readonly handle: RadiusHandler;
 }
 
-export function accountingService(store: SessionStore): AccountingService {
+export interface ServiceOptions {
+  /**
+   * Resolves once the store's changes so far are durable (runtime/state); the reply waits for it,
+   * so nothing is acknowledged that a crash could lose. Default: nothing to wait for.
+   */
+  readonly commit?: () => Promise<void>;
+}
+
+export function accountingService(store: SessionStore, options: ServiceOptions = {}): AccountingService {
   const counters: AccountingCounters = {
     starts: 0,
     interimUpdates: 0,
@@ -52,7 +60,7 @@ export function accountingService(store: SessionStore): AccountingService {
   };
   const ok = { code: Code.AccountingResponse, attributes: [] } as const;
 
-  const handle = ({ packet, source, receivedAt }: RadiusRequest) => {
+  const apply = ({ packet, source, receivedAt }: RadiusRequest) => {
     const status = packet.first("Acct-Status-Type");
     if (status === undefined) {
       counters.dropped["missing-acct-status-type"]++;
@@ -109,6 +117,11 @@ export function accountingService(store: SessionStore): AccountingService {
     if (isStart) counters.starts++;
     else counters.interimUpdates++;
     return ok;
+  };
+  const handle = async (request: RadiusRequest) => {
+    const reply = apply(request);
+    if (reply) await options.commit?.();
+    return reply;
   };
   return { counters, handle };
 }

@@ -36,6 +36,7 @@ import type { RadiusHandler, RadiusReply, RadiusRequest } from "./server.ts";
 import { parseIPv4 } from "../net/address.ts";
 import { HandleError, mirrorIds, parseMedDevHandle, type MedDevHandle } from "../sessions/handle.ts";
 import { StoreError, type MirrorSpec, type SessionStore, type SubscriberSession } from "../sessions/store.ts";
+import type { ServiceOptions } from "./accounting.ts";
 
 type ErrorCause = (typeof ERROR_CAUSE)[keyof typeof ERROR_CAUSE];
 
@@ -76,12 +77,14 @@ export interface DasService {
   readonly handle: RadiusHandler;
 }
 
-export function dasService(store: SessionStore): DasService {
+export function dasService(store: SessionStore, options: ServiceOptions = {}): DasService {
   const counters: DasCounters = { mirrorsStarted: 0, mirrorsStopped: 0, decoys: 0, disconnects: 0, naks: {} };
 
-  const handle = (request: RadiusRequest): RadiusReply => {
+  const handle = async (request: RadiusRequest): Promise<RadiusReply> => {
     const { packet } = request;
     const outcome = packet.is(Code.DisconnectRequest) ? disconnect(packet, request.receivedAt) : coa(packet, request.receivedAt);
+    // Durable before the ACK; a NAK waits too, as it may rest on changes not yet written.
+    await options.commit?.();
     if (outcome === "ack") return { code: packet.is(Code.DisconnectRequest) ? Code.DisconnectAck : Code.CoaAck, attributes: [] };
     counters.naks[outcome] = (counters.naks[outcome] ?? 0) + 1;
     return {

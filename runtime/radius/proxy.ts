@@ -79,6 +79,8 @@ export interface AuthenticationProxyOptions {
   /** How long a login arm waits for the session's accounting (`armTimeoutSeconds`). */
   readonly armTimeoutSeconds: number;
   readonly now?: () => number;
+  /** Resolves once arming is durable (runtime/state): the Accept waits for it. */
+  readonly commit?: () => Promise<void>;
 }
 
 /** The proxy's logic as a listener handler; `startAuthenticationProxy` wires it to a socket. */
@@ -121,7 +123,10 @@ export class AuthenticationProxy {
     const { response } = result;
     const hasLi = response.attributes.some(isLi);
     if (response.is(Code.AccessAccept)) {
-      if (hasLi) this.arm(nasRequest, request.source, response);
+      if (hasLi) {
+        this.arm(nasRequest, request.source, response);
+        await this.options.commit?.();
+      }
     } else if (hasLi) {
       this.counters.li.outsideAccept++;
     }
@@ -218,6 +223,7 @@ export interface StartAuthenticationProxyOptions {
   readonly eventTimestampWindowSeconds?: number;
   readonly now?: () => number;
   readonly log?: (line: string) => void;
+  readonly commit?: () => Promise<void>;
 }
 
 export interface RunningAuthenticationProxy {
@@ -240,6 +246,7 @@ export async function startAuthenticationProxy(options: StartAuthenticationProxy
     store: options.store,
     armTimeoutSeconds: config.armTimeoutSeconds,
     now: options.now,
+    commit: options.commit,
   });
   let server: RadiusServer;
   try {
