@@ -19,12 +19,12 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-/** Every shipped file, by its path in the repository; the binary embeds each under the same name. */
+/**
+ * The shipped files iapd reads, by their path in the repository; the binary embeds each under the
+ * same name, and every filter that asconfig.json builds (`filterAssets`) besides.
+ */
 export const ASSETS = ["build/filters/jmirror.wasm", "fixtures/captures/demo.pcap", "fixtures/configs/demo.yaml"] as const;
-export type AssetName = (typeof ASSETS)[number];
-
-/** The filters among the assets: `iapd version` lists their hashes. */
-export const FILTER_ASSETS = ASSETS.filter((a): a is Extract<AssetName, `${string}.wasm`> => a.endsWith(".wasm"));
+export type AssetName = (typeof ASSETS)[number] | `build/filters/${string}.wasm`;
 
 /** What the build wrote into the bundle (esbuild `define`); absent when running the sources. */
 export interface BuildInfo {
@@ -32,6 +32,8 @@ export interface BuildInfo {
   commit: string;
   /** The repository root relative to the bundle file, for the bundle run outside the binary. */
   root: string;
+  /** The filters built with it (asconfig.json's targets), embedded in the binary. */
+  filters: `build/filters/${string}.wasm`[];
 }
 
 declare const IAPD_BUILD: BuildInfo | undefined;
@@ -61,6 +63,19 @@ const root = new URL(build ? `${build.root}/` : "../../", import.meta.url);
 /** The repository (or installed package) directory iapd runs from; undefined inside the binary. */
 export const sourceRoot: string | undefined = sea ? undefined : fileURLToPath(root);
 
+/** The built filters, the built-in one first: `iapd version` lists their hashes. */
+export function filterAssets(): AssetName[] {
+  if (build) return build.filters;
+  return asconfigFilters(readFileSync(fileURLToPath(new URL("asconfig.json", root)), "utf8"));
+}
+
+/** The .wasm files an asconfig.json builds, the built-in filter first. */
+export function asconfigFilters(asconfig: string): `build/filters/${string}.wasm`[] {
+  const targets = (JSON.parse(asconfig) as { targets: Record<string, { outFile?: string }> }).targets;
+  const files = Object.values(targets).flatMap((t) => (t.outFile?.startsWith("build/filters/") && t.outFile.endsWith(".wasm") ? [t.outFile as `build/filters/${string}.wasm`] : []));
+  return [...new Set([ASSETS[0], ...files])];
+}
+
 export function assetBytes(name: AssetName): Uint8Array {
   if (sea) return new Uint8Array(sea.getAsset(name));
   return new Uint8Array(readFileSync(fileURLToPath(new URL(name, root))));
@@ -71,11 +86,10 @@ export function assetText(name: AssetName): string {
 }
 
 let extracted: string | undefined;
-const paths = new Map<AssetName, string>();
+const paths = new Map<string, string>();
 
-/** A file system path holding the asset: the repository file, or inside the binary a private copy. */
-export function assetPath(name: AssetName): string {
-  if (!sea) return fileURLToPath(new URL(name, root));
+/** Copies an embedded asset to a private temporary directory (0700, removed at exit), once. */
+function extract(sea: SeaModule, name: string): string {
   let path = paths.get(name);
   if (path === undefined) {
     if (extracted === undefined) {
@@ -84,8 +98,28 @@ export function assetPath(name: AssetName): string {
       process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
     }
     path = join(extracted, basename(name));
-    writeFileSync(path, assetBytes(name), { mode: 0o600 });
+    writeFileSync(path, new Uint8Array(sea.getAsset(name)), { mode: 0o600 });
     paths.set(name, path);
   }
   return path;
+}
+
+/** A file system path holding the asset: the repository file, or inside the binary a private copy. */
+export function assetPath(name: AssetName): string {
+  return sea ? extract(sea, name) : fileURLToPath(new URL(name, root));
+}
+
+/** Native Node-API modules the binary embeds when the build finds them (scripts/build-binary.ts). */
+export type NativeAssetName = "koffi.node";
+
+/**
+ * Inside the binary, the embedded native module loaded with `process.dlopen` from its private copy
+ * (the dynamic loader needs a file; a temporary directory mounted noexec prevents this: point
+ * TMPDIR elsewhere). Elsewhere undefined: the npm package is there to be required.
+ */
+export function embeddedNativeModule(name: NativeAssetName): unknown {
+  if (!sea) return undefined;
+  const module = { exports: {} as unknown };
+  (process as unknown as { dlopen(module: object, path: string): void }).dlopen(module, extract(sea, name));
+  return module.exports;
 }

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ABI_VERSION } from "../filter/types.ts";
 import { WasmFilter } from "../filter/wasm.ts";
-import { assetBytes, build, FILTER_ASSETS, sourceRoot } from "../assets/assets.ts";
+import { assetBytes, build, filterAssets, sourceRoot } from "../assets/assets.ts";
 
 /** From a checkout, the commit checked out; the bundle and the binary carry the one they were built from. */
 function gitCommit(): string {
@@ -24,7 +24,7 @@ function packageVersion(): string {
 
 export async function versionInfo(): Promise<string> {
   const lines = [`iapd ${packageVersion()} (commit ${gitCommit()})`, `filter ABI ${ABI_VERSION}`];
-  for (const name of FILTER_ASSETS) {
+  for (const name of filterAssets()) {
     const wasm = assetBytes(name);
     const filter = await WasmFilter.load(wasm, { maxTargets: 1, inCapacity: 65536, outCapacity: 65536 });
     lines.push(`built-in filter ${filter.name} ${filter.version} sha256:${createHash("sha256").update(wasm).digest("hex")}`);

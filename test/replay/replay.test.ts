@@ -157,7 +157,7 @@ test("progress bar on a terminal (a pty from util-linux script), none when stdou
 test("version names the commit, the ABI and the filter's hash", () => {
   const r = iapd("version");
   assert.is(r.status, 0, r.stderr);
-  assert.match(r.stdout, /^iapd \d+\.\d+\.\d+ \(commit [0-9a-f]{12}\)\nfilter ABI 1\nbuilt-in filter jmirror \S+ sha256:[0-9a-f]{64}\n$/);
+  assert.match(r.stdout, /^iapd \d+\.\d+\.\d+ \(commit [0-9a-f]{12}\)\nfilter ABI 1\nbuilt-in filter jmirror \S+ sha256:[0-9a-f]{64}\n(built-in filter \S+ \S+ sha256:[0-9a-f]{64}\n)*$/);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

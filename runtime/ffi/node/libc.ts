@@ -1,5 +1,6 @@
 /** The libc binding on Node, through koffi (runtime/ffi/types.ts describes the calls). */
 import { createRequire } from "node:module";
+import { embeddedNativeModule } from "../../assets/assets.ts";
 import { ERRNO, LibcError, type Libc } from "../types.ts";
 
 interface Koffi {
@@ -9,7 +10,8 @@ interface Koffi {
 }
 
 export function openLibc(): Libc {
-  const koffi = createRequire(import.meta.url)("koffi") as Koffi;
+  // The single binary carries koffi's native module, whose exports are the API used here.
+  const koffi = (embeddedNativeModule("koffi.node") ?? createRequire(import.meta.url)("koffi")) as Koffi;
   const lib = koffi.load("libc.so.6");
   const fn = (signature: string) => lib.func(signature);
   const socket = fn("int socket(int domain, int type, int protocol)");
