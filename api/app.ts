@@ -56,6 +56,11 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
     "/v1/*",
     bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => problemResponse("body-too-large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`) }),
   );
+  // A change is answered only once it is durable: a 2xx to POST or DELETE survives a crash.
+  app.use("/v1/*", async (c, next) => {
+    await next();
+    if (c.req.method !== "GET" && c.req.method !== "HEAD") await deps.commit?.();
+  });
 
   app.route("/", metricsRoutes(deps, requests));
   app.route("/v1", sessionRoutes(deps, cursors));

@@ -24,6 +24,8 @@ export interface ApiDeps {
   counters: MirrorCountersProvider;
   /** Ready once state is restored and mirroring resumed; absent = always. */
   ready?: () => boolean;
+  /** Resolves once the store's changes are durable (runtime/state); absent = nothing to wait for. */
+  commit?: () => Promise<void>;
 }
 
 export interface ApiEnv {
