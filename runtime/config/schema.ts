@@ -8,6 +8,7 @@ import { parsePrefix, type Prefix } from "../net/address.ts";
 import { apiSchema } from "./api.ts";
 import { radiusSchema } from "./radius.ts";
 import { stateSchema } from "./state.ts";
+import { dataPlaneSections } from "./dataplane.ts";
 
 
 /** DSCP 0..63, or "inherit" to copy the mirrored packet's DSCP bits. */
@@ -50,6 +51,7 @@ export const configSchema = z.strictObject({
   radius: radiusSchema.prefault({}),
   api: apiSchema.prefault({}),
   state: stateSchema.prefault({}),
+  ...dataPlaneSections,
 });
 
 export type Config = z.output<typeof configSchema>;

@@ -1,0 +1,265 @@
+/**
+ * The live data plane: capture workers (one per ring: a worker thread per capture queue, joined by
+ * PACKET_FANOUT when an interface has more than one), fed the target table and tunnels as changes.
+ * Changes made in one synchronous stretch (a store mutation, a tunnel move) go to every worker in one
+ * message, and a worker applies a message whole between two blocks.
+ *
+ * ```ts
+ * const plane = await DataPlane.start({ capture, egress, node: { sourceAddress: 0xc0000201, mtu: 1500, dscp: 255 } });
+ * store.attachSink(new TunnelPool(plane));
+ * console.log(await plane.stats());
+ * await plane.stop();
+ * ```
+ */
+import { Worker } from "node:worker_threads";
+import type { CaptureConfig, EgressConfig } from "../config/dataplane.ts";
+import type { EgressTunnel } from "../egress/types.ts";
+import type { Target } from "../filter/types.ts";
+import { libc } from "../ffi/libc.ts";
+import type { PoolSink } from "./pool.ts";
+import type { Change, FromWorker, ToWorker, WorkerSetup, WorkerStats } from "./messages.ts";
+import { requireNetRaw } from "./capabilities.ts";
+
+export interface DataPlaneOptions {
+  capture: CaptureConfig;
+  egress: EgressConfig;
+  /** Node policy for outer packets: big-endian u32 source, MTU, DSCP (255 inherit). */
+  node: { sourceAddress: number; mtu: number; dscp: number };
+  /** Target slots per filter (default 262144: the store's 65536 mirrors with up to four prefixes each). */
+  maxTargets?: number;
+  log?: (line: string) => void;
+}
+
+export interface DataPlaneStats {
+  workers: WorkerStats[];
+  /** Sums over the workers. */
+  total: {
+    received: number;
+    kernelDrops: number;
+    frames: number;
+    matched: number;
+    mirrored: number;
+    sent: number;
+    egressDrops: number;
+  };
+  /** Per target slot over all workers: copies made, and dropped by the filter or the egress. */
+  slots: Map<number, { packets: number; dropped: number }>;
+}
+
+class CaptureWorker {
+  readonly #worker: Worker;
+  readonly #waiting = new Map<number, (message: FromWorker) => void>();
+  failure: Error | undefined;
+
+  constructor(
+    setup: WorkerSetup,
+    readonly onFailure: (error: Error) => void,
+  ) {
+    this.#worker = spawnWorker(new URL("./worker.ts", import.meta.url), setup);
+    this.#worker.on("message", (message: FromWorker) => {
+      if (message.type === "failed") {
+        this.failure = namedError(message.name, message.message);
+        for (const resolve of this.#waiting.values()) resolve(message);
+        this.#waiting.clear();
+        this.onFailure(this.failure);
+      } else if (message.type === "ready") {
+        this.#waiting.get(-1)?.(message);
+        this.#waiting.delete(-1);
+      } else {
+        this.#waiting.get(message.id)?.(message);
+        this.#waiting.delete(message.id);
+      }
+    });
+    this.#worker.on("error", (e) => {
+      this.failure = e;
+      for (const resolve of this.#waiting.values()) resolve({ type: "failed", message: e.message, name: e.name });
+      this.#waiting.clear();
+      this.onFailure(e);
+    });
+  }
+
+  ready(): Promise<FromWorker> {
+    return this.#expect(-1);
+  }
+
+  request(message: ToWorker): Promise<FromWorker> {
+    const reply = this.#expect(message.id);
+    this.#worker.postMessage(message);
+    return reply;
+  }
+
+  send(message: ToWorker): void {
+    this.#worker.postMessage(message);
+  }
+
+  #expect(id: number): Promise<FromWorker> {
+    if (this.failure) return Promise.resolve({ type: "failed", message: this.failure.message, name: this.failure.name });
+    return new Promise((resolve) => this.#waiting.set(id, resolve));
+  }
+
+  terminate(): Promise<number> {
+    return this.#worker.terminate();
+  }
+}
+
+/** Workers run the TypeScript sources directly: Deno does natively, Node through tsx's loader. */
+function spawnWorker(url: URL, workerData: WorkerSetup): Worker {
+  if ("Deno" in globalThis || !url.pathname.endsWith(".ts")) return new Worker(url, { workerData });
+  const code = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); });`;
+  return new Worker(code, { eval: true, workerData });
+}
+
+function namedError(name: string, message: string): Error {
+  const e = new Error(message);
+  e.name = name;
+  return e;
+}
+
+export class DataPlane implements PoolSink {
+  readonly #workers: CaptureWorker[];
+  readonly #log: (line: string) => void;
+  #pending: Change[] = [];
+  #nextId = 1;
+  #stopped = false;
+  /** The first worker failure; the data plane keeps the others running and reports it. */
+  failure: Error | undefined;
+
+  private constructor(workers: CaptureWorker[], log: (line: string) => void) {
+    this.#workers = workers;
+    this.#log = log;
+  }
+
+  static async start(options: DataPlaneOptions): Promise<DataPlane> {
+    const log = options.log ?? (() => {});
+    const { capture } = options;
+    // Fail in this thread, with the capability named, before any worker starts.
+    requireNetRaw("capturing packets (AF_PACKET sockets)");
+    const setups: WorkerSetup[] = [];
+    for (const [n, iface] of capture.interfaces.entries()) {
+      const ifindex = libc().ifNameToIndex(iface.name);
+      if (ifindex === 0) throw new Error(`capture interface ${iface.name}: no such interface`);
+      // Fanout group IDs are per network namespace: derive one from this process and the interface.
+      const fanoutGroup = iface.workers > 1 ? ((process.pid << 4) ^ (n * 7919) ^ ifindex) & 0xffff : undefined;
+      for (let id = 0; id < iface.workers; id++) {
+        setups.push({
+          id,
+          workers: iface.workers,
+          interface: iface.name,
+          fanoutGroup,
+          promiscuous: iface.promiscuous,
+          ignoreOutgoing: iface.ignoreOutgoing,
+          blockSize: capture.blockSize,
+          blockCount: capture.blockCount,
+          retireTimeoutMs: capture.retireTimeoutMs,
+          egress: options.egress,
+          node: options.node,
+          maxTargets: options.maxTargets ?? 262144,
+          changes: [],
+        });
+      }
+    }
+    let plane: DataPlane | undefined;
+    const onFailure = (e: Error) => {
+      if (plane && !plane.failure) {
+        plane.failure = e;
+        log(`data plane worker failed: ${e.message}`);
+      }
+    };
+    const workers = setups.map((s) => new CaptureWorker(s, onFailure));
+    const answers = await Promise.all(workers.map((w) => w.ready()));
+    const failed = answers.find((a) => a.type === "failed");
+    if (failed && failed.type === "failed") {
+      await Promise.all(workers.map((w) => w.terminate()));
+      throw namedError(failed.name, failed.message);
+    }
+    plane = new DataPlane(workers, log);
+    log(`data plane capturing on ${capture.interfaces.map((i) => `${i.name} (${i.workers} worker${i.workers > 1 ? "s" : ""})`).join(", ")}, egress ${options.egress.mode}`);
+    return plane;
+  }
+
+  // ---- PoolSink: changes batched per synchronous stretch ---------------------------------------
+
+  add(target: Target): void {
+    this.#queue({ op: "add", target });
+  }
+
+  remove(slot: number): void {
+    this.#queue({ op: "remove", slot });
+  }
+
+  setTunnel(tunnel: EgressTunnel): void {
+    this.#queue({ op: "set-tunnel", tunnel });
+  }
+
+  removeTunnel(index: number): void {
+    this.#queue({ op: "remove-tunnel", index });
+  }
+
+  #queue(change: Change): void {
+    if (this.#stopped) return;
+    if (this.#pending.length === 0) queueMicrotask(() => this.#flush());
+    this.#pending.push(change);
+  }
+
+  #flush(): void {
+    if (this.#pending.length === 0 || this.#stopped) return;
+    const changes = this.#pending;
+    this.#pending = [];
+    const message: ToWorker = { type: "apply", changes, id: this.#nextId++ };
+    for (const w of this.#workers) if (!w.failure) w.send(message);
+  }
+
+  /** Resolves once every worker has applied every change made so far. */
+  async settled(): Promise<void> {
+    this.#flush();
+    const id = this.#nextId++;
+    await Promise.all(this.#workers.filter((w) => !w.failure).map((w) => w.request({ type: "apply", changes: [], id })));
+  }
+
+  async stats(): Promise<DataPlaneStats> {
+    const id = this.#nextId++;
+    const answers = await Promise.all(this.#workers.filter((w) => !w.failure).map((w) => w.request({ type: "stats", id })));
+    return summarise(answers.flatMap((a) => (a.type === "stats" ? [a.stats] : [])));
+  }
+
+  /** Stops every worker (rings closed, pcap files flushed); returns the final counters. */
+  async stop(): Promise<DataPlaneStats> {
+    this.#flush();
+    this.#stopped = true;
+    const id = this.#nextId++;
+    const answers = await Promise.all(
+      this.#workers.map(async (w) => {
+        const answer = w.failure ? undefined : await Promise.race([w.request({ type: "stop", id }), new Promise<undefined>((r) => setTimeout(() => r(undefined), 5000))]);
+        await w.terminate();
+        return answer;
+      }),
+    );
+    this.#log("data plane stopped");
+    return summarise(answers.flatMap((a) => (a?.type === "stopped" ? [a.stats] : [])));
+  }
+}
+
+const FRAMES = 0;
+const MATCHED = 2;
+const MIRRORED = 3;
+
+function summarise(workers: WorkerStats[]): DataPlaneStats {
+  const total = { received: 0, kernelDrops: 0, frames: 0, matched: 0, mirrored: 0, sent: 0, egressDrops: 0 };
+  const slots = new Map<number, { packets: number; dropped: number }>();
+  for (const w of workers) {
+    total.received += w.ring.packets;
+    total.kernelDrops += w.ring.drops;
+    total.frames += w.filter[FRAMES] ?? 0;
+    total.matched += w.filter[MATCHED] ?? 0;
+    total.mirrored += w.filter[MIRRORED] ?? 0;
+    total.sent += w.egress.sent;
+    total.egressDrops += Object.values(w.egress.dropped).reduce((a, b) => a + b, 0);
+    for (const s of w.slots) {
+      const sum = slots.get(s.slot) ?? { packets: 0, dropped: 0 };
+      sum.packets += s.packets;
+      sum.dropped += s.dropped;
+      slots.set(s.slot, sum);
+    }
+  }
+  return { workers, total, slots };
+}

@@ -1,0 +1,51 @@
+/** Messages between the data plane (main thread) and its capture workers. */
+import type { Target } from "../filter/types.ts";
+import type { EgressConfig } from "../config/dataplane.ts";
+import type { EgressCounters, EgressTunnel } from "../egress/types.ts";
+import type { RingStatistics } from "../capture/ring.ts";
+
+/** Changes applied in order, all of them between two batches. */
+export type Change =
+  | { op: "add"; target: Target }
+  | { op: "remove"; slot: number }
+  | { op: "set-tunnel"; tunnel: EgressTunnel }
+  | { op: "remove-tunnel"; index: number };
+
+export interface WorkerSetup {
+  /** Worker number, for names (pcap file suffix) and logs. */
+  id: number;
+  workers: number;
+  interface: string;
+  fanoutGroup?: number;
+  promiscuous: boolean;
+  ignoreOutgoing: boolean;
+  blockSize: number;
+  blockCount: number;
+  retireTimeoutMs: number;
+  egress: EgressConfig;
+  node: { sourceAddress: number; mtu: number; dscp: number };
+  maxTargets: number;
+  /** The current table and tunnels, applied before capture starts. */
+  changes: Change[];
+}
+
+export type ToWorker = { type: "apply"; changes: Change[]; id: number } | { type: "stats"; id: number } | { type: "stop"; id: number };
+
+export interface WorkerStats {
+  interface: string;
+  worker: number;
+  ring: RingStatistics;
+  /** Filter counters by index (docs/filter-abi.md "Counters"), as numbers. */
+  filter: number[];
+  egress: EgressCounters;
+  /** Per target slot: copies made by the filter, copies it or the egress dropped. */
+  slots: { slot: number; packets: number; dropped: number }[];
+  blocks: number;
+}
+
+export type FromWorker =
+  | { type: "ready"; linkType: number }
+  | { type: "failed"; message: string; name: string }
+  | { type: "applied"; id: number }
+  | { type: "stats"; id: number; stats: WorkerStats }
+  | { type: "stopped"; id: number; stats: WorkerStats };

@@ -1,0 +1,85 @@
+/**
+ * The live data plane as `iapd run` composes it: capture workers, the tunnel pool between the
+ * session store and them, and the tunnel registry (configuration file and API) driving the pool.
+ *
+ * ```ts
+ * const live = await startDataPlane(config, store, tunnels, { log });
+ * // ... CoA, accounting, API: the store's target changes reach the workers between two blocks
+ * await live.stop();
+ * ```
+ */
+import type { Config } from "../config/schema.ts";
+import { dscpCode } from "../config/targets.ts";
+import { ipv4ToU32 } from "../net/address.ts";
+import type { SessionStore } from "../sessions/store.ts";
+import type { TunnelRegistry } from "../sessions/tunnels.ts";
+import { DataPlane, type DataPlaneStats } from "./dataplane.ts";
+import { TunnelPool } from "./pool.ts";
+
+export interface LiveDataPlane {
+  /** One log line: what is captured and how copies leave (no LI data). */
+  readonly description: string;
+  readonly plane: DataPlane;
+  readonly pool: TunnelPool;
+  stats(): Promise<DataPlaneStats>;
+  /** Applies a new configuration's tunnels; capture and egress changes take effect at the next start. */
+  reload(config: Config): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  log?: (line: string) => void;
+  maxTargets?: number;
+}
+
+export async function startDataPlane(config: Config, store: SessionStore, tunnels: TunnelRegistry, options: StartOptions = {}): Promise<LiveDataPlane> {
+  const log = options.log ?? (() => {});
+  if (!config.capture) throw new Error("the configuration has no capture section: there is nothing to capture from");
+  const plane = await DataPlane.start({
+    capture: config.capture,
+    egress: config.egress,
+    node: { sourceAddress: ipv4ToU32(config.node.sourceAddress), mtu: config.node.mtu, dscp: dscpCode(config.node.dscp) },
+    maxTargets: options.maxTargets,
+    log,
+  });
+  const pool = new TunnelPool(plane);
+  for (const t of tunnels.list()) pool.addTunnel(t);
+  const unsubscribe = tunnels.subscribe((change) => (change.type === "added" ? pool.addTunnel(change.tunnel) : pool.removeTunnel(change.tunnel.name)));
+  let fromConfig = new Set<string>();
+  const applyTunnels = (next: Config) => {
+    const wanted = new Map(next.tunnels.map((t) => [t.name, t]));
+    for (const name of fromConfig) if (!wanted.has(name) && tunnels.get(name)) tunnels.remove(name);
+    for (const t of next.tunnels) {
+      const current = tunnels.get(t.name);
+      if (current && (current.sourceAddress !== t.sourceAddress || current.interface !== t.interface || current.dscp !== t.dscp)) tunnels.remove(t.name);
+      if (!tunnels.get(t.name)) tunnels.add(t, Date.now());
+    }
+    fromConfig = new Set(wanted.keys());
+  };
+  applyTunnels(config);
+  store.attachSink(pool);
+  let running = config;
+  const describe = (c: Config) =>
+    `live: capture on ${c.capture!.interfaces.map((i) => `${i.name} x${i.workers}`).join(", ")} (TPACKET_V3, ${c.capture!.retireTimeoutMs} ms block timeout), egress ${c.egress.mode}, ${tunnels.size} tunnel(s)`;
+  return {
+    get description() {
+      return describe(running);
+    },
+    plane,
+    pool,
+    stats: () => plane.stats(),
+    async reload(next) {
+      if (JSON.stringify(next.capture) !== JSON.stringify(running.capture) || JSON.stringify(next.egress) !== JSON.stringify(running.egress)) {
+        log("reload: capture and egress changes take effect at the next start");
+      }
+      applyTunnels(next);
+      running = { ...running, tunnels: next.tunnels };
+      await plane.settled();
+    },
+    async stop() {
+      unsubscribe();
+      store.attachSink({ add() {}, remove() {} });
+      await plane.stop();
+    },
+  };
+}

@@ -1,0 +1,147 @@
+/**
+ * A capture worker: one TPACKET_V3 ring, one filter instance, one egress. Its loop copies each
+ * retired block into the filter's input region (the one copy), lets the filter walk it, sends the
+ * outer packets from the filter's memory and gives the block back. Table changes arrive as messages
+ * and are applied between two blocks, when the loop yields to the event loop.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { CaptureRing } from "../capture/ring.ts";
+import { WasmFilter } from "../filter/wasm.ts";
+import { COUNTER_COUNT, type BlockResult, type Filter } from "../filter/types.ts";
+import { openEgress } from "../egress/open.ts";
+import type { Egress } from "../egress/types.ts";
+import type { Change, FromWorker, ToWorker, WorkerSetup, WorkerStats } from "./messages.ts";
+
+/** Blocks handled per turn of the event loop before messages get their turn. */
+const BLOCKS_PER_TURN = 8;
+/** Longest wait in poll(2) while idle: bounds how late a message (a CoA start) is applied. */
+const IDLE_WAIT_MS = 2;
+
+const setup = workerData as WorkerSetup;
+const port = parentPort!;
+const post = (message: FromWorker) => port.postMessage(message);
+
+let ring: CaptureRing;
+let filter: WasmFilter;
+let egress: Egress;
+let process3: (block: Uint8Array, from: number) => BlockResult;
+let input: Uint8Array;
+let running = true;
+let blocks = 0;
+const slots = new Set<number>();
+
+function apply(changes: Change[]): void {
+  for (const change of changes) {
+    switch (change.op) {
+      case "add":
+        filter.addTarget(change.target);
+        slots.add(change.target.slot);
+        egress.resetSlot(change.target.slot);
+        break;
+      case "remove":
+        filter.removeTarget(change.slot);
+        slots.delete(change.slot);
+        break;
+      case "set-tunnel":
+        egress.setTunnel(change.tunnel);
+        break;
+      case "remove-tunnel":
+        egress.removeTunnel(change.index);
+        break;
+    }
+  }
+}
+
+function stats(): WorkerStats {
+  const counters = filter.counters().map(Number);
+  return {
+    interface: setup.interface,
+    worker: setup.id,
+    ring: ring.readStatistics(),
+    filter: counters.length === COUNTER_COUNT ? counters : [],
+    egress: structuredClone(egress.counters),
+    slots: [...slots].map((slot) => {
+      const c = filter.targetCounters(slot);
+      return { slot, packets: Number(c.packets), dropped: Number(c.dropped) + (egress.slotDrops.get(slot) ?? 0) };
+    }),
+    blocks,
+  };
+}
+
+/** Handles the retired blocks that are ready, at most BLOCKS_PER_TURN; false if none was. */
+function drain(): boolean {
+  let handled = 0;
+  for (; handled < BLOCKS_PER_TURN; handled++) {
+    const block = ring.next();
+    if (!block) break;
+    input.set(block);
+    ring.release();
+    const view = input.subarray(0, block.length);
+    let from = 0;
+    do {
+      const result = process3(view, from);
+      egress.send(result.packets);
+      from = result.next;
+    } while (from !== 0);
+    blocks++;
+  }
+  return handled > 0;
+}
+
+function loop(): void {
+  if (!running) return;
+  try {
+    if (!drain()) ring.wait(IDLE_WAIT_MS);
+  } catch (e) {
+    running = false;
+    post({ type: "failed", message: (e as Error).message, name: (e as Error).name });
+    return;
+  }
+  setImmediate(loop);
+}
+
+port.on("message", async (message: ToWorker) => {
+  if (message.type === "apply") {
+    apply(message.changes);
+    post({ type: "applied", id: message.id });
+  } else if (message.type === "stats") {
+    post({ type: "stats", id: message.id, stats: stats() });
+  } else if (message.type === "stop") {
+    running = false;
+    const final = stats();
+    ring.close();
+    await egress.close();
+    post({ type: "stopped", id: message.id, stats: final });
+    port.close();
+  }
+});
+
+async function start(): Promise<void> {
+  ring = CaptureRing.open({
+    interface: setup.interface,
+    blockSize: setup.blockSize,
+    blockCount: setup.blockCount,
+    retireTimeoutMs: setup.retireTimeoutMs,
+    fanoutGroup: setup.fanoutGroup,
+    promiscuous: setup.promiscuous,
+    ignoreOutgoing: setup.ignoreOutgoing,
+  });
+  // A block must fit the input region whole; outputs are drained as often as needed.
+  filter = await WasmFilter.load(undefined, { maxTargets: setup.maxTargets, inCapacity: setup.blockSize, outCapacity: 4 << 20 });
+  const walk = (filter as Filter).processTpacket3;
+  if (!walk) throw new Error("the filter module does not export iapd_process_tpacket3");
+  process3 = walk;
+  // The UDP egress lets the kernel fragment: the filter must not.
+  const mtu = setup.egress.mode === "udp" ? 65535 : setup.node.mtu;
+  filter.configure({ linkType: ring.linkType, sourceAddress: setup.node.sourceAddress, mtu, dscp: setup.node.dscp });
+  input = filter.inputBuffer();
+  egress = await openEgress(setup.egress, setup.workers > 1 ? `-${setup.interface}-${setup.id}` : "");
+  apply(setup.changes);
+  post({ type: "ready", linkType: ring.linkType });
+  setImmediate(loop);
+}
+
+start().catch((e: Error) => {
+  ring?.close();
+  post({ type: "failed", message: e.message, name: e.name });
+});

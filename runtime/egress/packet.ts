@@ -1,0 +1,45 @@
+/**
+ * Egress by AF_PACKET to a configured next hop: the outer IPv4 packets go out of one interface in
+ * Ethernet frames addressed to the next hop's MAC address, bypassing the host's routing table and
+ * neighbour cache (for a dedicated mediation link, or a host whose routes must not carry LI
+ * traffic). Needs CAP_NET_RAW.
+ */
+import { libc } from "../ffi/libc.ts";
+import { AF_PACKET, ETH_P_IP, htons, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, sockaddrLl } from "../ffi/linux.ts";
+import { requireNetRaw } from "../dataplane/capabilities.ts";
+import { largeSendBuffer } from "./raw-ipv4.ts";
+import { SocketEgress } from "./sockets.ts";
+
+/** "02:00:5e:00:53:01" -> 6 bytes. */
+export function parseMac(text: string): Uint8Array {
+  const parts = text.split(":");
+  if (parts.length !== 6 || !parts.every((p) => /^[0-9a-fA-F]{2}$/.test(p))) {
+    throw new Error(`expected a MAC address such as 02:00:5e:00:53:01, found "${text}"`);
+  }
+  return Uint8Array.from(parts, (p) => parseInt(p, 16));
+}
+
+export function packetEgress(interfaceName: string, nextHop: string): SocketEgress {
+  requireNetRaw(`egress through AF_PACKET on ${interfaceName}`);
+  const mac = parseMac(nextHop);
+  const c = libc();
+  const defaultIndex = c.ifNameToIndex(interfaceName);
+  if (defaultIndex === 0) throw new Error(`egress interface ${interfaceName}: no such interface`);
+  const address = sockaddrLl(defaultIndex, ETH_P_IP, mac);
+  return new SocketEgress("packet", {
+    skip: 0,
+    open(tunnel) {
+      // The next hop is on the configured link; a tunnel may only name that interface or none.
+      if (tunnel?.interface !== undefined && tunnel.interface !== interfaceName) {
+        throw new Error(`tunnel ${tunnel.name}: interface ${tunnel.interface} differs from the AF_PACKET egress interface ${interfaceName}`);
+      }
+      const fd = c.socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
+      largeSendBuffer(fd);
+      return fd;
+    },
+    name(_packet, names, at) {
+      for (let i = 0; i < address.length; i++) names.setUint8(at + i, address[i]);
+      return address.length;
+    },
+  });
+}

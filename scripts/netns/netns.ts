@@ -1,0 +1,83 @@
+/**
+ * Network namespaces and veth pairs for the data plane's end-to-end test and benchmark. Every name
+ * starts with "iapddp" and every address is from the documentation and shared ranges, so nothing
+ * leaves the namespaces. `Lab.close()` deletes what the lab created (namespaces take their veths
+ * with them), also after a failure.
+ *
+ * ```ts
+ * const lab = new Lab();
+ * try {
+ *   lab.namespace("iapddp-sub");
+ *   lab.veth(["iapddp-sub", "iapddp-s0", "100.64.0.9/24"], ["iapddp-peer", "iapddp-p0", "100.64.0.1/24"]);
+ *   lab.run("iapddp-sub", "ping", "-c1", "100.64.0.1");
+ * } finally {
+ *   lab.close();
+ * }
+ * ```
+ */
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+
+export const PREFIX = "iapddp";
+
+
+export class Lab {
+  readonly namespaces: string[] = [];
+  readonly children: ChildProcess[] = [];
+
+  /** Fresh namespace (an old one of the same name, left by a killed run, is deleted first). */
+  namespace(name: string): string {
+    if (!name.startsWith(PREFIX)) throw new Error(`namespace ${name}: lab names start with ${PREFIX}`);
+    try {
+      execFileSync("ip", ["netns", "del", name], { stdio: "ignore" });
+    } catch {
+      // there was none
+    }
+    return this.#create(name);
+  }
+
+  #create(name: string): string {
+    execFileSync("ip", ["netns", "add", name]);
+    this.namespaces.push(name);
+    this.run(name, "ip", "link", "set", "lo", "up");
+    return name;
+  }
+
+  /** A veth pair between two namespaces, each end up, with an optional address ("100.64.0.9/24"). */
+  veth(a: [ns: string, dev: string, address?: string], b: [ns: string, dev: string, address?: string]): void {
+    for (const dev of [a[1], b[1]]) if (!dev.startsWith(PREFIX)) throw new Error(`interface ${dev}: lab names start with ${PREFIX}`);
+    execFileSync("ip", ["link", "add", a[1], "netns", a[0], "type", "veth", "peer", "name", b[1], "netns", b[0]]);
+    for (const [ns, dev, address] of [a, b]) {
+      if (address) this.run(ns, "ip", "addr", "add", address, "dev", dev);
+      this.run(ns, "ip", "link", "set", dev, "up");
+    }
+  }
+
+  /** Runs a command in a namespace and returns its stdout. */
+  run(ns: string, command: string, ...args: string[]): string {
+    return execFileSync("ip", ["netns", "exec", ns, command, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  }
+
+  /** Starts a process in a namespace; `close` kills it by PID if it is still running. */
+  spawn(ns: string, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+    const child = spawn("ip", ["netns", "exec", ns, command, ...args], { stdio: ["ignore", "pipe", "pipe"], ...options });
+    this.children.push(child);
+    return child;
+  }
+
+  close(): void {
+    for (const child of this.children) if (child.exitCode === null && child.signalCode === null && child.pid) {
+      try {
+        process.kill(child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    for (const ns of this.namespaces.splice(0).reverse()) {
+      try {
+        execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
