@@ -11,7 +11,8 @@
  * - filtered: a NAS filter that matches one session in three (scans beyond the page).
  */
 import { spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism, loadavg } from "node:os";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import autocannon from "autocannon";
@@ -85,6 +86,14 @@ interface Figures {
   max: number;
   non2xx: number;
   errors: number;
+  /** Server process CPU time (user + system) per request: less sensitive to other load than latency. */
+  serverCpuMsPerRequest: number;
+}
+
+/** CPU time of a process in ms from /proc (Linux): utime + stime, in clock ticks of 10 ms. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
 }
 
 async function bench() {
@@ -98,6 +107,7 @@ async function bench() {
       child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
     });
     console.log(`${count.toLocaleString("en-US")} sessions loaded in ${info.loadMs} ms (server heap ${info.heapMiB} MiB); ${values.connections} connections, ${values.seconds} s per scenario`);
+    const loadBefore = loadavg()[0];
     const base = `http://127.0.0.1:${info.port}`;
     // Warm-up (not reported): lets the JIT settle before the first measured scenario.
     await autocannon({ url: `${base}/v1/sessions?limit=100`, connections: 10, duration: 2, headers: { authorization: `Bearer ${TOKEN}` } });
@@ -107,6 +117,7 @@ async function bench() {
       ["first-page", "/v1/sessions?limit=100", false],
       ["filtered (nas)", "/v1/sessions?limit=100&nas=192.0.2.2", true],
     ] as const) {
+      const cpuBefore = cpuMs(child.pid!);
       const r = await autocannon({
         url: base,
         connections: Number(values.connections),
@@ -135,11 +146,15 @@ async function bench() {
         max: r.latency.max,
         non2xx: r.non2xx,
         errors: r.errors + r.timeouts,
+        serverCpuMsPerRequest: Math.round(((cpuMs(child.pid!) - cpuBefore) / r.requests.total) * 1000) / 1000,
       };
       results.push(f);
-      console.log(`${scenario.padEnd(16)} ${String(f.rps).padStart(6)} req/s  p50 ${f.p50} ms  p90 ${f.p90} ms  p99 ${f.p99} ms  max ${f.max} ms  non-2xx ${f.non2xx}  errors ${f.errors}`);
+      console.log(`${scenario.padEnd(16)} ${String(f.rps).padStart(6)} req/s  p50 ${f.p50} ms  p90 ${f.p90} ms  p99 ${f.p99} ms  max ${f.max} ms  server CPU ${f.serverCpuMsPerRequest} ms/req  non-2xx ${f.non2xx}  errors ${f.errors}`);
     }
-    if (values.json) writeFileSync(values.json, `${JSON.stringify({ sessions: count, connections: Number(values.connections), seconds: Number(values.seconds), ...info, results }, null, 2)}\n`);
+    // On a shared machine the latencies depend on what else runs: report the load around the run.
+    const load = { before: Math.round(loadBefore * 100) / 100, after: Math.round(loadavg()[0] * 100) / 100 };
+    console.log(`1-minute load average: ${load.before} before, ${load.after} after (${availableParallelism()} CPUs)`);
+    if (values.json) writeFileSync(values.json, `${JSON.stringify({ sessions: count, connections: Number(values.connections), seconds: Number(values.seconds), ...info, load, results }, null, 2)}\n`);
   } finally {
     child.kill("SIGTERM");
   }
