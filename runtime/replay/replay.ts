@@ -47,7 +47,8 @@ export interface ReplayOptions {
   input: string;
   output: string;
   filter: Filter;
-  onProgress?: (p: ReplayProgress) => void;
+  /** Called after each batch; the next batch waits for a returned promise (a caller may pace the replay or swap filters between batches). */
+  onProgress?: (p: ReplayProgress) => void | Promise<void>;
 }
 
 export class ReplayError extends Error {
@@ -63,11 +64,13 @@ export async function replay({ config, input, output, filter, onProgress }: Repl
   const before = filter.counters();
   const reader = await openCaptureFile(input);
   const writer = await PcapWriter.create(output, OUTPUT_LINK_TYPE);
-  const buffer = filter.inputBuffer();
   let linkType = -1;
   let frames = 0;
   try {
     for (;;) {
+      // Asked for each batch: a hot swap (runtime/filter/lifecycle.ts) gives the filter a new input
+      // region; a batch read into the old one while the swap happened is copied over by `process`.
+      const buffer = filter.inputBuffer();
       const batch = await reader.fill(buffer);
       if (!batch) break;
       if (batch.linkType !== linkType) {
@@ -88,7 +91,7 @@ export async function replay({ config, input, output, filter, onProgress }: Repl
         offset += result.consumed;
       }
       frames += batch.frames;
-      onProgress?.({ bytesRead: reader.bytesRead, totalBytes: reader.totalBytes, frames });
+      await onProgress?.({ bytesRead: reader.bytesRead, totalBytes: reader.totalBytes, frames });
     }
   } finally {
     await reader.close();

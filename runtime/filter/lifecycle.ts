@@ -1,0 +1,503 @@
+/**
+ * Filter hot swap (docs/filters.md): a candidate module is checked (compiles, imports only
+ * `env.abort`, implements ABI version 1, has every required export, passes the self-test), then a
+ * `FilterSwitch` instantiates it next to the serving filter, feeds it the configuration and target
+ * table, and switches between two batches, carrying every counter over. The previous filter stays
+ * loaded and in sync for rollback.
+ *
+ * The switch is the one swap point of every data plane: `iapd replay` and the live data plane's
+ * workers call `process` on it as they would on a filter, and it owns "the active filter".
+ *
+ * ```ts
+ * const filters = await FilterSwitch.create(await checkFilter(builtinBytes), { onEvent: log });
+ * store.attachSink(filters);                     // the target table follows the session store
+ * filters.configure(config);
+ * await filters.activate(await checkFilter(uploaded));  // between two batches
+ * const { consumed, packets } = filters.process(records);
+ * ```
+ *
+ * Failure on traffic: if the active filter traps (wasm trap, `abort`, output the host cannot read,
+ * no progress) the previous filter is switched back in with the counters as they were before the
+ * batch, and the batch is processed again by it. Re-processing rather than counting the batch as
+ * lost: the input is intact (a trap leaves the failed filter's memory readable, and filters never
+ * write to their input region) and nothing of the failed call was sent (its output is only read
+ * after it returns), so the result is exactly what the previous filter would have produced.
+ * A call that returns but took longer than `timeoutMs` is used (its output is complete) and the
+ * previous filter serves from the next batch on. A call that never returns cannot be interrupted
+ * on the thread that runs it: the live data plane's supervisor ends such a worker and starts a new
+ * one with `rollback()` applied (docs/filters.md "When a filter fails").
+ */
+import { createHash } from "node:crypto";
+import { selfTest, SELF_TEST_CAPACITY } from "./selftest.ts";
+import {
+  ABI_VERSION,
+  COUNTER_COUNT,
+  COUNTERS,
+  type BatchResult,
+  type BlockResult,
+  type Filter,
+  type FilterConfig,
+  type Target,
+  type TargetCounters,
+} from "./types.ts";
+import { WasmFilter, type WasmFilterOptions } from "./wasm.ts";
+
+// The project's TypeScript libs declare no WebAssembly API; these are the parts used here.
+interface WasmModule {
+  readonly __brand?: "WebAssembly.Module";
+}
+interface WasmStatic {
+  Module: {
+    new (bytes: Uint8Array): WasmModule;
+    exports(module: WasmModule): { name: string; kind: string }[];
+    imports(module: WasmModule): { module: string; name: string; kind: string }[];
+  };
+  instantiate(module: WasmModule, imports: Record<string, Record<string, unknown>>): Promise<{ exports: Record<string, unknown> }>;
+}
+const wasm = (globalThis as unknown as { WebAssembly: WasmStatic }).WebAssembly;
+
+/** Exports every ABI version 1 filter has (docs/filter-abi.md "Exports"). */
+export const REQUIRED_EXPORTS = [
+  "memory",
+  "iapd_abi_version",
+  "iapd_filter_info",
+  "iapd_init",
+  "iapd_configure",
+  "iapd_in_ptr",
+  "iapd_out_ptr",
+  "iapd_desc_ptr",
+  "iapd_scratch_ptr",
+  "iapd_counters_ptr",
+  "iapd_target_counters_ptr",
+  "iapd_result_ptr",
+  "iapd_target_add",
+  "iapd_target_remove",
+  "iapd_target_clear",
+  "iapd_process",
+] as const;
+
+export const OPTIONAL_EXPORTS = ["iapd_process_tpacket3"] as const;
+
+/** Why a candidate was refused; each comes with a message saying what was expected and found. */
+export type RejectReason = "not-wasm" | "imports" | "missing-exports" | "abi-version" | "info" | "init" | "self-test" | "trap";
+
+export class FilterRejected extends Error {
+  override name = "FilterRejected";
+  constructor(
+    readonly reason: RejectReason,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** What a checked module is; `id` (the first 16 hex digits of its SHA-256) names it in the API. */
+export interface FilterModuleInfo {
+  id: string;
+  name: string;
+  version: string;
+  abiVersion: number;
+  sha256: string;
+  size: number;
+  /** Exports of the ABI the module has, optional ones included. */
+  exports: string[];
+}
+
+/** A module that passed every check, ready to be activated. */
+export interface CheckedFilter {
+  info: FilterModuleInfo;
+  bytes: Uint8Array;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/**
+ * Compiles a module and reads what it is without running the self-test: imports, exports, ABI
+ * version, name and version. Throws FilterRejected.
+ */
+export async function inspectFilter(bytes: Uint8Array): Promise<FilterModuleInfo> {
+  let module: WasmModule;
+  try {
+    module = new wasm.Module(bytes);
+  } catch (e) {
+    const magic = bytes.length >= 4 && bytes[0] === 0 && bytes[1] === 0x61 && bytes[2] === 0x73 && bytes[3] === 0x6d;
+    throw new FilterRejected("not-wasm", magic ? `not a valid WebAssembly module: ${errorText(e)}` : "not a WebAssembly module (no \\0asm magic at the start)");
+  }
+  const unexpected = wasm.Module.imports(module).filter((i) => !(i.module === "env" && i.name === "abort" && i.kind === "function"));
+  if (unexpected.length > 0) {
+    throw new FilterRejected("imports", `imports ${unexpected.map((i) => `${i.module}.${i.name}`).join(", ")}; a filter may import env.abort only`);
+  }
+  const exports = new Map(wasm.Module.exports(module).map((e) => [e.name, e.kind]));
+  const missing = REQUIRED_EXPORTS.filter((name) => exports.get(name) !== (name === "memory" ? "memory" : "function"));
+  if (missing.length > 0) throw new FilterRejected("missing-exports", `missing export(s) ${missing.join(", ")} (docs/filter-abi.md "Exports")`);
+
+  const instance = await instantiate(module);
+  const version = (instance.iapd_abi_version as () => number)() >>> 0;
+  if (version !== ABI_VERSION) throw new FilterRejected("abi-version", `implements filter ABI version ${version}, this iapd implements version ${ABI_VERSION}`);
+  const { name, version: filterVersion } = readInfo(instance);
+  const sha256 = createHash("sha256").update(bytes).digest("hex");
+  return {
+    id: sha256.slice(0, 16),
+    name,
+    version: filterVersion,
+    abiVersion: version,
+    sha256,
+    size: bytes.length,
+    exports: [...REQUIRED_EXPORTS, ...OPTIONAL_EXPORTS.filter((name) => exports.get(name) === "function")],
+  };
+}
+
+async function instantiate(module: WasmModule): Promise<Record<string, unknown>> {
+  try {
+    return (await wasm.instantiate(module, { env: { abort: () => { throw new Error("abort called"); } } })).exports;
+  } catch (e) {
+    throw new FilterRejected("trap", `trapped while starting: ${errorText(e)}`);
+  }
+}
+
+function readInfo(exports: Record<string, unknown>): { name: string; version: string } {
+  try {
+    const memory = exports.memory as { buffer: ArrayBuffer };
+    const at = (exports.iapd_filter_info as () => number)() >>> 0;
+    const view = new DataView(memory.buffer);
+    const length = view.getUint32(at, true);
+    const info = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(new Uint8Array(memory.buffer, at + 4, length))) as Record<string, unknown>;
+    if (typeof info.name !== "string" || typeof info.version !== "string" || info.name === "") throw new Error('expected {"name": "...", "version": "..."}');
+    return { name: info.name, version: info.version };
+  } catch (e) {
+    throw new FilterRejected("info", `iapd_filter_info does not point to a u32 length and UTF-8 JSON {"name", "version"}: ${errorText(e)}`);
+  }
+}
+
+/**
+ * Every check a filter passes before it may serve: `inspectFilter`, then the self-test on a fresh
+ * instance. Throws FilterRejected naming the first check that failed.
+ */
+export async function checkFilter(bytes: Uint8Array): Promise<CheckedFilter> {
+  const info = await inspectFilter(bytes);
+  let problems: string[];
+  try {
+    const instance = await WasmFilter.load(bytes, SELF_TEST_CAPACITY);
+    problems = selfTest(instance);
+  } catch (e) {
+    if (e instanceof FilterRejected) throw e;
+    throw new FilterRejected("trap", `failed during the self-test: ${errorText(e)}`);
+  }
+  if (problems.length > 0) {
+    const shown = problems.slice(0, 5).join("; ");
+    throw new FilterRejected("self-test", `self-test failed: ${shown}${problems.length > 5 ? `; and ${problems.length - 5} more` : ""}`);
+  }
+  return { info, bytes };
+}
+
+/** What the switch reports: swaps, rollbacks, and batches a failing filter could not process. */
+export type FilterEvent =
+  | { type: "activated"; filter: FilterModuleInfo; previous: FilterModuleInfo; latencyMs: number }
+  | { type: "rolled-back"; filter: FilterModuleInfo; from: FilterModuleInfo; cause: "request" | "trap" | "timeout"; message?: string; reprocessedFrames?: number }
+  | { type: "batch-lost"; filter: FilterModuleInfo; frames: number; message: string }
+  | { type: "previous-dropped"; filter: FilterModuleInfo; message: string };
+
+/** Counts kept by the switch itself; the filters' own counters carry over swaps. */
+export interface SwitchStats {
+  swaps: number;
+  rollbacks: number;
+  traps: number;
+  timeouts: number;
+  /** Batches processed again by the previous filter after the active one trapped, and their frames. */
+  reprocessedBatches: number;
+  reprocessedFrames: number;
+  /** Batches no filter could process (a trap with no previous filter, or both trapped), and their frames. */
+  lostBatches: number;
+  lostFrames: number;
+}
+
+export interface FilterSwitchOptions extends WasmFilterOptions {
+  /** A `process` call slower than this rolls back to the previous filter (default 250 ms). */
+  timeoutMs?: number;
+  onEvent?: (event: FilterEvent) => void;
+  /** Milliseconds, for latencies; default performance.now. */
+  now?: () => number;
+}
+
+export class SwapError extends Error {
+  override name = "SwapError";
+}
+
+interface Generation {
+  filter: WasmFilter;
+  info: FilterModuleInfo;
+}
+
+const RECORD_HEADER = 16;
+const TARGET_COUNTERS_SIZE = 32;
+
+/** Whole input records in `records` (the frames a failed batch held). */
+function countRecords(records: Uint8Array): { frames: number; bytes: number } {
+  const view = new DataView(records.buffer, records.byteOffset, records.byteLength);
+  let at = 0;
+  let frames = 0;
+  while (records.length - at >= RECORD_HEADER) {
+    const next = at + RECORD_HEADER + view.getUint32(at + 8, true);
+    if (next > records.length) break;
+    at = next;
+    frames++;
+  }
+  return { frames, bytes: at };
+}
+
+/**
+ * The active filter of a data plane, swappable between batches. Implements `Filter` (so a data
+ * plane calls it as it would call a filter) and the session store's `TargetSink`.
+ */
+export class FilterSwitch implements Filter {
+  readonly stats: SwitchStats = { swaps: 0, rollbacks: 0, traps: 0, timeouts: 0, reprocessedBatches: 0, reprocessedFrames: 0, lostBatches: 0, lostFrames: 0 };
+  readonly #options: WasmFilterOptions;
+  readonly #timeoutMs: number;
+  readonly #onEvent: (event: FilterEvent) => void;
+  readonly #now: () => number;
+  #active: Generation;
+  #previous: Generation | undefined;
+  #config: FilterConfig | undefined;
+  readonly #targets = new Map<number, Target>();
+  /** Highest slot ever used: per-target counters are carried over for slots 0..highSlot. */
+  #highSlot = -1;
+  /** Counters before the running batch, to restore if the active filter fails in it. */
+  readonly #savedGlobal = new Uint8Array(COUNTER_COUNT * 8);
+  #savedTargets = new Uint8Array(0);
+
+  private constructor(first: Generation, options: FilterSwitchOptions) {
+    this.#active = first;
+    this.#options = { maxTargets: options.maxTargets, inCapacity: options.inCapacity, outCapacity: options.outCapacity };
+    this.#timeoutMs = options.timeoutMs ?? 250;
+    this.#onEvent = options.onEvent ?? (() => {});
+    this.#now = options.now ?? (() => performance.now());
+  }
+
+  /** A switch serving `first` (checked by `checkFilter`). */
+  static async create(first: CheckedFilter, options: FilterSwitchOptions = {}): Promise<FilterSwitch> {
+    const filter = await WasmFilter.load(first.bytes, options);
+    return new FilterSwitch({ filter, info: first.info }, options);
+  }
+
+  get name(): string {
+    return this.#active.info.name;
+  }
+
+  get version(): string {
+    return this.#active.info.version;
+  }
+
+  /** The serving filter. */
+  get active(): FilterModuleInfo {
+    return this.#active.info;
+  }
+
+  /** The filter `rollback()` returns to, kept loaded and in sync. */
+  get previous(): FilterModuleInfo | undefined {
+    return this.#previous?.info;
+  }
+
+  /**
+   * Instantiates `candidate`, gives it the configuration and the target table, and makes it the
+   * active filter; the one serving until now becomes the previous one. Everything after the
+   * instantiation is synchronous, so the switch happens between two `process` calls. Throws
+   * SwapError (and leaves the active filter serving) if the candidate refuses the configuration or
+   * a target.
+   */
+  async activate(candidate: CheckedFilter): Promise<void> {
+    const started = this.#now();
+    const filter = await WasmFilter.load(candidate.bytes, this.#options);
+    const next: Generation = { filter, info: candidate.info };
+    try {
+      if (this.#config) filter.configure(this.#config);
+      for (const t of this.#targets.values()) filter.addTarget(t);
+    } catch (e) {
+      throw new SwapError(`${candidate.info.name} ${candidate.info.version} refuses the running configuration: ${errorText(e)}`);
+    }
+    const from = this.#active;
+    this.#carryCounters(from.filter, filter);
+    this.#active = next;
+    this.#previous = from;
+    this.stats.swaps++;
+    this.#onEvent({ type: "activated", filter: next.info, previous: from.info, latencyMs: this.#now() - started });
+  }
+
+  /** Switches back to the previous filter, counters carried over. Throws SwapError if there is none. */
+  rollback(): void {
+    if (!this.#previous) throw new SwapError("there is no previous filter to roll back to");
+    const from = this.#active;
+    this.#fallBack("request");
+    this.#onEvent({ type: "rolled-back", filter: this.#active.info, from: from.info, cause: "request" });
+  }
+
+  /** Copies global and per-target counters (next_ip_id included) from one generation to the next. */
+  #carryCounters(from: WasmFilter, to: WasmFilter): void {
+    const source = from.counterRegions();
+    const target = to.counterRegions();
+    target.global.set(source.global);
+    const bytes = (this.#highSlot + 1) * TARGET_COUNTERS_SIZE;
+    target.targets.set(source.targets.subarray(0, bytes));
+  }
+
+  /** Makes the previous filter active again, carrying the active one's counters over. */
+  #fallBack(cause: "request" | "timeout"): void {
+    const previous = this.#previous!;
+    this.#carryCounters(this.#active.filter, previous.filter);
+    this.#active = previous;
+    this.#previous = undefined;
+    this.stats.rollbacks++;
+    if (cause === "timeout") this.stats.timeouts++;
+  }
+
+  // ---- configuration and target table: applied to the active and the previous filter ----------
+
+  configure(config: FilterConfig): void {
+    this.#active.filter.configure(config);
+    this.#config = { ...config };
+    this.#sync((f) => f.configure(config));
+  }
+
+  addTarget(target: Target): void {
+    this.#active.filter.addTarget(target);
+    this.#targets.set(target.slot, target);
+    if (target.slot > this.#highSlot) this.#highSlot = target.slot;
+    this.#sync((f) => f.addTarget(target));
+  }
+
+  removeTarget(slot: number): void {
+    this.#active.filter.removeTarget(slot);
+    this.#targets.delete(slot);
+    this.#sync((f) => f.removeTarget(slot));
+  }
+
+  clearTargets(): void {
+    this.#active.filter.clearTargets();
+    this.#targets.clear();
+    this.#sync((f) => f.clearTargets());
+  }
+
+  /** TargetSink (runtime/sessions/store.ts): the session store feeds the table through these. */
+  add(target: Target): void {
+    this.addTarget(target);
+  }
+
+  remove(slot: number): void {
+    this.removeTarget(slot);
+  }
+
+  /** The previous filter follows every change; one that refuses a change can no longer take over and is dropped. */
+  #sync(change: (filter: WasmFilter) => void): void {
+    if (!this.#previous) return;
+    try {
+      change(this.#previous.filter);
+    } catch (e) {
+      const dropped = this.#previous.info;
+      this.#previous = undefined;
+      this.#onEvent({ type: "previous-dropped", filter: dropped, message: `it refuses a change the active filter took: ${errorText(e)}` });
+    }
+  }
+
+  // ---- batches ---------------------------------------------------------------------------------
+
+  /** The active filter's input region; take it again after any await, a swap may have happened. */
+  inputBuffer(): Uint8Array {
+    return this.#active.filter.inputBuffer();
+  }
+
+  process(records: Uint8Array): BatchResult {
+    return this.#run(records, (f) => {
+      const result = f.process(records);
+      if (result.consumed > records.length) throw new Error(`consumed ${result.consumed} bytes of a ${records.length}-byte batch`);
+      if (result.consumed === 0 && countRecords(records).frames > 0) throw new Error("consumed no input although a whole record was there");
+      return result;
+    }, () => countRecords(records).frames, () => ({ consumed: countRecords(records).bytes, frames: 0, packets: [] }));
+  }
+
+  /** Present when the active filter exports `iapd_process_tpacket3` (docs/filter-abi.md "TPACKET_V3 blocks"). */
+  get processTpacket3(): ((block: Uint8Array, from: number) => BlockResult) | undefined {
+    if (!this.#active.filter.processTpacket3) return undefined;
+    return (block, from) =>
+      this.#run(block, (f) => {
+        const call = f.processTpacket3;
+        if (!call) throw new Error("the filter has no iapd_process_tpacket3");
+        return call(block, from);
+      }, () => new DataView(block.buffer, block.byteOffset, block.byteLength).getUint32(12, true), () => ({ next: 0, frames: 0, packets: [] }));
+  }
+
+  /**
+   * Runs one batch on the active filter; on failure falls back to the previous filter (counters as
+   * before the batch) and runs the batch again there. With no previous filter, or if it fails too,
+   * the batch's frames are counted lost and `lost()` is returned.
+   */
+  #run<R>(input: Uint8Array, call: (filter: WasmFilter) => R, frames: () => number, lost: () => R): R {
+    if (input.byteLength > this.#active.filter.inCapacity) {
+      throw new RangeError(`${input.byteLength} bytes of input exceed the filter's input capacity of ${this.#active.filter.inCapacity} bytes`);
+    }
+    const failed = this.#active;
+    if (this.#previous) this.#save(failed.filter);
+    const started = this.#now();
+    try {
+      const result = call(failed.filter);
+      const took = this.#now() - started;
+      if (this.#previous && took > this.#timeoutMs) {
+        this.#fallBack("timeout");
+        this.#onEvent({ type: "rolled-back", filter: this.#active.info, from: failed.info, cause: "timeout", message: `a batch took ${Math.round(took)} ms, the limit is ${this.#timeoutMs} ms` });
+      }
+      return result;
+    } catch (e) {
+      this.stats.traps++;
+      const message = `${failed.info.name} ${failed.info.version} failed on a batch: ${errorText(e)}`;
+      const previous = this.#previous;
+      if (!previous) return this.#lose(failed.info, frames(), message, lost);
+      // The counters as they were before the batch: the failed call's partial counts are discarded
+      // with its output, and the batch is counted once, by the filter that processes it again.
+      const regions = previous.filter.counterRegions();
+      regions.global.set(this.#savedGlobal);
+      regions.targets.set(this.#savedTargets);
+      this.#active = previous;
+      this.#previous = undefined;
+      this.stats.rollbacks++;
+      try {
+        const result = call(previous.filter);
+        const n = frames();
+        this.stats.reprocessedBatches++;
+        this.stats.reprocessedFrames += n;
+        this.#onEvent({ type: "rolled-back", filter: previous.info, from: failed.info, cause: "trap", message, reprocessedFrames: n });
+        return result;
+      } catch (again) {
+        this.#onEvent({ type: "rolled-back", filter: previous.info, from: failed.info, cause: "trap", message });
+        return this.#lose(previous.info, frames(), `${previous.info.name} ${previous.info.version} failed on the same batch: ${errorText(again)}`, lost);
+      }
+    }
+  }
+
+  #save(filter: WasmFilter): void {
+    const regions = filter.counterRegions();
+    this.#savedGlobal.set(regions.global);
+    const bytes = (this.#highSlot + 1) * TARGET_COUNTERS_SIZE;
+    if (this.#savedTargets.length !== bytes) this.#savedTargets = new Uint8Array(bytes);
+    this.#savedTargets.set(regions.targets.subarray(0, bytes));
+  }
+
+  #lose<R>(filter: FilterModuleInfo, frames: number, message: string, lost: () => R): R {
+    this.stats.lostBatches++;
+    this.stats.lostFrames += frames;
+    this.#onEvent({ type: "batch-lost", filter, frames, message });
+    return lost();
+  }
+
+  counters(): bigint[] {
+    return this.#active.filter.counters();
+  }
+
+  targetCounters(slot: number): TargetCounters {
+    return this.#active.filter.targetCounters(slot);
+  }
+
+  /** Frames accounted for: counted by the filters plus lost with a failed batch. */
+  framesAccounted(): bigint {
+    return this.counters()[COUNTERS.frames] + BigInt(this.stats.lostFrames);
+  }
+}
