@@ -6,6 +6,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { auditCommand } from "../audit/cli.ts";
+import { stateCommand } from "../state/cli.ts";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { runDaemon } from "../daemon/daemon.ts";
 import { targetsFromConfig } from "../config/targets.ts";
@@ -29,6 +30,9 @@ commands:
       SIGHUP reloads the configuration file. Without --config, a built-in demo on loopback.
   audit verify FILE
       Check an audit log's hash chain; names the first edited, removed or reordered record.
+  state check|repair [--state DIR | --config FILE] [--json]
+      check: what the state directory would restore, and any damage that stops start-up (exit 1).
+      repair: keep every intact record, move damaged parts aside (never delete). See docs/state.md.
   version
       Version, git commit, filter ABI and the built-in filter's hash.
 `;
@@ -46,6 +50,8 @@ async function main(argv: string[]): Promise<number> {
       return runCommand(rest);
     case "audit":
       return auditCommand(rest, console.log, console.error);
+    case "state":
+      return stateCommand(rest, console.log, console.error);
     case "version":
     case "--version":
       console.log(await versionInfo());

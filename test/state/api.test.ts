@@ -45,7 +45,7 @@ test("api: a 2xx to a change comes after the change is durable; a failed commit 
   const slow = await world(() => new Promise<void>((done) => (release = done)));
   slow.state.tunnels.add({ name: "md2", sourceAddress: "192.0.2.9" }, 1);
   let answered = false;
-  const pending = slow.request("DELETE", "/v1/tunnels/md2").then((r) => ((answered = true), r));
+  const pending = Promise.resolve(slow.request("DELETE", "/v1/tunnels/md2")).then((r) => ((answered = true), r));
   await new Promise((r) => setTimeout(r, 50));
   assert.not.ok(answered, "no answer before the commit");
   release();
