@@ -122,6 +122,12 @@ export function apiSuite(name: string, start: () => Promise<Target>) {
       ["DELETE", (s) => `/v1/tunnels/${s.tunnel}`, undefined, { viewer: 403, operator: 403, "li-admin": 200 }],
     ];
     const unknownPath = await get("/v1/no-such-thing", "operator");
+    const open = new Set(["/healthz", "/readyz", "/v1/openapi.json"]);
+    for (const [method, path, body] of rows) {
+      const seeded = await t.control.reset();
+      const r = await req(method, path(seeded), null, body);
+      assert.is(r.status, open.has(path(seeded)) ? 200 : 401, `${method} ${path(seeded)} without a token: ${r.text}`);
+    }
     for (const [method, path, body, expect] of rows) {
       for (const role of ROLES) {
         const seeded = await t.control.reset();
