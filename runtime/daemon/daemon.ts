@@ -31,8 +31,10 @@ import { AuditLog } from "../audit/log.ts";
 import { ConfigError, loadConfig, parseConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { sessionIdFromAcctSessionId } from "../sessions/handle.ts";
-import { SessionStore } from "../sessions/store.ts";
-import { TunnelRegistry } from "../sessions/tunnels.ts";
+import type { SessionStore } from "../sessions/store.ts";
+import type { TunnelRegistry } from "../sessions/tunnels.ts";
+import { startIdleSweep } from "../state/idle.ts";
+import { DurableState } from "../state/state.ts";
 import { ControlPlane } from "./control-plane.ts";
 import { DemoDataPlane } from "./demo-data-plane.ts";
 
@@ -90,10 +92,14 @@ interface Api {
 
 export class Daemon {
   private ready = false;
+  private idleSweep: { stop(): void } | undefined;
+  /** Resolves once every change so far is durable: RADIUS replies and API answers wait for it. */
+  private readonly commit = () => this.state.commit();
 
   private constructor(
     private config: Config,
     private readonly options: DaemonOptions & { stateDir: string; log: (line: string) => void; announce: (text: string) => void },
+    private readonly state: DurableState,
     readonly store: SessionStore,
     private readonly audit: AuditLog,
     private readonly tunnels: TunnelRegistry,
@@ -104,23 +110,29 @@ export class Daemon {
   ) {}
 
   static async start(options: DaemonOptions = {}): Promise<Daemon> {
+    const config = options.configPath === undefined ? builtInConfig() : loadConfig(options.configPath);
     const o = {
       ...options,
-      stateDir: resolve(options.stateDir ?? defaultStateDir()),
+      stateDir: resolve(options.stateDir ?? config.state.directory ?? defaultStateDir()),
       log: options.log ?? ((line: string) => console.error(`iapd: ${line}`)),
       announce: options.announce ?? ((text: string) => console.log(text)),
     };
-    const config = o.configPath === undefined ? builtInConfig() : loadConfig(o.configPath);
     mkdirSync(o.stateDir, { recursive: true, mode: 0o700 });
 
-    // 1. State. Durable state (runtime/state) restores the store here, before anything listens, so
-    //    that mirroring resumes before "ready".
-    const store = new SessionStore({ maxMirrors: config.radius.limits.maxMirrors, sessionIdFor: sessionIdFromAcctSessionId });
+    // 1. State: the store and tunnels restored (runtime/state) before anything listens, so that
+    //    mirroring resumes before "ready"; a damaged state directory stops start-up here.
+    const state = await DurableState.open({
+      directory: o.stateDir,
+      snapshotEveryRecords: config.state.snapshotEveryRecords,
+      store: { maxMirrors: config.radius.limits.maxMirrors, sessionIdFor: sessionIdFromAcctSessionId },
+      log: o.log,
+    });
+    const { store } = state;
     const audit = AuditLog.open(join(o.stateDir, "audit.log"));
-    const daemon = new Daemon(config, o, store, audit, new TunnelRegistry(), await builtinFilters(Date.now()), undefined, undefined, undefined);
+    const daemon = new Daemon(config, o, state, store, audit, state.tunnels, await builtinFilters(Date.now()), undefined, undefined, undefined);
     try {
       // 2. RADIUS control plane, 3. API, 4. data plane.
-      daemon.radius = await ControlPlane.start(config.radius, { log: o.log, store });
+      daemon.radius = await ControlPlane.start(config.radius, { log: o.log, store, commit: daemon.commit });
       daemon.api = await daemon.startApi(config.api);
       daemon.dataPlane = await DemoDataPlane.start(config, o.stateDir);
       o.log(`data plane: ${daemon.dataPlane.description}`);
@@ -128,6 +140,7 @@ export class Daemon {
       await daemon.stop();
       throw e;
     }
+    daemon.idleSweep = startIdleSweep({ store, idleTimeoutSeconds: config.state.idleTimeoutSeconds, commit: daemon.commit, log: o.log });
     daemon.ready = true;
     o.log(`ready in ${Math.round(performance.now())} ms: api ${daemon.apiUrl}; radius accounting ${daemon.radiusAddress("accounting")}, dynamic authorization ${daemon.radiusAddress("dynamicAuthorization")}`);
     if (o.configPath === undefined) daemon.announceDemo();
@@ -158,6 +171,7 @@ export class Daemon {
       filters: this.filters,
       counters: zeroCounters,
       ready: () => this.ready,
+      commit: this.commit,
     });
   }
 
@@ -237,9 +251,9 @@ export class Daemon {
   private async swapRadius(config: Config): Promise<void> {
     await this.radius!.stop();
     try {
-      this.radius = await ControlPlane.start(config.radius, { log: this.options.log, store: this.store });
+      this.radius = await ControlPlane.start(config.radius, { log: this.options.log, store: this.store, commit: this.commit });
     } catch (e) {
-      this.radius = await ControlPlane.start(this.config.radius, { log: this.options.log, store: this.store });
+      this.radius = await ControlPlane.start(this.config.radius, { log: this.options.log, store: this.store, commit: this.commit });
       throw new Error(`the new RADIUS listeners cannot start (${(e as Error).message})`);
     }
   }
@@ -266,7 +280,8 @@ export class Daemon {
     await this.api?.server.close();
     await this.radius?.stop();
     await this.dataPlane?.stop();
-    // Durable state (runtime/state) writes its final snapshot here.
+    this.idleSweep?.stop();
+    await this.state.close();
     this.audit.close();
   }
 }
