@@ -2,8 +2,10 @@
  * Cursor pagination that stays correct while sessions come and go.
  *
  * A listing walks a *live* iterator over the store's insertion-ordered maps (a JavaScript `Map`
- * iterator skips entries deleted before it reaches them and visits entries added after it started,
- * and an update never moves an entry). The iterator is parked between pages under a random,
+ * iterator skips entries deleted before it reaches them and visits entries added after it started).
+ * This relies on the session store setting an entry only when the object is created and deleting
+ * it only when it ends: an update (Interim-Update, re-target) changes the object in place and never
+ * moves it (test/api/suite.ts checks this under churn). The iterator is parked between pages under a random,
  * single-use cursor token. So across the pages of one listing:
  * - every item present from the first page to the last is returned exactly once;
  * - an item removed before the walk reaches it is not returned; one added meanwhile is returned

@@ -237,6 +237,12 @@ export function apiSuite(name: string, start: () => Promise<Target>) {
         await t.control.endSessions(victims);
         for (const v of victims) ended.add(v);
         await t.control.addSessions(Array.from({ length: 5 }, mk));
+        // Interim-Updates of sessions in the listing: an update must not move a session.
+        const updated = initial.filter((id, i) => !ended.has(id) && (i + round) % 97 === 0).slice(0, 3);
+        await t.control.addSessions(updated.map((id) => {
+          const [nas, acctSessionId] = Buffer.from(id, "base64url").toString().split("|");
+          return { nas, acctSessionId, nasPortId: `port-${round}` };
+        }));
       });
       assert.is(new Set(seen).size, seen.length, `a session was returned twice (${query})`);
       const seenSet = new Set(seen);
