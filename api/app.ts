@@ -52,10 +52,9 @@ export function createApp(deps: ApiDeps): OpenAPIHono<ApiEnv> {
   const auth = authenticate(new TokenVerifier(deps.config.tokens));
   app.use("/v1/*", auth);
   app.use("/metrics", auth);
-  app.use(
-    "/v1/*",
-    bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => problemResponse("body-too-large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`) }),
-  );
+  const jsonLimit = bodyLimit({ maxSize: MAX_BODY_BYTES, onError: () => problemResponse("body-too-large", `request bodies are limited to ${MAX_BODY_BYTES} bytes`) });
+  // A filter upload is a .wasm module with its own limit (api/routes/filters.ts).
+  app.use("/v1/*", (c, next) => (c.req.method === "POST" && c.req.path === "/v1/filters" ? next() : jsonLimit(c, next)));
   // A change is answered only once it is durable: a 2xx to POST or DELETE survives a crash.
   app.use("/v1/*", async (c, next) => {
     await next();

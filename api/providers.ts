@@ -27,18 +27,31 @@ export const zeroCounters: MirrorCountersProvider = () => ({
 });
 
 export interface FilterInfo {
+  /** The first 16 hex digits of sha256; names the filter in the hot-swap routes. */
+  id?: string;
   name: string;
   version: string;
   abiVersion: number;
   /** SHA-256 of the .wasm module. */
   sha256: string;
   active: boolean;
+  /** The filter a rollback returns to. */
+  previous?: boolean;
+  /** "built-in", "upload" or "directory". */
+  origin?: string;
   /** ISO 8601. */
   loadedAt: string;
 }
 
+/**
+ * The known filters; with the hot-swap methods (runtime/filter/registry.ts) also upload, activate
+ * and rollback. Each method throws FilterRegistryError, which the filter routes turn into problems.
+ */
 export interface FiltersProvider {
   list(): FilterInfo[];
+  upload?(bytes: Uint8Array, actor: string): Promise<{ filter: FilterInfo; created: boolean }>;
+  activate?(id: string, actor: string): Promise<FilterInfo>;
+  rollback?(actor: string): Promise<FilterInfo>;
 }
 
 /** The built-in filter (build/filters/jmirror.wasm), loaded once to read its name and version. */
