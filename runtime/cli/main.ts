@@ -6,6 +6,7 @@ import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { auditCommand } from "../audit/cli.ts";
+import { filterCommand } from "./filter.ts";
 import { stateCommand } from "../state/cli.ts";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { runDaemon } from "../daemon/daemon.ts";
@@ -30,6 +31,9 @@ commands:
       SIGHUP reloads the configuration file. Without --config, a built-in demo on loopback.
   audit verify FILE
       Check an audit log's hash chain; names the first edited, removed or reordered record.
+  filter new NAME | filter test FILE.wasm | filter inspect FILE.wasm
+      The filter kit (docs/filters.md): a new AssemblyScript filter project; the self-test and a
+      differential check against the built-in filter on the fixture captures; what a module is.
   state check|repair [--state DIR | --config FILE] [--json]
       check: what the state directory would restore, and any damage that stops start-up (exit 1).
       repair: keep every intact record, move damaged parts aside (never delete). See docs/state.md.
@@ -50,6 +54,8 @@ async function main(argv: string[]): Promise<number> {
       return runCommand(rest);
     case "audit":
       return auditCommand(rest, console.log, console.error);
+    case "filter":
+      return filterCommand(rest, console.log, console.error);
     case "state":
       return stateCommand(rest, console.log, console.error);
     case "version":

@@ -78,7 +78,7 @@ export async function replay({ config, input, output, filter, onProgress }: Repl
           filter.configure(filterConfig(config, batch.linkType));
         } catch (e) {
           if (e instanceof FilterError && e.code === 9) {
-            throw new ReplayError(`${input}: capture link type ${batch.linkType} is not supported (supported: ${LINK_TYPES.join(", ")})`);
+            throw new ReplayError(`${input}: capture link type ${batch.linkType} is not supported by filter ${filter.name} (the ABI's link types: ${LINK_TYPES.join(", ")})`);
           }
           throw e;
         }
