@@ -94,9 +94,10 @@ export interface Recovered {
 }
 
 /**
- * Rebuilds the state of `directory`. "start" throws StateError on damage and changes no file;
- * "check" reports damage and what is intact before it, changing no file; "repair" moves damaged
- * parts aside (file.damaged-at-OFFSET, file.moved-aside) and recovers what is intact.
+ * Rebuilds the state of `directory`. "start" throws StateError on damage, and cuts a torn tail
+ * off its journal (keeping the bytes in journal-G.log.torn-at-OFFSET) so that appends follow the
+ * intact prefix; "check" reports damage and what is intact before it, changing no file; "repair"
+ * moves damaged parts aside (file.damaged-at-OFFSET, file.moved-aside) and recovers what is intact.
  */
 export function recover(directory: string, mode: RecoveryMode, storeOptions: SessionStoreOptions, log: (line: string) => void = () => {}): Recovered {
   const names = readdirSync(directory);
