@@ -42,11 +42,11 @@ import { CapabilityError, requireNetRaw } from "../dataplane/capabilities.ts";
 
 export interface RingOptions {
   interface: string;
-  /** Bytes per block, a multiple of the page size (default 1 MiB). */
+  /** Bytes per block, a multiple of the page size (default 256 KiB). */
   blockSize?: number;
-  /** Blocks in the ring (default 16: 16 MiB, about 200k small packets of headroom). */
+  /** Blocks in the ring (default 128: 32 MiB, about 400k small packets, or 512 ms at low rates). */
   blockCount?: number;
-  /** Milliseconds after which a partly filled block is handed over: the latency floor at low rates (default 2). */
+  /** Milliseconds after which a partly filled block is handed over: the latency floor at low rates (default 4). */
   retireTimeoutMs?: number;
   /** Join a PACKET_FANOUT group (hash of the flow) with the other rings of the same interface. */
   fanoutGroup?: number;
@@ -108,9 +108,9 @@ export class CaptureRing {
 
   static open(options: RingOptions): CaptureRing {
     const name = options.interface;
-    const blockSize = options.blockSize ?? 1 << 20;
-    const blockCount = options.blockCount ?? 16;
-    const retire = options.retireTimeoutMs ?? 2;
+    const blockSize = options.blockSize ?? 1 << 18;
+    const blockCount = options.blockCount ?? 128;
+    const retire = options.retireTimeoutMs ?? 4;
     if (!Number.isInteger(blockSize) || blockSize < 4096 || blockSize % 4096 !== 0) throw new RangeError(`capture block size: expected a multiple of 4096, found ${blockSize}`);
     if (!Number.isInteger(blockCount) || blockCount < 2) throw new RangeError(`capture block count: expected 2 or more, found ${blockCount}`);
     if (!Number.isInteger(retire) || retire < 1 || retire > 1000) throw new RangeError(`capture retire timeout: expected 1..1000 ms, found ${retire}`);

@@ -40,10 +40,14 @@ export const captureInterfaceSchema = z.strictObject({
 export const captureSchema = z.strictObject({
   interfaces: z.array(captureInterfaceSchema, { error: found("a list of interfaces") }).min(1, { error: "expected at least one capture interface" }),
   /** Bytes per ring block, a multiple of 4096. */
-  blockSize: intIn(4096, 1 << 30, "a block size").refine((n) => n % 4096 === 0, { error: found("a multiple of 4096") }).default(1 << 20),
-  blockCount: intIn(2, 65536, "a block count").default(16),
+  blockSize: intIn(4096, 1 << 30, "a block size").refine((n) => n % 4096 === 0, { error: found("a multiple of 4096") }).default(1 << 18),
+  /**
+   * Blocks in the ring. At low rates every block is retired after `retireTimeoutMs` however empty,
+   * so blockCount x retireTimeoutMs is how long a stalled worker can fall behind without drops.
+   */
+  blockCount: intIn(2, 65536, "a block count").default(128),
   /** A partly filled block is handed over after this long: the mirroring latency floor at low rates. */
-  retireTimeoutMs: intIn(1, 1000, "a timeout in ms").default(2),
+  retireTimeoutMs: intIn(1, 1000, "a timeout in ms").default(4),
 });
 
 export const egressSchema = z.discriminatedUnion(

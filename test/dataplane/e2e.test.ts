@@ -1,0 +1,238 @@
+/**
+ * The live data plane end to end, in network namespaces the test creates and deletes:
+ *
+ *   iapddp-sub (100.64.0.9) --veth-- iapddp-peer (100.64.0.1, UDP echo)
+ *                                      | tc mirred: both directions of iapddp-p0 (a SPAN port)
+ *                                   iapddp-iapd: capture on iapddp-cap; RADIUS on 127.0.0.1;
+ *                                      tunnels md-a (198.51.100.1) and md-b (198.51.100.3)
+ *                                      --veth-- iapddp-md (198.51.100.2: tcpdump -w)
+ *
+ * radclient sends the Accounting-Start and a CoA that arms a mirror; the subscriber talks to the
+ * peer for ~2.5 s at ~1 packet/ms; the mirror's tunnel is removed mid-way and the mirror terminated
+ * later. The mediation host must receive every packet sent between arming and terminating, once,
+ * byte for byte equal to what the subscriber's interface saw, decoded by tshark's jmirror dissector.
+ * Prints the measured arming/terminating delays (the 20 ms bound is reported, asserted with slack).
+ */
+import { execFileSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { Lab } from "../../scripts/netns/netns.ts";
+import { checksumOk, radclientIn, readPcap, waitForOutput } from "./lab.ts";
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+const SECRET = "iapd-e2e-secret";
+const NS = { sub: "iapddp-sub", peer: "iapddp-peer", iapd: "iapddp-iapd", md: "iapddp-md" };
+const SUB = "100.64.0.9";
+const PEER = "100.64.0.1";
+const MD = "198.51.100.2";
+const SOURCE = { "md-a": "198.51.100.1", "md-b": "198.51.100.3" } as Record<string, string>;
+const PORT = 30030;
+const INTERCEPT = 7;
+const SESSION = 81;
+/** The issue's bound for arming and terminating; asserted with this slack for loaded CI machines. */
+const BOUND_MS = 20;
+const SLACK_MS = 100;
+
+const SENDER = `
+const d = require("dgram").createSocket("udp4"); const n = +process.argv[1]; const b = Buffer.alloc(64); let seq = 0;
+d.on("message", () => {});
+d.bind(40000, "${SUB}", () => { console.log("sending");
+  const t = setInterval(() => { if (seq >= n) { clearInterval(t); setTimeout(() => d.close(), 300); return; }
+    b.writeUInt32BE(seq++, 0); b.writeDoubleBE(performance.timeOrigin + performance.now(), 4); d.send(b, 7, "${PEER}"); }, 1); });`;
+const ECHO = `const d = require("dgram").createSocket("udp4"); d.on("message", (m, r) => d.send(m, r.port, r.address)); d.bind(7, "${PEER}", () => console.log("echoing"));`;
+
+function hostRequest(host: ChildProcess, message: Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, any>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`iapd host: no answer to ${JSON.stringify(message)}`)), timeoutMs);
+    const on = (reply: Record<string, any>) => {
+      if (reply.cmd !== message.cmd) return;
+      host.off("message", on);
+      clearTimeout(timer);
+      reply.error ? reject(new Error(reply.error)) : resolve(reply);
+    };
+    host.on("message", on);
+    if (message.cmd !== "ready") host.send(message);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Waits until a file has not grown for 300 ms (at most 5 s). */
+async function settledSize(path: string): Promise<void> {
+  let last = -1;
+  for (let i = 0; i < 50; i++) {
+    const size = statSync(path).size;
+    if (size === last) return;
+    last = size;
+    await sleep(300);
+  }
+}
+const ipv4 = (b: Uint8Array, at: number) => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
+const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+
+test("CoA arms a mirror; both directions reach the mediation device byte for byte; a tunnel removal moves it without loss; terminate stops it", async () => {
+  const lab = new Lab();
+  const dir = mkdtempSync(join(tmpdir(), "iapd-dp-e2e-"));
+  let host: ChildProcess | undefined;
+  try {
+    for (const ns of Object.values(NS)) lab.namespace(ns);
+    lab.veth([NS.sub, "iapddp-s0", `${SUB}/24`], [NS.peer, "iapddp-p0", `${PEER}/24`]);
+    lab.veth([NS.peer, "iapddp-span"], [NS.iapd, "iapddp-cap"]);
+    lab.veth([NS.iapd, "iapddp-m1", `${SOURCE["md-a"]}/24`], [NS.md, "iapddp-md0", `${MD}/24`]);
+    lab.run(NS.iapd, "ip", "addr", "add", `${SOURCE["md-b"]}/24`, "dev", "iapddp-m1");
+    lab.run(NS.peer, "tc", "qdisc", "add", "dev", "iapddp-p0", "clsact");
+    for (const hook of ["ingress", "egress"]) {
+      lab.run(NS.peer, "tc", "filter", "add", "dev", "iapddp-p0", hook, "protocol", "all", "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "mirror", "dev", "iapddp-span");
+    }
+    // Resolve the neighbours now, so that no ARP exchange delays the first packets.
+    lab.run(NS.sub, "ping", "-c1", "-W1", PEER);
+    lab.run(NS.iapd, "ping", "-c1", "-W1", MD);
+
+    const mdPcap = join(dir, "md.pcap");
+    const subPcap = join(dir, "sub.pcap");
+    const mdDump = lab.spawn(NS.md, "tcpdump", ["-n", "-U", "-B", "16384", "-s0", "-i", "iapddp-md0", "-w", mdPcap, "udp", "port", String(PORT)]);
+    const subDump = lab.spawn(NS.sub, "tcpdump", ["-n", "-U", "-B", "16384", "-s0", "-i", "iapddp-s0", "-w", subPcap, "udp", "port", "7"]);
+    await Promise.all([waitForOutput(mdDump, "listening on"), waitForOutput(subDump, "listening on")]);
+
+    const config = {
+      radius: {
+        clients: [{ address: "127.0.0.1", secret: SECRET, name: "bng" }],
+        accounting: { listen: "127.0.0.1:0" },
+        dynamicAuthorization: { listen: "127.0.0.1:0" },
+      },
+      capture: { interfaces: [{ name: "iapddp-cap", workers: 2 }], blockSize: 1 << 16, blockCount: 256, retireTimeoutMs: 2 },
+      egress: { mode: "raw" },
+      tunnels: [
+        { name: "md-a", sourceAddress: SOURCE["md-a"] },
+        { name: "md-b", sourceAddress: SOURCE["md-b"] },
+      ],
+    };
+    host = lab.spawn(NS.iapd, process.execPath, ["--import", "tsx", join(ROOT, "test/dataplane/host.ts"), JSON.stringify(config)], {
+      cwd: ROOT,
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    const ready = await hostRequest(host, { cmd: "ready" }, 20_000);
+    assert.equal(ready.tunnels, ["md-a", "md-b"]);
+
+    const acct = await radclientIn(lab, NS.iapd, ready.accounting, "acct", SECRET, `Acct-Status-Type = Start, Acct-Session-Id = "e2e-1", User-Name = "sub1", Framed-IP-Address = ${SUB}, Message-Authenticator = 0x00`);
+    assert.is(acct.code, 0, acct.output);
+
+    const echo = lab.spawn(NS.peer, process.execPath, ["-e", ECHO]);
+    await waitForOutput(echo, "echoing");
+    const sender = lab.spawn(NS.sub, process.execPath, ["-e", SENDER, "2600"]);
+    await waitForOutput(sender, "sending");
+    await sleep(400);
+    const handle = `0x${INTERCEPT.toString(16).padStart(8, "0")}${SESSION.toString(16).padStart(8, "0")}`;
+    const coa = await radclientIn(
+      lab,
+      NS.iapd,
+      ready.das,
+      "coa",
+      SECRET,
+      `Acct-Session-Id = "e2e-1", ERX-LI-Action = 1, ERX-Med-Dev-Handle = ${handle}, ERX-Med-Ip-Address = ${MD}, ERX-Med-Port-Number = ${PORT}, Message-Authenticator = 0x00`,
+    );
+    assert.match(coa.output, /CoA-ACK/, coa.output);
+    await sleep(700);
+    const moved = await hostRequest(host, { cmd: "remove-tunnel", name: "md-a" });
+    assert.is(moved.before, "md-a");
+    assert.is(moved.after, "md-b");
+    await sleep(700);
+    const terminated = await hostRequest(host, { cmd: "terminate" });
+    await new Promise((r) => sender.once("close", r));
+    await sleep(100);
+    const stats = await hostRequest(host, { cmd: "stats" });
+    const { changes } = await hostRequest(host, { cmd: "table-changes" });
+    await hostRequest(host, { cmd: "stop" });
+    // tcpdump stops reading at SIGINT: let it catch up with its ring first (bounded).
+    for (const path of [mdPcap, subPcap]) await settledSize(path);
+    for (const dump of [mdDump, subDump]) {
+      process.kill(dump.pid!, "SIGINT");
+      await new Promise((r) => (dump.exitCode !== null ? r(null) : dump.once("close", r)));
+    }
+
+    // The store's table changes: the CoA's add, the move (remove + add), the terminate's remove.
+    const armedAt = changes.find((c: { op: string }) => c.op === "add").at as number;
+    const endedAt = changes.at(-1).at as number;
+    assert.is(changes.at(-1).op, "remove");
+    assert.ok(Math.abs(endedAt - terminated.at) < 50);
+
+    // What the subscriber's interface saw: requests and replies by direction and sequence number.
+    const original = new Map<string, { l3: Uint8Array; sentAt: number }>();
+    for (const r of readPcap(subPcap)) {
+      const l3 = r.bytes.subarray(14, 14 + ((r.bytes[16] << 8) | r.bytes[17]));
+      const payload = l3.subarray((l3[0] & 15) * 4 + 8);
+      const view = new DataView(payload.buffer, payload.byteOffset);
+      original.set(`${ipv4(l3, 12) === SUB ? "up" : "down"}:${view.getUint32(0)}`, { l3, sentAt: view.getFloat64(4) });
+    }
+    assert.ok(original.size > 5100, `the subscriber's capture holds ${original.size} packets`);
+
+    // What the mediation device received.
+    const mirrored = new Map<string, { source: string; sentAt: number; arrivedAt: number }>();
+    for (const r of readPcap(mdPcap)) {
+      const outer = r.bytes.subarray(14);
+      assert.ok(checksumOk(outer.subarray(0, 20)), "outer IPv4 checksum");
+      assert.is(outer[8], 255, "TTL");
+      assert.is(ipv4(outer, 16), MD);
+      assert.is((outer[20] << 8) | outer[21], PORT);
+      const header = new DataView(outer.buffer, outer.byteOffset + 28, 8);
+      assert.is(header.getUint32(0), INTERCEPT);
+      assert.is(header.getUint32(4), SESSION);
+      const inner = outer.subarray(36, (outer[2] << 8) | outer[3]);
+      const payload = inner.subarray((inner[0] & 15) * 4 + 8);
+      const key = `${ipv4(inner, 12) === SUB ? "up" : "down"}:${new DataView(payload.buffer, payload.byteOffset).getUint32(0)}`;
+      const want = original.get(key);
+      assert.ok(want, `mirrored ${key} was not sent`);
+      assert.is(hex(inner), hex(want!.l3), `${key} byte for byte`);
+      assert.not.ok(mirrored.has(key), `${key} mirrored twice`);
+      mirrored.set(key, { source: ipv4(outer, 12), sentAt: want!.sentAt, arrivedAt: r.time * 1000 });
+    }
+
+    // Every packet sent between arming and terminating arrived; none sent after it.
+    const missing = [...original].filter(([k, o]) => o.sentAt >= armedAt + SLACK_MS && o.sentAt < endedAt - SLACK_MS && !mirrored.has(k)).map(([k]) => k);
+    assert.equal(missing, [], `packets sent while the mirror was on but not mirrored (${missing.map((k) => (original.get(k)!.sentAt - moved.at).toFixed(1)).join(" ")} ms after the move; ${mirrored.size} received; data plane: ${JSON.stringify(stats.total)})`);
+    const late = [...mirrored].filter(([, m]) => m.sentAt > endedAt + SLACK_MS).map(([k]) => k);
+    assert.equal(late, [], "packets mirrored after the terminate");
+    // Measured: the last packet sent after arming that was not mirrored, the last one that was.
+    const missedAfterArm = [...original.values()].filter((o) => o.sentAt >= armedAt && o.sentAt < moved.at && ![...mirrored.values()].some((m) => m.sentAt === o.sentAt));
+    const armDelay = Math.max(0, ...missedAfterArm.map((o) => o.sentAt - armedAt));
+    const stopDelay = Math.max(...[...mirrored.values()].map((m) => m.sentAt)) - endedAt;
+    // Capture to mediation device: ring block timeout, filter, sendmmsg, two veth hops.
+    const transit = [...mirrored.values()].map((m) => m.arrivedAt - m.sentAt).sort((a, b) => a - b);
+    const firstArrival = Math.min(...[...mirrored.values()].map((m) => m.arrivedAt)) - armedAt;
+    const lastArrival = Math.max(...[...mirrored.values()].map((m) => m.arrivedAt)) - endedAt;
+    assert.ok(armDelay < SLACK_MS && stopDelay < SLACK_MS, `arm ${armDelay} ms, stop ${stopDelay} ms`);
+
+    // The tunnel move: md-a's source address, then md-b's, switching once, no packet lost (above).
+    const sources = [...mirrored.values()].sort((a, b) => a.sentAt - b.sentAt).map((m) => m.source);
+    const switchAt = sources.indexOf(SOURCE["md-b"]);
+    assert.ok(switchAt > 100, `${switchAt} packets before the move`);
+    assert.ok(sources.slice(0, switchAt).every((s) => s === SOURCE["md-a"]) && sources.slice(switchAt).every((s) => s === SOURCE["md-b"]), "one switch from md-a to md-b");
+
+    // tshark's jmirror dissector reads the same packets and IDs.
+    const rows = execFileSync("tshark", ["-r", mdPcap, "-d", `udp.port==${PORT},jmirror`, "-Y", "jmirror", "-T", "fields", "-e", "jmirror.mid", "-e", "jmirror.sid"], { encoding: "utf8" })
+      .trim()
+      .split("\n");
+    assert.is(rows.length, mirrored.size);
+    assert.ok(rows.every((row) => row.split("\t").map(Number).join() === `${INTERCEPT},${SESSION}`), rows[0]);
+
+    // The data plane's own counters agree, with nothing dropped in the kernel or on the way out.
+    assert.is(stats.total.kernelDrops, 0);
+    assert.is(stats.total.egressDrops, 0);
+    assert.is(stats.total.sent, mirrored.size);
+    console.log(
+      `  data plane e2e: ${mirrored.size} packets mirrored of ${original.size} seen; tunnel move after ${switchAt} packets, none lost\n` +
+        `  every packet sent later than ${armDelay.toFixed(1)} ms after the CoA's table change was mirrored, none sent later than ${stopDelay.toFixed(1)} ms after the terminate's (bound ${BOUND_MS} ms)\n` +
+        `  first copy at the mediation device ${firstArrival.toFixed(1)} ms after the CoA's change, last ${lastArrival.toFixed(1)} ms after the terminate's; ` +
+        `capture to mediation device median ${transit[transit.length >> 1].toFixed(1)} ms, max ${transit.at(-1)!.toFixed(1)} ms`,
+    );
+  } finally {
+    if (host?.connected) host.disconnect();
+    lab.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();

@@ -1,0 +1,63 @@
+/**
+ * The iapd host of the end-to-end test, run inside its network namespace by the test
+ * (`ip netns exec iapddp-iapd node --import tsx test/dataplane/host.ts CONFIG_JSON`): the RADIUS
+ * control plane on loopback and the live data plane, driven over the IPC channel. It records when
+ * the store changed the target table (the moment the CoA-ACK is sent, give or take the encoding).
+ */
+import { ControlPlane } from "../../runtime/daemon/control-plane.ts";
+import { configSchema } from "../../runtime/config/schema.ts";
+import { startDataPlane } from "../../runtime/dataplane/start.ts";
+import { SessionStore, type TargetSink } from "../../runtime/sessions/store.ts";
+import { sessionIdFromAcctSessionId } from "../../runtime/sessions/handle.ts";
+import { TunnelRegistry } from "../../runtime/sessions/tunnels.ts";
+
+export type HostCommand = { cmd: "terminate" } | { cmd: "remove-tunnel"; name: string } | { cmd: "stats" } | { cmd: "stop" } | { cmd: "table-changes" };
+
+const send = (message: unknown) => process.send!(message);
+const now = () => performance.timeOrigin + performance.now();
+
+try {
+  const config = configSchema.parse(JSON.parse(process.argv[2]));
+  const store = new SessionStore({ maxMirrors: 1000, sessionIdFor: sessionIdFromAcctSessionId });
+  const radius = await ControlPlane.start(config.radius, { store });
+  const tunnels = new TunnelRegistry();
+  const live = await startDataPlane(config, store, tunnels, { maxTargets: 4096 });
+  // Every change the store makes to the table, timed, on its way to the pool.
+  const changes: { at: number; op: string; slot: number }[] = [];
+  const pool = live.pool;
+  const timed: TargetSink = {
+    add: (t) => (changes.push({ at: now(), op: "add", slot: t.slot }), pool.add(t)),
+    remove: (slot) => (changes.push({ at: now(), op: "remove", slot }), pool.remove(slot)),
+  };
+  store.attachSink(timed);
+  process.on("message", async (message: HostCommand) => {
+    try {
+      if (message.cmd === "terminate") {
+        const [mirror] = store.allMirrors();
+        store.endMirror(mirror.id, "terminated", Date.now());
+        send({ cmd: message.cmd, at: now() });
+      } else if (message.cmd === "remove-tunnel") {
+        const before = pool.tunnelOf(store.targetTable()[0]?.slot ?? -1);
+        tunnels.remove(message.name);
+        send({ cmd: message.cmd, at: now(), before, after: pool.tunnelOf(store.targetTable()[0]?.slot ?? -1) });
+      } else if (message.cmd === "table-changes") {
+        send({ cmd: message.cmd, changes, load: Object.fromEntries(pool.load()) });
+      } else if (message.cmd === "stats") {
+        const stats = await live.stats();
+        send({ cmd: message.cmd, total: stats.total, slots: [...stats.slots], egress: stats.workers.map((w) => w.egress) });
+      } else if (message.cmd === "stop") {
+        const stats = await live.plane.stats();
+        await live.stop();
+        await radius.stop();
+        send({ cmd: message.cmd, total: stats.total });
+        process.disconnect();
+      }
+    } catch (e) {
+      send({ cmd: message.cmd, error: (e as Error).message });
+    }
+  });
+  send({ cmd: "ready", accounting: radius.accounting.server.address().port, das: radius.dynamicAuthorization.server.address().port, tunnels: tunnels.list().map((t) => t.name) });
+} catch (e) {
+  send({ cmd: "ready", error: `${(e as Error).name}: ${(e as Error).message}` });
+  process.disconnect();
+}
