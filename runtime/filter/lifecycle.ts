@@ -33,6 +33,7 @@ import {
   ABI_VERSION,
   COUNTER_COUNT,
   COUNTERS,
+  MALFORMED_REASONS,
   type BatchResult,
   type BlockResult,
   type Filter,
@@ -232,6 +233,11 @@ interface Generation {
 
 const RECORD_HEADER = 16;
 const TARGET_COUNTERS_SIZE = 32;
+// struct tpacket_block_desc: num_pkts at 12, offset_to_first_pkt at 16; 48-byte block and packet headers.
+const TP_BLOCK_PACKETS = 12;
+const TP_BLOCK_FIRST = 16;
+const TP_BLOCK_HEADER = 48;
+const TP_HEADER = 48;
 
 /** Whole input records in `records` (the frames a failed batch held). */
 function countRecords(records: Uint8Array): { frames: number; bytes: number } {
@@ -415,15 +421,74 @@ export class FilterSwitch implements Filter {
     }, () => countRecords(records).frames, () => ({ consumed: countRecords(records).bytes, frames: 0, packets: [] }));
   }
 
-  /** Present when the active filter exports `iapd_process_tpacket3` (docs/filter-abi.md "TPACKET_V3 blocks"). */
-  get processTpacket3(): ((block: Uint8Array, from: number) => BlockResult) | undefined {
-    if (!this.#active.filter.processTpacket3) return undefined;
-    return (block, from) =>
-      this.#run(block, (f) => {
+  /**
+   * Processes one retired TPACKET_V3 block (docs/filter-abi.md "TPACKET_V3 blocks") from block
+   * offset `from`: with the active filter's `iapd_process_tpacket3`, or, for a filter without it,
+   * converted to input records here (one more copy), so that every ABI version 1 filter can serve
+   * the live data plane.
+   */
+  processTpacket3(block: Uint8Array, from: number): BlockResult {
+    if (!this.#active.filter.processTpacket3) return this.#blockAsRecords(block, from);
+    return this.#run(
+      block,
+      (f) => {
         const call = f.processTpacket3;
-        if (!call) throw new Error("the filter has no iapd_process_tpacket3");
+        if (!call) return this.#blockAsRecords(block, from);
         return call(block, from);
-      }, () => new DataView(block.buffer, block.byteOffset, block.byteLength).getUint32(12, true), () => ({ next: 0, frames: 0, packets: [] }));
+      },
+      () => new DataView(block.buffer, block.byteOffset, block.byteLength).getUint32(TP_BLOCK_PACKETS, true),
+      () => ({ next: 0, frames: 0, packets: [] }),
+    );
+  }
+
+  /** The block last converted to records: the data plane calls again with `next` on the same block. */
+  #converted: { block: Uint8Array; records: Uint8Array; offsets: number[]; starts: number[]; end: number } | undefined;
+
+  #blockAsRecords(block: Uint8Array, from: number): BlockResult {
+    let c = this.#converted;
+    if (!c || c.block !== block || from === 0) c = this.#converted = this.#convert(block);
+    const index = from === 0 ? 0 : c.offsets.indexOf(from);
+    if (index < 0 || index >= c.offsets.length) return { next: 0, frames: 0, packets: [] };
+    const start = c.starts[index];
+    const { frames, consumed, packets } = this.process(c.records.subarray(start, c.end));
+    let next = index;
+    while (next < c.starts.length && c.starts[next] < start + consumed) next++;
+    return { next: next < c.offsets.length ? c.offsets[next] : 0, frames, packets };
+  }
+
+  /** struct tpacket3_hdr fields (linux/if_packet.h) to input records; a broken header ends the block
+   * and counts once in frames and bad_record, as the ABI has the filter do. */
+  #convert(block: Uint8Array): { block: Uint8Array; records: Uint8Array; offsets: number[]; starts: number[]; end: number } {
+    const v = new DataView(block.buffer, block.byteOffset, block.byteLength);
+    const records = new Uint8Array(block.length);
+    const out = new DataView(records.buffer);
+    const offsets: number[] = [];
+    const starts: number[] = [];
+    let end = 0;
+    const count = block.length >= TP_BLOCK_HEADER ? v.getUint32(TP_BLOCK_PACKETS, true) : 0;
+    let at = count > 0 ? v.getUint32(TP_BLOCK_FIRST, true) : 0;
+    for (let i = 0; i < count; i++) {
+      const mac = at >= TP_BLOCK_HEADER && at <= block.length - TP_HEADER ? v.getUint16(at + 24, true) : -1;
+      const snaplen = mac >= 0 ? v.getUint32(at + 12, true) : 0;
+      if (mac < 0 || mac > block.length - at || snaplen > block.length - at - mac) {
+        const global = this.#active.filter.counterRegions().global;
+        const g = new DataView(global.buffer, global.byteOffset, global.byteLength);
+        for (const index of [COUNTERS.frames, MALFORMED_REASONS.bad_record]) g.setBigUint64(index * 8, g.getBigUint64(index * 8, true) + 1n, true);
+        break;
+      }
+      offsets.push(at);
+      starts.push(end);
+      out.setUint32(end, v.getUint32(at + 4, true), true);
+      out.setUint32(end + 4, v.getUint32(at + 8, true), true);
+      out.setUint32(end + 8, snaplen, true);
+      out.setUint32(end + 12, v.getUint32(at + 16, true), true);
+      records.set(block.subarray(at + mac, at + mac + snaplen), end + RECORD_HEADER);
+      end += RECORD_HEADER + snaplen;
+      const step = v.getUint32(at, true);
+      if (step === 0) break;
+      at += step;
+    }
+    return { block, records, offsets, starts, end };
   }
 
   /**

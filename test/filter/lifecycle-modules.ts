@@ -71,11 +71,13 @@ export function skeleton(spec: SkeletonSpec = {}): Uint8Array {
 /**
  * The built-in filter whose `iapd_process` traps (`unreachable`) on call number `trapAt` of an
  * instance, and is the built-in filter on every other call; `name` replaces "jmirror" in its info
- * (7 letters, so the info keeps its length). The self-test's instance makes one call.
+ * (7 letters, so the info keeps its length). The self-test's instance makes one call. With
+ * `tpacket3: false` the module lacks the optional iapd_process_tpacket3 export.
  */
-export function builtinTrappingOnCall(trapAt: number, name = "trapper"): Uint8Array {
+export function builtinTrappingOnCall(trapAt: number, name = "trapper", options: { tpacket3?: boolean } = {}): Uint8Array {
   if (name.length !== 7) throw new Error("the name must have 7 letters");
   let text = readFileSync(WAT, "utf8");
+  if (options.tpacket3 === false) text = text.replace(/\(export "iapd_process_tpacket3" \(func [^)]*\)\)/, "");
   const exported = '(export "iapd_process" (func $assembly/jmirror/iapd_process))';
   if (!text.includes(exported)) throw new Error("build/filters/jmirror.wat has no iapd_process export");
   text = text.replace(exported, '(export "iapd_process" (func $test/trap_wrapper))');
