@@ -72,7 +72,8 @@ async function server(count: number) {
     counters: zeroCounters,
   });
   const s = await serve(app, { address: "127.0.0.1", port: 0 });
-  process.on("SIGTERM", () => void s.close().then(() => process.exit(0)));
+  // Exit at once (open keep-alive connections must not hold the process); --cpu-prof still writes.
+  process.on("SIGTERM", () => process.exit(0));
   console.log(JSON.stringify({ port: s.port, loadMs: Math.round(loadMs), heapMiB: Math.round(process.memoryUsage().heapUsed / 2 ** 20) }));
 }
 
