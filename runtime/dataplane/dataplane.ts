@@ -14,6 +14,9 @@
 import { Worker } from "node:worker_threads";
 import type { CaptureConfig, EgressConfig } from "../config/dataplane.ts";
 import type { EgressTunnel } from "../egress/types.ts";
+import { assetBytes } from "../assets/assets.ts";
+import { checkFilter, SwapError, type CheckedFilter, type FilterEvent } from "../filter/lifecycle.ts";
+import type { FilterHost } from "../filter/registry.ts";
 import type { Target } from "../filter/types.ts";
 import { libc } from "../ffi/libc.ts";
 import type { PoolSink } from "./pool.ts";
@@ -27,6 +30,10 @@ export interface DataPlaneOptions {
   node: { sourceAddress: number; mtu: number; dscp: number };
   /** Target slots per filter (default 262144: the store's 65536 mirrors with up to four prefixes each). */
   maxTargets?: number;
+  /** The filter every worker starts with (default: the built-in jmirror filter). */
+  filter?: CheckedFilter;
+  /** A worker's filter trapped or was too slow and every worker went back to the previous filter. */
+  onFilterEvent?: (event: FilterEvent) => void;
   log?: (line: string) => void;
 }
 
@@ -54,10 +61,13 @@ class CaptureWorker {
   constructor(
     setup: WorkerSetup,
     readonly onFailure: (error: Error) => void,
+    readonly onFilterEvent: (event: FilterEvent) => void,
   ) {
     this.#worker = spawnWorker(new URL("./worker.ts", import.meta.url), setup);
     this.#worker.on("message", (message: FromWorker) => {
-      if (message.type === "failed") {
+      if (message.type === "filter-event") {
+        this.onFilterEvent(message.event);
+      } else if (message.type === "failed") {
         this.failure = namedError(message.name, message.message);
         for (const resolve of this.#waiting.values()) resolve(message);
         this.#waiting.clear();
@@ -124,9 +134,56 @@ export class DataPlane implements PoolSink {
   /** The first worker failure; the data plane keeps the others running and reports it. */
   failure: Error | undefined;
 
-  private constructor(workers: CaptureWorker[], log: (line: string) => void) {
+  readonly #onFilterEvent: (event: FilterEvent) => void;
+  /** The filter the workers last fell back from on their own, so one failure is reported once. */
+  #failedFilter: string | undefined;
+
+  private constructor(workers: CaptureWorker[], log: (line: string) => void, onFilterEvent: (event: FilterEvent) => void) {
     this.#workers = workers;
     this.#log = log;
+    this.#onFilterEvent = onFilterEvent;
+  }
+
+  // ---- filter hot swap: every worker's FilterSwitch, between two of its blocks -----------------
+
+  /** For FilterRegistry.attach: activation and rollback on every worker. */
+  readonly filters: FilterHost = {
+    activate: async (filter) => {
+      const answers = await this.#everyWorker((id) => ({ type: "activate", filter, id }));
+      const refused = answers.find((a) => a.answer.type !== "filter" || a.answer.error !== undefined);
+      if (!refused) {
+        this.#failedFilter = undefined;
+        return;
+      }
+      // All or none: the workers that switched go back.
+      await Promise.all(answers.filter((a) => a !== refused && a.answer.type === "filter" && !a.answer.error).map((a) => a.worker.request({ type: "rollback", id: this.#nextId++ })));
+      const answer = refused.answer;
+      throw new SwapError(answer.type === "filter" ? (answer.error ?? "") : answer.type === "failed" ? answer.message : "no answer");
+    },
+    rollback: async () => {
+      const answers = await this.#everyWorker((id) => ({ type: "rollback", id }));
+      const refused = answers.find((a) => a.answer.type === "filter" && a.answer.error !== undefined);
+      if (refused && refused.answer.type === "filter") throw new SwapError(refused.answer.error ?? "");
+    },
+  };
+
+  async #everyWorker(message: (id: number) => ToWorker): Promise<{ worker: CaptureWorker; answer: FromWorker }[]> {
+    const id = this.#nextId++;
+    return Promise.all(this.#workers.filter((w) => !w.failure).map(async (worker) => ({ worker, answer: await worker.request(message(id)) })));
+  }
+
+  /** One worker fell back on its own: the others follow, so every worker runs the same filter. */
+  #filterEvent(event: FilterEvent): void {
+    if (event.type === "rolled-back" && event.cause !== "request") {
+      if (this.#failedFilter === event.from.id) return;
+      this.#failedFilter = event.from.id;
+      this.#log(`filter ${event.from.name} ${event.from.version} ${event.cause === "trap" ? "trapped" : "was too slow"}; every worker is back on ${event.filter.name} ${event.filter.version}: ${event.message ?? ""}`);
+      const id = this.#nextId++;
+      for (const w of this.#workers) if (!w.failure) void w.request({ type: "rollback", id });
+    } else if (event.type === "batch-lost") {
+      this.#log(`filter ${event.filter.name}: a block of ${event.frames} frames was lost: ${event.message}`);
+    }
+    this.#onFilterEvent(event);
   }
 
   static async start(options: DataPlaneOptions): Promise<DataPlane> {
@@ -134,6 +191,7 @@ export class DataPlane implements PoolSink {
     const { capture } = options;
     // Fail in this thread, with the capability named, before any worker starts.
     requireNetRaw("capturing packets (AF_PACKET sockets)");
+    const filter = options.filter ?? (await checkFilter(assetBytes("build/filters/jmirror.wasm")));
     const setups: WorkerSetup[] = [];
     for (const [n, iface] of capture.interfaces.entries()) {
       const ifindex = libc().ifNameToIndex(iface.name);
@@ -154,6 +212,7 @@ export class DataPlane implements PoolSink {
           egress: options.egress,
           node: options.node,
           maxTargets: options.maxTargets ?? 262144,
+          filter,
           changes: [],
         });
       }
@@ -165,14 +224,17 @@ export class DataPlane implements PoolSink {
         log(`data plane worker failed: ${e.message}`);
       }
     };
-    const workers = setups.map((s) => new CaptureWorker(s, onFailure));
+    const onFilterEvent = (event: FilterEvent) => {
+      if (plane) plane.#filterEvent(event);
+    };
+    const workers = setups.map((s) => new CaptureWorker(s, onFailure, onFilterEvent));
     const answers = await Promise.all(workers.map((w) => w.ready()));
     const failed = answers.find((a) => a.type === "failed");
     if (failed && failed.type === "failed") {
       await Promise.all(workers.map((w) => w.terminate()));
       throw namedError(failed.name, failed.message);
     }
-    plane = new DataPlane(workers, log);
+    plane = new DataPlane(workers, log, options.onFilterEvent ?? (() => {}));
     log(`data plane capturing on ${capture.interfaces.map((i) => `${i.name} (${i.workers} worker${i.workers > 1 ? "s" : ""})`).join(", ")}, egress ${options.egress.mode}`);
     return plane;
   }

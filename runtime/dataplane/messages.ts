@@ -1,4 +1,5 @@
 /** Messages between the data plane (main thread) and its capture workers. */
+import type { CheckedFilter, FilterEvent } from "../filter/lifecycle.ts";
 import type { Target } from "../filter/types.ts";
 import type { EgressConfig } from "../config/dataplane.ts";
 import type { EgressCounters, EgressTunnel } from "../egress/types.ts";
@@ -25,11 +26,19 @@ export interface WorkerSetup {
   egress: EgressConfig;
   node: { sourceAddress: number; mtu: number; dscp: number };
   maxTargets: number;
+  /** The filter module to start with, checked by the main thread (runtime/filter/lifecycle.ts). */
+  filter: CheckedFilter;
   /** The current table and tunnels, applied before capture starts. */
   changes: Change[];
 }
 
-export type ToWorker = { type: "apply"; changes: Change[]; id: number } | { type: "stats"; id: number } | { type: "stop"; id: number };
+export type ToWorker =
+  | { type: "apply"; changes: Change[]; id: number }
+  | { type: "stats"; id: number }
+  | { type: "stop"; id: number }
+  /** Filter hot swap: the worker's FilterSwitch switches between two blocks. */
+  | { type: "activate"; filter: CheckedFilter; id: number }
+  | { type: "rollback"; id: number };
 
 export interface WorkerStats {
   interface: string;
@@ -48,4 +57,8 @@ export type FromWorker =
   | { type: "failed"; message: string; name: string }
   | { type: "applied"; id: number }
   | { type: "stats"; id: number; stats: WorkerStats }
-  | { type: "stopped"; id: number; stats: WorkerStats };
+  | { type: "stopped"; id: number; stats: WorkerStats }
+  /** The answer to activate or rollback; `error` when the worker's filter did not change. */
+  | { type: "filter"; id: number; error?: string }
+  /** What the worker's FilterSwitch did on its own (a trap, a slow block). */
+  | { type: "filter-event"; event: FilterEvent };

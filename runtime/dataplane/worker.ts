@@ -6,8 +6,8 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { CaptureRing } from "../capture/ring.ts";
-import { WasmFilter } from "../filter/wasm.ts";
-import { COUNTER_COUNT, type BlockResult, type Filter } from "../filter/types.ts";
+import { FilterSwitch } from "../filter/lifecycle.ts";
+import { COUNTER_COUNT } from "../filter/types.ts";
 import { openEgress } from "../egress/open.ts";
 import type { Egress } from "../egress/types.ts";
 import type { Change, FromWorker, ToWorker, WorkerSetup, WorkerStats } from "./messages.ts";
@@ -22,10 +22,9 @@ const port = parentPort!;
 const post = (message: FromWorker) => port.postMessage(message);
 
 let ring: CaptureRing;
-let filter: WasmFilter;
+/** The swap point: the active filter changes between two blocks (runtime/filter/lifecycle.ts). */
+let filter: FilterSwitch;
 let egress: Egress;
-let process3: (block: Uint8Array, from: number) => BlockResult;
-let input: Uint8Array;
 let running = true;
 let blocks = 0;
 const slots = new Set<number>();
@@ -74,12 +73,14 @@ function drain(): boolean {
   for (; handled < BLOCKS_PER_TURN; handled++) {
     const block = ring.next();
     if (!block) break;
+    // Asked for each block: a hot swap gives the filter a new input region.
+    const input = filter.inputBuffer();
     input.set(block);
     ring.release();
     const view = input.subarray(0, block.length);
     let from = 0;
     do {
-      const result = process3(view, from);
+      const result = filter.processTpacket3(view, from);
       egress.send(result.packets);
       from = result.next;
     } while (from !== 0);
@@ -106,6 +107,14 @@ port.on("message", async (message: ToWorker) => {
     post({ type: "applied", id: message.id });
   } else if (message.type === "stats") {
     post({ type: "stats", id: message.id, stats: stats() });
+  } else if (message.type === "activate" || message.type === "rollback") {
+    try {
+      if (message.type === "activate") await filter.activate(message.filter);
+      else filter.rollback();
+      post({ type: "filter", id: message.id });
+    } catch (e) {
+      post({ type: "filter", id: message.id, error: (e as Error).message });
+    }
   } else if (message.type === "stop") {
     running = false;
     const final = stats();
@@ -127,14 +136,17 @@ async function start(): Promise<void> {
     ignoreOutgoing: setup.ignoreOutgoing,
   });
   // A block must fit the input region whole; outputs are drained as often as needed.
-  filter = await WasmFilter.load(undefined, { maxTargets: setup.maxTargets, inCapacity: setup.blockSize, outCapacity: 4 << 20 });
-  const walk = (filter as Filter).processTpacket3;
-  if (!walk) throw new Error("the filter module does not export iapd_process_tpacket3");
-  process3 = walk;
+  filter = await FilterSwitch.create(setup.filter, {
+    maxTargets: setup.maxTargets,
+    inCapacity: setup.blockSize,
+    outCapacity: 4 << 20,
+    onEvent: (event) => {
+      if (event.type !== "activated") post({ type: "filter-event", event });
+    },
+  });
   // The UDP egress lets the kernel fragment: the filter must not.
   const mtu = setup.egress.mode === "udp" ? 65535 : setup.node.mtu;
   filter.configure({ linkType: ring.linkType, sourceAddress: setup.node.sourceAddress, mtu, dscp: setup.node.dscp });
-  input = filter.inputBuffer();
   egress = await openEgress(setup.egress, setup.workers > 1 ? `-${setup.interface}-${setup.id}` : "");
   apply(setup.changes);
   post({ type: "ready", linkType: ring.linkType });
