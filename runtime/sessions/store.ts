@@ -274,7 +274,10 @@ export class SessionStore {
       const arm = this.takeArm(attrs, now);
       // Addresses the Access-Accept assigned stand in for those accounting does not report.
       const merged = arm ? { ...definedOnly(addressesOf(arm)), ...definedOnly(attrs) } : definedOnly(attrs);
-      const session: SubscriberSession = { ...merged, key, startTime: now, lastUpdate: now };
+      // Assigned onto the fresh copy, not spread: V8 gives each object spread from an
+      // Object.fromEntries result a hidden class of its own, about 400 bytes per session
+      // (scripts/bench-radius.ts, docs/benchmarks.md).
+      const session: SubscriberSession = Object.assign(merged, { key, startTime: now, lastUpdate: now });
       this.sessions.set(key, session);
       this.indexSession(session);
       this.applyTriggers(session, now);
