@@ -6,6 +6,7 @@ import { z } from "zod";
 import { integer, ipv4Address, parsed } from "./fields.ts";
 import { parsePrefix, type Prefix } from "../net/address.ts";
 import { apiSchema } from "./api.ts";
+import { filterSchema } from "./filter.ts";
 import { radiusSchema } from "./radius.ts";
 import { stateSchema } from "./state.ts";
 import { dataPlaneSections } from "./dataplane.ts";
@@ -51,6 +52,7 @@ export const configSchema = z.strictObject({
   radius: radiusSchema.prefault({}),
   api: apiSchema.prefault({}),
   state: stateSchema.prefault({}),
+  filter: filterSchema.prefault({}),
   ...dataPlaneSections,
 });
 

@@ -10,6 +10,7 @@
  */
 import type { Config } from "../config/schema.ts";
 import { dscpCode } from "../config/targets.ts";
+import type { FilterRegistry } from "../filter/registry.ts";
 import { ipv4ToU32 } from "../net/address.ts";
 import type { SessionStore } from "../sessions/store.ts";
 import type { TunnelRegistry } from "../sessions/tunnels.ts";
@@ -30,6 +31,8 @@ export interface LiveDataPlane {
 export interface StartOptions {
   log?: (line: string) => void;
   maxTargets?: number;
+  /** The daemon's filters: the workers start with its active one, and it drives hot swaps. */
+  filters?: FilterRegistry;
 }
 
 export async function startDataPlane(config: Config, store: SessionStore, tunnels: TunnelRegistry, options: StartOptions = {}): Promise<LiveDataPlane> {
@@ -40,8 +43,11 @@ export async function startDataPlane(config: Config, store: SessionStore, tunnel
     egress: config.egress,
     node: { sourceAddress: ipv4ToU32(config.node.sourceAddress), mtu: config.node.mtu, dscp: dscpCode(config.node.dscp) },
     maxTargets: options.maxTargets,
+    filter: options.filters?.active,
+    onFilterEvent: (event) => options.filters?.onHostEvent(event),
     log,
   });
+  options.filters?.attach(plane.filters);
   const pool = new TunnelPool(plane);
   for (const t of tunnels.list()) pool.addTunnel(t);
   const unsubscribe = tunnels.subscribe((change) => (change.type === "added" ? pool.addTunnel(change.tunnel) : pool.removeTunnel(change.tunnel.name)));
