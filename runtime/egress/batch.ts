@@ -14,6 +14,12 @@ const IOVEC = 16;
 const NAME = 32;
 const PER_MESSAGE = MMSGHDR + IOVEC + NAME;
 
+/** A 64-bit little-endian pointer or size from a number (< 2^53), without a BigInt per packet. */
+function setAddress(view: DataView, at: number, value: number): void {
+  view.setUint32(at, value >>> 0, true);
+  view.setUint32(at + 4, Math.floor(value / 0x1_0000_0000), true);
+}
+
 export function dropReason(errno: number): EgressDrop {
   switch (errno) {
     case ERRNO.EAGAIN:
@@ -60,9 +66,9 @@ export class MessageBatch {
       const header = i * MMSGHDR;
       const iov = capacity * MMSGHDR + i * IOVEC;
       const name = capacity * (MMSGHDR + IOVEC) + i * NAME;
-      this.#view.setBigUint64(header, BigInt(this.#base + name), true); // msg_name
-      this.#view.setBigUint64(header + 16, BigInt(this.#base + iov), true); // msg_iov
-      this.#view.setBigUint64(header + 24, 1n, true); // msg_iovlen
+      setAddress(this.#view, header, this.#base + name); // msg_name
+      setAddress(this.#view, header + 16, this.#base + iov); // msg_iov
+      setAddress(this.#view, header + 24, 1); // msg_iovlen
     }
   }
 
@@ -81,8 +87,8 @@ export class MessageBatch {
       }
       const iov = this.capacity * MMSGHDR + i * IOVEC;
       const length = packet.bytes.byteLength - skip;
-      this.#view.setBigUint64(iov, BigInt(this.#bufferAddress + packet.bytes.byteOffset + skip), true);
-      this.#view.setBigUint64(iov + 8, BigInt(length), true);
+      setAddress(this.#view, iov, this.#bufferAddress + packet.bytes.byteOffset + skip);
+      setAddress(this.#view, iov + 8, length);
       const nameLength = name(packet, this.#view, this.capacity * (MMSGHDR + IOVEC) + i * NAME);
       this.#view.setUint32(i * MMSGHDR + 8, nameLength, true);
       this.#slots[i] = packet.slot;

@@ -34,7 +34,8 @@ export function udpEgress(): SocketEgress {
       names.setUint16(at, AF_INET, true);
       names.setUint16(at + 2, (b[22] << 8) | b[23], false);
       names.setUint32(at + 4, ((b[16] << 24) | (b[17] << 16) | (b[18] << 8) | b[19]) >>> 0, false);
-      names.setBigUint64(at + 8, 0n);
+      names.setUint32(at + 8, 0);
+      names.setUint32(at + 12, 0);
       return 16;
     },
   });

@@ -1,0 +1,212 @@
+/**
+ * Live data plane benchmark (docs/dataplane.md, docs/benchmarks.md "Live data plane"), in network
+ * namespaces it creates and deletes:
+ *
+ *   iapddp-gen: a C generator (AF_PACKET + sendmmsg + PACKET_QDISC_BYPASS, 60-byte UDP frames from
+ *               40960 subscriber addresses in 100.64.0.0/10), pinned to CPU 0
+ *     --veth--  iapddp-rx: iapd's data plane (2048 targets: every 20th address, ~5% of frames, mirrored
+ *               to 198.51.100.2 by raw IPv4) and `tcpdump -w /dev/null -B 16384` on the same
+ *               interface at the same time, both pinned to CPU 1
+ *     --veth--  iapddp-bmd: the mediation device (198.51.100.2)
+ *
+ * On veth the receive path's kernel work runs on the sender's CPU, so the generator sets the rate;
+ * the receivers are compared by their own CPU time per packet (/proc/PID/stat utime + stime) and
+ * the kernel's drop counters (PACKET_STATISTICS for iapd, tcpdump's "dropped by kernel").
+ *
+ *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--json FILE]
+ */
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Lab } from "./netns/netns.ts";
+
+const { values } = parseArgs({
+  options: {
+    seconds: { type: "string", default: "5" },
+    runs: { type: "string", default: "3" },
+    json: { type: "string" },
+    receiver: { type: "boolean", default: false },
+  },
+});
+
+const HOSTS = 40960;
+const TARGET_EVERY = 20;
+const MEDIATION = "198.51.100.2";
+const SOURCE = "198.51.100.1";
+const CLK_TCK = 100;
+
+/** The generator: 64 frames per sendmmsg, source address cycling over `hosts` subscriber addresses. */
+const GENERATOR_C = String.raw`
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#define BATCH 64
+#define LEN 60
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+int main(int argc, char **argv) {
+  if (argc != 4) { fprintf(stderr, "usage: gen IFACE SECONDS HOSTS\n"); return 2; }
+  double seconds = atof(argv[2]); unsigned hosts = atoi(argv[3]);
+  int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_IP));
+  if (fd < 0) { perror("socket"); return 1; }
+  int one = 1; setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
+  struct sockaddr_ll sll; memset(&sll, 0, sizeof sll);
+  sll.sll_family = AF_PACKET; sll.sll_protocol = htons(ETH_P_IP); sll.sll_ifindex = if_nametoindex(argv[1]);
+  if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) { perror("bind"); return 1; }
+  static unsigned char frames[BATCH][LEN]; struct iovec iov[BATCH]; struct mmsghdr msgs[BATCH];
+  memset(msgs, 0, sizeof msgs);
+  for (int i = 0; i < BATCH; i++) {
+    unsigned char *f = frames[i]; memset(f, 0, LEN);
+    memcpy(f, "\x02\x00\x00\x00\x00\x02\x02\x00\x00\x00\x00\x01\x08\x00", 14);
+    unsigned char *ip = f + 14; ip[0] = 0x45; ip[3] = 46; ip[8] = 64; ip[9] = 17;
+    ip[16] = 203; ip[17] = 0; ip[18] = 113; ip[19] = 1;
+    unsigned char *udp = ip + 20; udp[0] = 0x03; udp[1] = 0xe8; udp[2] = 0x07; udp[3] = 0xd0; udp[5] = 26;
+    iov[i].iov_base = f; iov[i].iov_len = LEN; msgs[i].msg_hdr.msg_iov = &iov[i]; msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  unsigned long long sent = 0; unsigned h = 0; double start = now(), end = start + seconds, t = start;
+  while (t < end) {
+    for (int b = 0; b < 64; b++) {
+      for (int i = 0; i < BATCH; i++) {
+        unsigned char *ip = frames[i] + 14; unsigned host = h++ % hosts;
+        ip[12] = 100; ip[13] = 64 + (host >> 16); ip[14] = (host >> 8) & 255; ip[15] = host & 255;
+        ip[10] = ip[11] = 0; unsigned sum = 0;
+        for (int k = 0; k < 20; k += 2) sum += (ip[k] << 8) | ip[k + 1];
+        while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+        sum = ~sum & 0xffff; ip[10] = sum >> 8; ip[11] = sum & 255;
+      }
+      int n = sendmmsg(fd, msgs, BATCH, 0);
+      if (n > 0) sent += n;
+    }
+    t = now();
+  }
+  printf("%llu %.6f\n", sent, t - start);
+  return 0;
+}
+`;
+
+/** The address of subscriber `host` as the generator writes it. */
+const hostAddress = (host: number) => Uint8Array.of(100, 64 + (host >> 16), (host >> 8) & 255, host & 255);
+
+async function receiver(): Promise<void> {
+  const { DataPlane } = await import("../runtime/dataplane/dataplane.ts");
+  const { ipv4ToU32 } = await import("../runtime/net/address.ts");
+  const plane = await DataPlane.start({
+    capture: { interfaces: [{ name: "iapddp-r0", workers: 1, promiscuous: true, ignoreOutgoing: true }], blockSize: 1 << 20, blockCount: 16, retireTimeoutMs: 4 },
+    egress: { mode: "raw" },
+    node: { sourceAddress: ipv4ToU32(SOURCE), mtu: 1500, dscp: 255 },
+    maxTargets: 4096,
+  });
+  for (let slot = 0; slot < HOSTS / TARGET_EVERY; slot++) {
+    plane.add({ slot, family: 4, address: hostAddress(slot * TARGET_EVERY), prefixLength: 32, interceptId: slot + 1, sessionId: slot, mediationAddress: ipv4ToU32(MEDIATION), mediationPort: 30030, sourceAddress: 0, tunnel: 0, dscp: 255 });
+  }
+  await plane.settled();
+  process.stdout.write("ready\n");
+  process.stdin.once("data", async () => {
+    const stats = await plane.stop();
+    process.stdout.write(`${JSON.stringify(stats.total)}\n`);
+    process.exit(0);
+  });
+}
+
+function cpuTicks(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+function waitFor(child: ChildProcess, text: string, timeoutMs = 20_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`no "${text}" within ${timeoutMs} ms: ${out}`)), timeoutMs);
+    const on = (d: Buffer) => {
+      out += d;
+      if (out.includes(text)) {
+        clearTimeout(timer);
+        resolve(out);
+      }
+    };
+    child.stdout?.on("data", on);
+    child.stderr?.on("data", on);
+  });
+}
+
+interface RunResult {
+  generated: number;
+  seconds: number;
+  iapd: { received: number; drops: number; mirrored: number; sent: number; egressDrops: number; cpuSeconds: number };
+  tcpdump: { received: number; drops: number; cpuSeconds: number };
+}
+
+async function run(lab: Lab, generator: string, seconds: number): Promise<RunResult> {
+  const iapd = lab.spawn("iapddp-rx", "taskset", ["-c", "1", process.execPath, "--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts"), "--receiver"], {
+    stdio: ["pipe", "pipe", "pipe"],
+    cwd: resolve(import.meta.dirname, ".."),
+  });
+  await waitFor(iapd, "ready");
+  const tcpdump = lab.spawn("iapddp-rx", "taskset", ["-c", "1", "tcpdump", "-n", "-i", "iapddp-r0", "-B", "16384", "-w", "/dev/null"]);
+  const tcpdumpExit = waitFor(tcpdump, "dropped by kernel", 60_000);
+  await waitFor(tcpdump, "listening on");
+  const before = { iapd: cpuTicks(iapd.pid!), tcpdump: cpuTicks(tcpdump.pid!) };
+  const [generated, elapsed] = lab.run("iapddp-gen", "taskset", "-c", "0", generator, "iapddp-g0", String(seconds), String(HOSTS)).trim().split(" ").map(Number);
+  await new Promise((r) => setTimeout(r, 1500)); // both drain their rings (tcpdump's 1 s buffer timeout)
+  const after = { iapd: cpuTicks(iapd.pid!), tcpdump: cpuTicks(tcpdump.pid!) };
+  process.kill(tcpdump.pid!, "SIGINT");
+  const tcpdumpOut = await tcpdumpExit;
+  const statsLine = waitFor(iapd, "}\n");
+  iapd.stdin!.write("stop\n");
+  const total = JSON.parse((await statsLine).trim().split("\n").at(-1)!);
+  const number = (re: RegExp) => Number(re.exec(tcpdumpOut)?.[1] ?? NaN);
+  return {
+    generated,
+    seconds: elapsed,
+    iapd: { received: total.received, drops: total.kernelDrops, mirrored: total.mirrored, sent: total.sent, egressDrops: total.egressDrops, cpuSeconds: (after.iapd - before.iapd) / CLK_TCK },
+    tcpdump: { received: number(/(\d+) packets received by filter/), drops: number(/(\d+) packets dropped by kernel/), cpuSeconds: (after.tcpdump - before.tcpdump) / CLK_TCK },
+  };
+}
+
+async function main(): Promise<void> {
+  const seconds = Number(values.seconds);
+  const runs = Number(values.runs);
+  const dir = mkdtempSync(join(tmpdir(), "iapd-bench-dp-"));
+  const lab = new Lab();
+  try {
+    writeFileSync(join(dir, "gen.c"), GENERATOR_C);
+    const generator = join(dir, "gen");
+    execFileSync("gcc", ["-O2", "-o", generator, join(dir, "gen.c")]);
+    for (const ns of ["iapddp-gen", "iapddp-rx", "iapddp-bmd"]) lab.namespace(ns);
+    lab.veth(["iapddp-gen", "iapddp-g0"], ["iapddp-rx", "iapddp-r0"]);
+    lab.veth(["iapddp-rx", "iapddp-m1", `${SOURCE}/24`], ["iapddp-bmd", "iapddp-md0", `${MEDIATION}/24`]);
+    // The copies go out on the wire to the mediation link but to a MAC address nobody has, so that
+    // the receiving side drops them at once (no UDP, no ICMP port unreachable on the measured CPU).
+    lab.run("iapddp-rx", "ip", "neigh", "replace", MEDIATION, "lladdr", "02:00:5e:00:53:99", "dev", "iapddp-m1", "nud", "permanent");
+    const results: RunResult[] = [];
+    for (let i = 0; i < runs; i++) {
+      const r = await run(lab, generator, seconds);
+      results.push(r);
+      const ns = (cpu: number, packets: number) => ((cpu * 1e9) / packets).toFixed(0);
+      console.log(
+        `run ${i + 1}: generated ${(r.generated / r.seconds / 1e6).toFixed(2)} Mpps for ${r.seconds.toFixed(1)} s\n` +
+          `  iapd:    received ${r.iapd.received} (${(r.iapd.received / r.seconds / 1e6).toFixed(2)} Mpps), kernel drops ${r.iapd.drops}, ` +
+          `mirrored ${r.iapd.mirrored} (${((100 * r.iapd.mirrored) / r.iapd.received).toFixed(1)}%), sent ${r.iapd.sent}, egress drops ${r.iapd.egressDrops}, ` +
+          `CPU ${r.iapd.cpuSeconds.toFixed(2)} s = ${ns(r.iapd.cpuSeconds, r.iapd.received)} ns/packet\n` +
+          `  tcpdump: received ${r.tcpdump.received} (${(r.tcpdump.received / r.seconds / 1e6).toFixed(2)} Mpps), kernel drops ${r.tcpdump.drops}, ` +
+          `CPU ${r.tcpdump.cpuSeconds.toFixed(2)} s = ${ns(r.tcpdump.cpuSeconds, r.tcpdump.received)} ns/packet\n` +
+          `  iapd / tcpdump CPU per packet: ${((r.iapd.cpuSeconds / r.iapd.received) / (r.tcpdump.cpuSeconds / r.tcpdump.received)).toFixed(2)}x`,
+      );
+    }
+    if (values.json) writeFileSync(values.json, JSON.stringify({ seconds, hosts: HOSTS, targets: HOSTS / TARGET_EVERY, results }, null, 2));
+  } finally {
+    lab.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (values.receiver) await receiver();
+else await main();
