@@ -37,6 +37,7 @@ import { startIdleSweep } from "../state/idle.ts";
 import { DurableState } from "../state/state.ts";
 import { ControlPlane } from "./control-plane.ts";
 import { DemoDataPlane } from "./demo-data-plane.ts";
+import { startDataPlane } from "../dataplane/start.ts";
 
 /** What moves packets for `iapd run`; the live data plane (capture -> filter -> egress) implements it too. */
 export interface DataPlane {
@@ -134,7 +135,7 @@ export class Daemon {
       // 2. RADIUS control plane, 3. API, 4. data plane.
       daemon.radius = await ControlPlane.start(config.radius, { log: o.log, store, commit: daemon.commit });
       daemon.api = await daemon.startApi(config.api);
-      daemon.dataPlane = await DemoDataPlane.start(config, o.stateDir);
+      daemon.dataPlane = config.capture ? await startDataPlane(config, store, state.tunnels, { log: o.log }) : await DemoDataPlane.start(config, o.stateDir);
       o.log(`data plane: ${daemon.dataPlane.description}`);
     } catch (e) {
       await daemon.stop();
