@@ -74,11 +74,13 @@ export function defaultStateDir(): string {
   return process.env.STATE_DIRECTORY?.split(":")[0] || "var";
 }
 
-const isDeno = "Deno" in globalThis;
+const deno = (globalThis as { Deno?: { version: { deno: string } } }).Deno;
+/** "Node v20.20.2" or "Deno 2.9.6", for the ready line. */
+const runtimeName = deno ? `Deno ${deno.version.deno}` : `Node ${process.version}`;
 
 /** The HTTP server of the runtime we are on: Deno.serve on Deno, @hono/node-server on Node. */
 async function serveApi(app: FetchApp, config: ApiConfig): Promise<RunningServer> {
-  const adapter = isDeno ? await import("../../api/adapter/deno/server.ts") : await import("../../api/adapter/node/server.ts");
+  const adapter = deno ? await import("../../api/adapter/deno/server.ts") : await import("../../api/adapter/node/server.ts");
   return adapter.serve(app, serveOptions(config));
 }
 
@@ -143,7 +145,7 @@ export class Daemon {
     }
     daemon.idleSweep = startIdleSweep({ store, idleTimeoutSeconds: config.state.idleTimeoutSeconds, commit: daemon.commit, log: o.log });
     daemon.ready = true;
-    o.log(`ready in ${Math.round(performance.now())} ms: api ${daemon.apiUrl}; radius accounting ${daemon.radiusAddress("accounting")}, dynamic authorization ${daemon.radiusAddress("dynamicAuthorization")}`);
+    o.log(`ready in ${Math.round(performance.now())} ms (${runtimeName}): api ${daemon.apiUrl}; radius accounting ${daemon.radiusAddress("accounting")}, dynamic authorization ${daemon.radiusAddress("dynamicAuthorization")}`);
     if (o.configPath === undefined) daemon.announceDemo();
     return daemon;
   }
