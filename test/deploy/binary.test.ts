@@ -1,0 +1,120 @@
+/**
+ * The single binary (scripts/build-binary.ts) alone in an empty directory, with a PATH that holds
+ * only radclient and tshark (no node): every subcommand, the daemon driven by radclient and the API,
+ * SIGHUP reloads, and replay output byte for byte the same as `node bin/iapd.js replay`.
+ */
+import { execFileSync, spawnSync } from "node:child_process";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { suite } from "uvu";
+import * as assert from "uvu/assert";
+import { BINARY, buildBinary, coaInput, mirrors, radclient, ROOT, smoke, smokeConfig, startDaemon, toolPath } from "./daemon.ts";
+
+const test = suite("deploy: single binary");
+
+const DEMO_CONFIG = join(ROOT, "fixtures/configs/demo.yaml");
+const DEMO_CAPTURE = join(ROOT, "fixtures/captures/demo.pcap");
+let dir = "";
+let path = "";
+
+/** The binary in `dir`, with only PATH in its environment. */
+function iapd(...args: string[]) {
+  return spawnSync(join(dir, "iapd"), args, { cwd: dir, env: { PATH: path }, encoding: "utf8" });
+}
+
+/** `node bin/iapd.js replay` of the same input, from the checkout. */
+function nodeReplay(out: string): Buffer {
+  execFileSync(process.execPath, ["bin/iapd.js", "replay", "--config", DEMO_CONFIG, "--in", DEMO_CAPTURE, "--out", out], { cwd: ROOT, stdio: "ignore" });
+  return readFileSync(out);
+}
+
+test.before(async () => {
+  await buildBinary();
+  dir = mkdtempSync(join(tmpdir(), "iapd-binary-"));
+  copyFileSync(BINARY, join(dir, "iapd"));
+  execFileSync("chmod", ["755", join(dir, "iapd")]);
+  path = toolPath("radclient", "tshark");
+});
+
+test.after(() => {
+  rmSync(dir, { recursive: true, force: true });
+  rmSync(path, { recursive: true, force: true });
+});
+
+test("version: the build's version and commit, filter ABI, a hash per embedded filter", () => {
+  const r = iapd("version");
+  assert.is(r.status, 0, r.stderr);
+  const head = execFileSync("git", ["rev-parse", "--short=12", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+  const version = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string }).version;
+  assert.match(r.stdout, new RegExp(`^iapd ${version.replaceAll(".", "\\.")} \\(commit ${head}(-dirty)?\\)\\nfilter ABI 1\\n`));
+  const filters = [...r.stdout.matchAll(/^built-in filter (\S+) \S+ sha256:([0-9a-f]{64})$/gm)];
+  assert.ok(filters.length >= 1, r.stdout);
+  assert.is(filters[0][1], "jmirror");
+});
+
+test("check-config and a bad command, without node in PATH", () => {
+  const ok = iapd("check-config", "--config", DEMO_CONFIG);
+  assert.is(ok.status, 0, ok.stderr);
+  assert.match(ok.stdout, /ok: 2 intercept\(s\), 3 target\(s\)/);
+  writeFileSync(join(dir, "bad.yaml"), "node:\n  mtu: 9\n");
+  const bad = iapd("check-config", "--config", "bad.yaml");
+  assert.is(bad.status, 1);
+  assert.match(bad.stderr, /bad\.yaml:2:8 node\.mtu: expected an MTU/);
+  assert.is(iapd("frobnicate").status, 2);
+});
+
+test("replay: the embedded demo and an explicit capture, byte-identical to node's; tshark decodes it", () => {
+  const expected = nodeReplay(join(dir, "node.pcap"));
+  const demo = iapd("replay");
+  assert.is(demo.status, 0, demo.stderr);
+  assert.ok(readFileSync(join(dir, "var/demo-mirrored.pcap")).equals(expected), "demo replay differs from node's");
+  const explicit = iapd("replay", "--config", DEMO_CONFIG, "--in", DEMO_CAPTURE, "--out", "explicit.pcap", "--json");
+  assert.is(explicit.status, 0, explicit.stderr);
+  assert.is((JSON.parse(explicit.stdout) as { outPackets: number }).outPackets, 230);
+  assert.ok(readFileSync(join(dir, "explicit.pcap")).equals(expected), "explicit replay differs from node's");
+  const decoded = spawnSync("tshark", ["-r", "explicit.pcap", "-d", "udp.port==30030,jmirror", "-Y", "jmirror", "-T", "fields", "-e", "jmirror.mid"], {
+    cwd: dir,
+    env: { PATH: path, HOME: dir },
+    encoding: "utf8",
+  });
+  assert.is(decoded.status, 0, decoded.stderr);
+  assert.ok(decoded.stdout.trim().split("\n").length >= 198, "every mirrored packet decodes as jmirror");
+});
+
+test("run: smoke test, SIGHUP reloads (invalid refused, mirrors kept), SIGTERM exits 0; audit verify", async () => {
+  writeFileSync(join(dir, "iapd.yaml"), smokeConfig("old-secret"));
+  const daemon = await startDaemon(join(dir, "iapd"), ["run", "--config", "iapd.yaml"], dir, { PATH: path });
+  try {
+    const mirror = await smoke(daemon, path, "old-secret");
+    // The data plane (no capture interface): the demo capture replayed into var/mirrored.pcap.
+    assert.ok(readFileSync(join(dir, "var/mirrored.pcap")).equals(nodeReplay(join(dir, "node2.pcap"))), "the daemon's pcap sink differs from node's replay");
+
+    let from = daemon.output().length;
+    writeFileSync(join(dir, "iapd.yaml"), `${smokeConfig("old-secret")}bogus: 1\n`);
+    daemon.signal("SIGHUP");
+    await daemon.waitFor(/reload refused, the running configuration is kept: iapd\.yaml is invalid:\niapd\.yaml:\d+:\d+ bogus: unknown key/, from);
+    assert.match(radclient(path, daemon.ports().dynamicAuthorization, "coa", "old-secret", coaInput("noop")).output, /Received CoA-ACK/);
+
+    from = daemon.output().length;
+    writeFileSync(join(dir, "iapd.yaml"), smokeConfig("new-secret"));
+    daemon.signal("SIGHUP");
+    await daemon.waitFor(/reloaded iapd\.yaml: restarted radius; 1 mirror session\(s\) kept running/, from);
+    assert.equal((await mirrors(daemon)).map((m) => m.id), [mirror.id]);
+    const das = daemon.ports().dynamicAuthorization;
+    assert.match(radclient(path, das, "coa", "new-secret", coaInput("noop")).output, /Received CoA-ACK/);
+    assert.not.match(radclient(path, das, "coa", "old-secret", coaInput("noop")).output, /Received/);
+
+    const res = await fetch(`${daemon.api}/v1/mirrors/${mirror.id}`, { method: "DELETE", headers: { authorization: `Bearer ${daemon.token}` } });
+    assert.ok(res.ok, `${res.status} ${await res.text()}`);
+    assert.equal(await mirrors(daemon), []);
+  } finally {
+    assert.is(await daemon.stop(), 0, daemon.output());
+  }
+  assert.match(daemon.output(), /SIGTERM: stopping\n.*iapd: stopped\n?$/s);
+  const verify = iapd("audit", "verify", "var/audit.log");
+  assert.is(verify.status, 0, verify.stderr);
+  assert.match(verify.stdout, /var\/audit\.log: ok: [1-9]\d* record\(s\)/);
+});
+
+test.run();
