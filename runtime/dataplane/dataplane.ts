@@ -148,6 +148,11 @@ export class DataPlane implements PoolSink {
 
   /** For FilterRegistry.attach: activation and rollback on every worker. */
   readonly filters: FilterHost = {
+    prepare: async (filter) => {
+      const answers = await this.#everyWorker((id) => ({ type: "prepare", filter, id }));
+      const refused = answers.find((a) => a.answer.type === "filter" && a.answer.error !== undefined);
+      if (refused && refused.answer.type === "filter") throw new SwapError(refused.answer.error ?? "");
+    },
     activate: async (filter) => {
       const answers = await this.#everyWorker((id) => ({ type: "activate", filter, id }));
       const refused = answers.find((a) => a.answer.type !== "filter" || a.answer.error !== undefined);

@@ -37,7 +37,7 @@ export type ToWorker =
   | { type: "stats"; id: number }
   | { type: "stop"; id: number }
   /** Filter hot swap: the worker's FilterSwitch switches between two blocks. */
-  | { type: "activate"; filter: CheckedFilter; id: number }
+  | { type: "prepare" | "activate"; filter: CheckedFilter; id: number }
   | { type: "rollback"; id: number };
 
 export interface WorkerStats {
@@ -58,7 +58,7 @@ export type FromWorker =
   | { type: "applied"; id: number }
   | { type: "stats"; id: number; stats: WorkerStats }
   | { type: "stopped"; id: number; stats: WorkerStats }
-  /** The answer to activate or rollback; `error` when the worker's filter did not change. */
+  /** The answer to prepare, activate or rollback; `error` when the worker's filter did not change. */
   | { type: "filter"; id: number; error?: string }
   /** What the worker's FilterSwitch did on its own (a trap, a slow block). */
   | { type: "filter-event"; event: FilterEvent };

@@ -107,9 +107,10 @@ port.on("message", async (message: ToWorker) => {
     post({ type: "applied", id: message.id });
   } else if (message.type === "stats") {
     post({ type: "stats", id: message.id, stats: stats() });
-  } else if (message.type === "activate" || message.type === "rollback") {
+  } else if (message.type === "prepare" || message.type === "activate" || message.type === "rollback") {
     try {
-      if (message.type === "activate") await filter.activate(message.filter);
+      if (message.type === "prepare") await filter.prepare(message.filter);
+      else if (message.type === "activate") await filter.activate(message.filter);
       else filter.rollback();
       post({ type: "filter", id: message.id });
     } catch (e) {

@@ -198,7 +198,7 @@ export type FilterEvent =
   | { type: "activated"; filter: FilterModuleInfo; previous: FilterModuleInfo; latencyMs: number }
   | { type: "rolled-back"; filter: FilterModuleInfo; from: FilterModuleInfo; cause: "request" | "trap" | "timeout"; message?: string; reprocessedFrames?: number }
   | { type: "batch-lost"; filter: FilterModuleInfo; frames: number; message: string }
-  | { type: "previous-dropped"; filter: FilterModuleInfo; message: string };
+  | { type: "dropped"; filter: FilterModuleInfo; which: "previous" | "staged"; message: string };
 
 /** Counts kept by the switch itself; the filters' own counters carry over swaps. */
 export interface SwitchStats {
@@ -265,6 +265,7 @@ export class FilterSwitch implements Filter {
   readonly #now: () => number;
   #active: Generation;
   #previous: Generation | undefined;
+  #staged: Generation | undefined;
   #config: FilterConfig | undefined;
   readonly #targets = new Map<number, Target>();
   /** Highest slot ever used: per-target counters are carried over for slots 0..highSlot. */
@@ -305,29 +306,58 @@ export class FilterSwitch implements Filter {
     return this.#previous?.info;
   }
 
+  /** The filter `activate` would switch to without instantiating anything, prepared ahead. */
+  get staged(): FilterModuleInfo | undefined {
+    return this.#staged?.info;
+  }
+
   /**
-   * Instantiates `candidate`, gives it the configuration and the target table, and makes it the
-   * active filter; the one serving until now becomes the previous one. Everything after the
-   * instantiation is synchronous, so the switch happens between two `process` calls. Throws
-   * SwapError (and leaves the active filter serving) if the candidate refuses the configuration or
-   * a target.
+   * Instantiates `candidate` and gives it the configuration and the target table ahead of its
+   * activation, and keeps it in sync until then: `activate` is then only the switch. One filter is
+   * staged at a time. Throws SwapError if the candidate refuses the configuration or a target.
+   */
+  async prepare(candidate: CheckedFilter): Promise<void> {
+    if (this.#generation(candidate.info.id)) return;
+    this.#staged = await this.#load(candidate);
+  }
+
+  /**
+   * Makes `candidate` the active filter; the one serving until now becomes the previous one. A
+   * candidate already loaded (staged, or the previous filter) is switched to at once; any other is
+   * instantiated and fed first. Everything after the instantiation is synchronous, so the switch
+   * happens between two `process` calls. Throws SwapError (and leaves the active filter serving)
+   * if the candidate refuses the configuration or a target.
    */
   async activate(candidate: CheckedFilter): Promise<void> {
     const started = this.#now();
+    const id = candidate.info.id;
+    const loaded = this.#generation(id);
+    if (loaded === this.#active) return;
+    const next = loaded ?? (await this.#load(candidate));
+    if (this.#staged === next) this.#staged = undefined;
+    const from = this.#active;
+    this.#carryCounters(from.filter, next.filter);
+    this.#active = next;
+    this.#previous = from;
+    this.stats.swaps++;
+    this.#onEvent({ type: "activated", filter: next.info, previous: from.info, latencyMs: this.#now() - started });
+  }
+
+  /** The loaded generation running module `id`, if any. */
+  #generation(id: string): Generation | undefined {
+    return [this.#active, this.#previous, this.#staged].find((g) => g?.info.id === id);
+  }
+
+  /** A new generation of `candidate` with the running configuration and the whole target table. */
+  async #load(candidate: CheckedFilter): Promise<Generation> {
     const filter = await WasmFilter.load(candidate.bytes, this.#options);
-    const next: Generation = { filter, info: candidate.info };
     try {
       if (this.#config) filter.configure(this.#config);
       for (const t of this.#targets.values()) filter.addTarget(t);
     } catch (e) {
       throw new SwapError(`${candidate.info.name} ${candidate.info.version} refuses the running configuration: ${errorText(e)}`);
     }
-    const from = this.#active;
-    this.#carryCounters(from.filter, filter);
-    this.#active = next;
-    this.#previous = from;
-    this.stats.swaps++;
-    this.#onEvent({ type: "activated", filter: next.info, previous: from.info, latencyMs: this.#now() - started });
+    return { filter, info: candidate.info };
   }
 
   /** Switches back to the previous filter, counters carried over. Throws SwapError if there is none. */
@@ -393,15 +423,21 @@ export class FilterSwitch implements Filter {
     this.removeTarget(slot);
   }
 
-  /** The previous filter follows every change; one that refuses a change can no longer take over and is dropped. */
+  /**
+   * The previous and the staged filter follow every change; one that refuses a change can no
+   * longer take over and is dropped.
+   */
   #sync(change: (filter: WasmFilter) => void): void {
-    if (!this.#previous) return;
-    try {
-      change(this.#previous.filter);
-    } catch (e) {
-      const dropped = this.#previous.info;
-      this.#previous = undefined;
-      this.#onEvent({ type: "previous-dropped", filter: dropped, message: `it refuses a change the active filter took: ${errorText(e)}` });
+    for (const which of ["previous", "staged"] as const) {
+      const g = which === "previous" ? this.#previous : this.#staged;
+      if (!g) continue;
+      try {
+        change(g.filter);
+      } catch (e) {
+        if (which === "previous") this.#previous = undefined;
+        else this.#staged = undefined;
+        this.#onEvent({ type: "dropped", filter: g.info, which, message: `it refuses a change the active filter took: ${errorText(e)}` });
+      }
     }
   }
 

@@ -6,8 +6,8 @@
  * ```ts
  * const filters = await FilterRegistry.open({ audit, clock: Date.now, initial: "jmirror" });
  * filters.attach(dataPlaneFilters);                   // a FilterSwitch, or the live data plane's workers
- * const { filter } = await filters.upload(bytes, "api:alice");
- * await filters.activate(filter.id, "api:alice");
+ * const { filter } = await filters.upload(bytes, "api:alice");   // checked and staged
+ * await filters.activate(filter.id, "api:alice");                 // the switch
  * await filters.rollback("api:alice");
  * ```
  */
@@ -24,6 +24,8 @@ export type BuiltinFilterName = keyof typeof BUILTIN_FILTERS;
 
 /** Where a data plane's filters change: a FilterSwitch, or every capture worker's. */
 export interface FilterHost {
+  /** Loads and feeds a filter ahead of its activation (FilterSwitch.prepare). */
+  prepare(filter: CheckedFilter): Promise<void>;
   activate(filter: CheckedFilter): Promise<void>;
   rollback(): void | Promise<void>;
 }
@@ -145,6 +147,11 @@ export class FilterRegistry {
       this.#entries.set(info.id, { checked, origin, loadedAt: this.#clock() });
       this.#forgetOldest();
     }
+    // Staged now, activated later in the time of a switch. A module the running configuration does
+    // not suit is not staged; its activation says why.
+    await this.#host?.prepare(checked).catch((e: unknown) => {
+      if (!(e instanceof SwapError)) throw e;
+    });
     this.#record(actor, "filter.upload", `filter:${info.id}`, "ok", { name: info.name, version: info.version, sha256: info.sha256, created: !known });
     return { filter: this.get(info.id)!, created: !known };
   }

@@ -62,6 +62,7 @@ test("upload, activate, rollback through the API: the data plane follows, each s
   assert.is(up.body.active, false);
   assert.match(up.body.id, /^[0-9a-f]{16}$/);
   assert.is((await w.call("POST", "/v1/filters", ADMIN, builtinTrappingOnCall(0, "twinfil"))).status, 200, "same module again");
+  assert.is(w.plane.staged?.name, "twinfil", "an upload is staged: its activation is only the switch");
 
   const active = await w.call("POST", `/v1/filters/${up.body.id}/activate`);
   assert.is(active.status, 200);

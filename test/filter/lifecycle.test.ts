@@ -151,6 +151,25 @@ test("a batch read into the old filter's input region while the swap happened is
   assert.is(sw.counters()[COUNTERS.frames], 3n);
 });
 
+test("prepare stages a filter that follows the table; activating it, or the previous one, is only the switch", async () => {
+  const events: FilterEvent[] = [];
+  const sw = await serving(builtin, events);
+  await sw.prepare(twin);
+  assert.is(sw.staged?.name, "twinfil");
+  sw.addTarget({ ...TARGET, slot: 4, interceptId: 8 });
+  sw.process(records(1));
+  await sw.activate(twin);
+  assert.is(sw.staged, undefined);
+  assert.is(sw.active.name, "twinfil");
+  assert.is(sw.process(records(1)).packets.length, 2, "the target added while staged is there");
+  await sw.activate(builtin);
+  assert.is(sw.active.name, "jmirror");
+  assert.is(sw.previous?.name, "twinfil");
+  assert.is(sw.counters()[COUNTERS.frames], 2n);
+  assert.is(sw.counters()[COUNTERS.next_ip_id], 4n);
+  assert.equal(events.map((e) => e.type), ["activated", "activated"]);
+});
+
 test("the previous filter follows target changes made after the swap", async () => {
   const sw = await serving();
   await sw.activate(twin);
