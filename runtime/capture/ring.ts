@@ -88,7 +88,9 @@ export class CaptureRing {
   readonly #address: number;
   readonly #ring: Uint8Array;
   readonly #view: DataView;
-  readonly #pollfd = new Uint8Array(8);
+  /** The ring's socket and an optional wake-up descriptor (poll(2) ignores a negative fd). */
+  readonly #pollfd = new Uint8Array(16);
+  readonly #wakeBytes = new Uint8Array(8);
   readonly #stats = new Uint8Array(STATS_SIZE);
   #current = 0;
   #closed = false;
@@ -102,8 +104,11 @@ export class CaptureRing {
     this.blockCount = blockCount;
     this.#ring = new Uint8Array(libc().view(address, blockSize * blockCount));
     this.#view = new DataView(this.#ring.buffer);
-    new DataView(this.#pollfd.buffer).setInt32(0, fd, true);
-    new DataView(this.#pollfd.buffer).setInt16(4, POLLIN, true);
+    const poll = new DataView(this.#pollfd.buffer);
+    poll.setInt32(0, fd, true);
+    poll.setInt16(4, POLLIN, true);
+    poll.setInt32(8, -1, true);
+    poll.setInt16(12, POLLIN, true);
   }
 
   static open(options: RingOptions): CaptureRing {
@@ -170,10 +175,17 @@ export class CaptureRing {
     this.#current = (this.#current + 1) % this.blockCount;
   }
 
-  /** Blocks up to `timeoutMs` until a block is retired; true if one is ready. */
-  wait(timeoutMs: number): boolean {
+  /**
+   * Blocks up to `timeoutMs` until a block is retired, or `wakeFd` (an eventfd) is written to;
+   * true if a block is ready.
+   */
+  wait(timeoutMs: number, wakeFd = -1): boolean {
     if (this.next()) return true;
-    libc().poll(this.#pollfd, 1, timeoutMs);
+    const poll = new DataView(this.#pollfd.buffer);
+    poll.setInt32(8, wakeFd, true);
+    poll.setInt16(14, 0, true);
+    libc().poll(this.#pollfd, 2, timeoutMs);
+    if (wakeFd >= 0 && (poll.getInt16(14, true) & POLLIN) !== 0) libc().read(wakeFd, this.#wakeBytes);
     return this.next() !== undefined;
   }
 

@@ -19,6 +19,7 @@ import { checkFilter, SwapError, type CheckedFilter, type FilterEvent } from "..
 import type { FilterHost } from "../filter/registry.ts";
 import type { Target } from "../filter/types.ts";
 import { libc } from "../ffi/libc.ts";
+import { EFD_CLOEXEC, EFD_NONBLOCK } from "../ffi/linux.ts";
 import type { PoolSink } from "./pool.ts";
 import type { Change, FromWorker, ToWorker, WorkerSetup, WorkerStats } from "./messages.ts";
 import { requireNetRaw } from "./capabilities.ts";
@@ -55,6 +56,7 @@ export interface DataPlaneStats {
 
 class CaptureWorker {
   readonly #worker: Worker;
+  #wake: number;
   readonly #waiting = new Map<number, (message: FromWorker) => void>();
   failure: Error | undefined;
 
@@ -63,7 +65,8 @@ class CaptureWorker {
     readonly onFailure: (error: Error) => void,
     readonly onFilterEvent: (event: FilterEvent) => void,
   ) {
-    this.#worker = spawnWorker(new URL("./worker.ts", import.meta.url), setup);
+    this.#wake = libc().eventfd(EFD_NONBLOCK | EFD_CLOEXEC);
+    this.#worker = spawnWorker(new URL("./worker.ts", import.meta.url), { ...setup, wakeFd: this.#wake });
     this.#worker.on("message", (message: FromWorker) => {
       if (message.type === "filter-event") {
         this.onFilterEvent(message.event);
@@ -94,12 +97,14 @@ class CaptureWorker {
 
   request(message: ToWorker): Promise<FromWorker> {
     const reply = this.#expect(message.id);
-    this.#worker.postMessage(message);
+    this.send(message);
     return reply;
   }
 
+  /** Posts a message and wakes the worker if it waits in poll(2). */
   send(message: ToWorker): void {
     this.#worker.postMessage(message);
+    libc().write(this.#wake, WAKE);
   }
 
   #expect(id: number): Promise<FromWorker> {
@@ -107,10 +112,15 @@ class CaptureWorker {
     return new Promise((resolve) => this.#waiting.set(id, resolve));
   }
 
-  terminate(): Promise<number> {
-    return this.#worker.terminate();
+  async terminate(): Promise<number> {
+    const code = await this.#worker.terminate();
+    if (this.#wake >= 0) libc().close(this.#wake);
+    this.#wake = -1;
+    return code;
   }
 }
+
+const WAKE = new Uint8Array(BigUint64Array.of(1n).buffer);
 
 /** Workers run the TypeScript sources directly: Deno does natively, Node through tsx's loader. */
 function spawnWorker(url: URL, workerData: WorkerSetup): Worker {

@@ -30,6 +30,8 @@ export interface WorkerSetup {
   filter: CheckedFilter;
   /** The current table and tunnels, applied before capture starts. */
   changes: Change[];
+  /** An eventfd the data plane writes to after each message, so that an idle worker wakes at once. */
+  wakeFd?: number;
 }
 
 export type ToWorker =

@@ -14,8 +14,11 @@ import type { Change, FromWorker, ToWorker, WorkerSetup, WorkerStats } from "./m
 
 /** Blocks handled per turn of the event loop before messages get their turn. */
 const BLOCKS_PER_TURN = 8;
-/** Longest wait in poll(2) while idle: bounds how late a message (a CoA start) is applied. */
-const IDLE_WAIT_MS = 2;
+/**
+ * Longest wait in poll(2) while idle. The data plane writes to the worker's eventfd after each
+ * message, which ends the wait at once; this only bounds the cost of a lost wake-up.
+ */
+const IDLE_WAIT_MS = 100;
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -92,7 +95,7 @@ function drain(): boolean {
 function loop(): void {
   if (!running) return;
   try {
-    if (!drain()) ring.wait(IDLE_WAIT_MS);
+    if (!drain()) ring.wait(IDLE_WAIT_MS, setup.wakeFd);
   } catch (e) {
     running = false;
     post({ type: "failed", message: (e as Error).message, name: (e as Error).name });

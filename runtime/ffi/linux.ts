@@ -35,6 +35,8 @@ export const MAP_ANONYMOUS = 0x20;
 export const MAP_LOCKED = 0x2000;
 export const MAP_POPULATE = 0x8000;
 export const POLLIN = 0x001;
+export const EFD_NONBLOCK = 0o4000;
+export const EFD_CLOEXEC = 0o2000000;
 export const MSG_DONTWAIT = 0x40;
 /** CAP_NET_RAW's bit in /proc/self/status CapEff (linux/capability.h). */
 export const CAP_NET_RAW = 13;

@@ -26,6 +26,11 @@ export interface Libc {
   /** Messages sent, or -errno: the hot path never throws. */
   sendmmsg(fd: number, vector: number, count: number, flags: number): number;
   close(fd: number): void;
+  eventfd(flags: number): number;
+  /** Bytes written, or -errno. */
+  write(fd: number, bytes: Uint8Array): number;
+  /** Bytes read, or -errno (EAGAIN on an empty non-blocking descriptor). */
+  read(fd: number, bytes: Uint8Array): number;
   /** 0 if there is no such interface. */
   ifNameToIndex(name: string): number;
   /** An ArrayBuffer over `length` bytes of native memory at `address` (no copy). */

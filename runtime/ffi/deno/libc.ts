@@ -20,6 +20,9 @@ export function openLibc(): Libc {
     poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
     sendmmsg: { parameters: ["i32", "usize", "u32", "i32"], result: "i32" },
     close: { parameters: ["i32"], result: "i32" },
+    eventfd: { parameters: ["u32", "i32"], result: "i32" },
+    write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+    read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
     if_nametoindex: { parameters: ["buffer"], result: "u32" },
     __errno_location: { parameters: [], result: "pointer" },
   });
@@ -57,6 +60,15 @@ export function openLibc(): Libc {
       return n >= 0 ? n : -errno();
     },
     close: (fd) => void check("close", c.close(fd)),
+    eventfd: (flags) => check("eventfd", c.eventfd(0, flags)),
+    write(fd, bytes) {
+      const n = Number(c.write(fd, bytes, bytes.byteLength));
+      return n >= 0 ? n : -errno();
+    },
+    read(fd, bytes) {
+      const n = Number(c.read(fd, bytes, bytes.byteLength));
+      return n >= 0 ? n : -errno();
+    },
     ifNameToIndex: (name) => c.if_nametoindex(new TextEncoder().encode(`${name}\0`)) as number,
     view: (address, size) => Deno.UnsafePointerView.getArrayBuffer(Deno.UnsafePointer.create(BigInt(address)), size),
     addressOf: (buffer) => Number(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer))),

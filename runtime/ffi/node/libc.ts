@@ -23,6 +23,9 @@ export function openLibc(): Libc {
   const poll = fn("int poll(void *fds, uint64_t nfds, int timeout)");
   const sendmmsg = fn("int sendmmsg(int fd, uintptr_t vector, uint32_t vlen, int flags)");
   const close = fn("int close(int fd)");
+  const eventfd = fn("int eventfd(unsigned int initval, int flags)");
+  const write = fn("intptr_t write(int fd, void *buf, size_t count)");
+  const read = fn("intptr_t read(int fd, void *buf, size_t count)");
   const ifNameToIndex = fn("uint32_t if_nametoindex(const char *name)");
   // memmove(p, p, 0) returns p: the one portable way to learn where koffi finds an ArrayBuffer.
   const memmove = fn("uintptr_t memmove(void *dst, void *src, size_t n)");
@@ -61,6 +64,15 @@ export function openLibc(): Libc {
       return n >= 0 ? n : -koffi.errno();
     },
     close: (fd) => void check("close", close(fd)),
+    eventfd: (flags) => check("eventfd", eventfd(0, flags)),
+    write(fd, bytes) {
+      const n = write(fd, bytes, bytes.byteLength);
+      return n >= 0 ? n : -koffi.errno();
+    },
+    read(fd, bytes) {
+      const n = read(fd, bytes, bytes.byteLength);
+      return n >= 0 ? n : -koffi.errno();
+    },
     ifNameToIndex: (name) => ifNameToIndex(name),
     view: (address, size) => koffi.view(address, size),
     addressOf: (buffer) => memmove(buffer, buffer, 0),
