@@ -8,27 +8,51 @@
  * filter being active, p50/p99/max, and the zero-loss checks: frames in = frames accounted for,
  * output byte-identical to the reference.
  *
+ * With `--live`, the same on the live data plane in network namespaces it creates and deletes:
+ *
+ *   iapddp-swg: a C generator sending the frames of a generated capture in a loop (AF_PACKET,
+ *               sendmmsg, PACKET_QDISC_BYPASS) as fast as it goes, pinned to CPU 0
+ *     --veth--  iapddp-swr: iapd's live data plane (one capture worker, pcap egress so that every
+ *               copy can be compared) and a FilterRegistry as the API drives it: each swap uploads
+ *               a module never seen before (checked, staged on the worker) and activates it
+ *
+ * The swap latency is the activation request to every worker answering that it switched. After the
+ * run: frames sent = frames the capture socket received = frames the filters counted (kernel drops
+ * 0), and the mirrored output is byte for byte what the built-in filter makes of the frames sent.
+ *
  *   node --import tsx scripts/bench-swap.ts [--frames 2000000] [--swaps 100] [--json FILE]
+ *   node --import tsx scripts/bench-swap.ts --live [--frames 200000] [--seconds 6] [--swaps 100] [--json FILE]
  */
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { AuditLog } from "../runtime/audit/log.ts";
+import { openCaptureFile, PcapWriter } from "../runtime/capture/pcap-file.ts";
 import { parseConfig } from "../runtime/config/load.ts";
+import { filterConfig, targetsFromConfig } from "../runtime/config/targets.ts";
 import { checkFilter, FilterSwitch, type CheckedFilter } from "../runtime/filter/lifecycle.ts";
+import { FilterRegistry } from "../runtime/filter/registry.ts";
+import { WasmFilter } from "../runtime/filter/wasm.ts";
 import { formatPrefix, u32ToIPv4 } from "../runtime/net/address.ts";
 import { replay } from "../runtime/replay/replay.ts";
 import { demoHostIPv4, demoHostIPv6Prefix, writeDemoCapture } from "./fixtures/make-demo.ts";
+import { Lab } from "./netns/netns.ts";
 
 const { values } = parseArgs({
   options: {
-    frames: { type: "string", default: "2000000" },
+    frames: { type: "string" },
     swaps: { type: "string", default: "100" },
     json: { type: "string" },
     dir: { type: "string", default: "/tmp/iapd-bench" },
+    live: { type: "boolean", default: false },
+    seconds: { type: "string", default: "6" },
+    receiver: { type: "string" },
   },
 });
-const FRAMES = Number(values.frames);
+const FRAMES = Number(values.frames ?? (values.live ? 200000 : 2000000));
 const SWAPS = Number(values.swaps);
 /** As scripts/bench-filter.ts: 1,024 of 20,480 subscriber hosts intercepted, about 5% of frames. */
 const HOSTS = 20480;
@@ -37,7 +61,7 @@ const dir = values.dir;
 mkdirSync(dir, { recursive: true });
 
 const capture = join(dir, `capture-${FRAMES}-${HOSTS}.pcap`);
-if (!existsSync(capture)) {
+if (!existsSync(capture) && !values.receiver) {
   console.error(`generating ${capture} ...`);
   await writeDemoCapture({ out: capture, frames: FRAMES, hosts: HOSTS });
 }
@@ -112,25 +136,264 @@ async function run(output: string, mode: Mode | undefined, expectedSeconds: numb
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 const sha256 = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
-console.error(`capture ${capture}: ${FRAMES.toLocaleString("en-US")} frames, ${(statSync(capture).size / 1e6).toFixed(0)} MB; ${INTERCEPTED} intercepted hosts`);
-const reference = await run(join(dir, "swap-reference.pcap"), undefined, 0);
-const referenceHash = sha256(reference.output);
-const ms = (v: number | undefined) => (v === undefined ? "-" : v.toFixed(2));
-console.log(`replay pipeline through a FilterSwitch, ${FRAMES.toLocaleString("en-US")} frames, default regions (131,072 target slots)`);
-console.log(`  without swaps: ${reference.seconds.toFixed(2)} s, ${(FRAMES / reference.seconds / 1e6).toFixed(2)} M frames/s`);
-const results: Record<string, unknown> = { frames: FRAMES, reference: { seconds: reference.seconds, framesPerSecond: FRAMES / reference.seconds } };
-let ok = true;
-for (const mode of MODES) {
-  const r = await run(join(dir, `swap-${mode}.pcap`), mode, reference.seconds);
-  const sorted = [...r.latencies].sort((a, b) => a - b);
-  const identical = sha256(r.output) === referenceHash;
-  const latencyMs = { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) };
-  results[mode] = { seconds: r.seconds, framesPerSecond: FRAMES / r.seconds, swaps: r.swaps, latencyMs, framesAccounted: Number(r.frames), lost: r.lost, outputIdentical: identical };
-  console.log(
-    `  ${mode.padEnd(6)} ${r.swaps} swaps: ${r.seconds.toFixed(2)} s, ${(FRAMES / r.seconds / 1e6).toFixed(2)} M frames/s; request to active p50 ${ms(latencyMs.p50)} ms, p99 ${ms(latencyMs.p99)} ms, max ${ms(latencyMs.max)} ms; ` +
-      `frames accounted ${r.frames} of ${FRAMES}, lost ${r.lost}, output ${identical ? "identical" : "DIFFERENT"}`,
-  );
-  ok &&= identical && r.frames === BigInt(FRAMES) && r.lost === 0 && r.swaps >= SWAPS;
+
+async function replayBench(): Promise<boolean> {
+  console.error(`capture ${capture}: ${FRAMES.toLocaleString("en-US")} frames, ${(statSync(capture).size / 1e6).toFixed(0)} MB; ${INTERCEPTED} intercepted hosts`);
+  const reference = await run(join(dir, "swap-reference.pcap"), undefined, 0);
+  const referenceHash = sha256(reference.output);
+  const ms = (v: number | undefined) => (v === undefined ? "-" : v.toFixed(2));
+  console.log(`replay pipeline through a FilterSwitch, ${FRAMES.toLocaleString("en-US")} frames, default regions (131,072 target slots)`);
+  console.log(`  without swaps: ${reference.seconds.toFixed(2)} s, ${(FRAMES / reference.seconds / 1e6).toFixed(2)} M frames/s`);
+  const results: Record<string, unknown> = { frames: FRAMES, reference: { seconds: reference.seconds, framesPerSecond: FRAMES / reference.seconds } };
+  let ok = true;
+  for (const mode of MODES) {
+    const r = await run(join(dir, `swap-${mode}.pcap`), mode, reference.seconds);
+    const sorted = [...r.latencies].sort((a, b) => a - b);
+    const identical = sha256(r.output) === referenceHash;
+    const latencyMs = { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) };
+    results[mode] = { seconds: r.seconds, framesPerSecond: FRAMES / r.seconds, swaps: r.swaps, latencyMs, framesAccounted: Number(r.frames), lost: r.lost, outputIdentical: identical };
+    console.log(
+      `  ${mode.padEnd(6)} ${r.swaps} swaps: ${r.seconds.toFixed(2)} s, ${(FRAMES / r.seconds / 1e6).toFixed(2)} M frames/s; request to active p50 ${ms(latencyMs.p50)} ms, p99 ${ms(latencyMs.p99)} ms, max ${ms(latencyMs.max)} ms; ` +
+        `frames accounted ${r.frames} of ${FRAMES}, lost ${r.lost}, output ${identical ? "identical" : "DIFFERENT"}`,
+    );
+    ok &&= identical && r.frames === BigInt(FRAMES) && r.lost === 0 && r.swaps >= SWAPS;
+  }
+  if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2));
+  return ok;
 }
-if (values.json) writeFileSync(values.json, JSON.stringify(results, null, 2));
-if (!ok) process.exitCode = 1;
+
+// ---- live data plane ---------------------------------------------------------------------------
+
+/** Sends the frames of a classic little-endian pcap file in a loop, 64 per sendmmsg, for SECONDS;
+ * prints the frames sent (always whole passes' prefix: frame i of the file is sent i-th). */
+const GENERATOR_C = String.raw`
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#define BATCH 64
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec / 1e9; }
+int main(int argc, char **argv) {
+  if (argc != 4) { fprintf(stderr, "usage: gen IFACE SECONDS FILE.pcap\n"); return 2; }
+  double seconds = atof(argv[2]);
+  FILE *f = fopen(argv[3], "rb"); if (!f) { perror("fopen"); return 1; }
+  fseek(f, 0, SEEK_END); long size = ftell(f); fseek(f, 0, SEEK_SET);
+  unsigned char *file = malloc(size); if (fread(file, 1, size, f) != (size_t)size) { perror("fread"); return 1; }
+  size_t n = 0, cap = 1 << 20; struct iovec *frames = malloc(cap * sizeof *frames);
+  for (long at = 24; at + 16 <= size; ) {
+    unsigned len = *(unsigned *)(file + at + 8);
+    if (at + 16 + len > size) break;
+    if (n == cap) { cap *= 2; frames = realloc(frames, cap * sizeof *frames); }
+    frames[n].iov_base = file + at + 16; frames[n].iov_len = len; n++; at += 16 + len;
+  }
+  int fd = socket(AF_PACKET, SOCK_RAW, 0);
+  if (fd < 0) { perror("socket"); return 1; }
+  int one = 1; setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof one);
+  struct sockaddr_ll sll; memset(&sll, 0, sizeof sll);
+  sll.sll_family = AF_PACKET; sll.sll_ifindex = if_nametoindex(argv[1]);
+  if (bind(fd, (struct sockaddr *)&sll, sizeof sll) < 0) { perror("bind"); return 1; }
+  struct mmsghdr msgs[BATCH]; memset(msgs, 0, sizeof msgs);
+  unsigned long long sent = 0; double start = now(), end = start + seconds, t = start;
+  while (t < end) {
+    for (int r = 0; r < 16; r++) {
+      for (int i = 0; i < BATCH; i++) { msgs[i].msg_hdr.msg_iov = &frames[(sent + i) % n]; msgs[i].msg_hdr.msg_iovlen = 1; }
+      int k = sendmmsg(fd, msgs, BATCH, 0);
+      if (k > 0) sent += k;
+    }
+    t = now();
+  }
+  printf("%llu %.6f\n", sent, t - start);
+  return 0;
+}
+`;
+
+const LIVE = { gen: "iapddp-swg", rx: "iapddp-swr", genIf: "iapddp-swg0", rxIf: "iapddp-swr0" };
+
+/** The receiver, inside its namespace: the live data plane and a registry; swaps on request. */
+async function receiver(output: string): Promise<void> {
+  const { DataPlane } = await import("../runtime/dataplane/dataplane.ts");
+  const audit = AuditLog.open(join(dirname(output), "audit.log"));
+  const registry = await FilterRegistry.open({ audit });
+  const plane = await DataPlane.start({
+    capture: { interfaces: [{ name: LIVE.rxIf, workers: 1, promiscuous: true, ignoreOutgoing: true }], blockSize: 1 << 20, blockCount: 128, retireTimeoutMs: 4 },
+    egress: { mode: "pcap", path: output },
+    node: filterConfig(config, 1),
+    filter: registry.active,
+    onFilterEvent: (e) => registry.onHostEvent(e),
+  });
+  registry.attach(plane.filters);
+  for (const t of targetsFromConfig(config)) plane.add(t);
+  await plane.settled();
+  const send = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
+  send({ ready: true });
+  let buffered = "";
+  process.stdin.on("data", async (chunk) => {
+    buffered += chunk;
+    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+      const command = JSON.parse(buffered.slice(0, nl)) as { swap?: number; stop?: boolean };
+      buffered = buffered.slice(nl + 1);
+      if (command.swap !== undefined) {
+        const { filter } = await registry.upload(variantOf(builtin.bytes, command.swap), "bench");
+        const requested = performance.now();
+        await registry.activate(filter.id!, "bench");
+        send({ swapped: command.swap, ms: performance.now() - requested });
+      } else if (command.stop) {
+        const stats = await plane.stop();
+        send({ stats: stats.total });
+        process.exit(0);
+      }
+    }
+  });
+}
+
+function lines(child: ChildProcess, onLine: (line: Record<string, unknown>) => void): void {
+  let buffered = "";
+  child.stdout!.on("data", (d: Buffer) => {
+    buffered += d;
+    for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+      const line = buffered.slice(0, nl);
+      buffered = buffered.slice(nl + 1);
+      if (line.startsWith("{")) onLine(JSON.parse(line) as Record<string, unknown>);
+    }
+  });
+}
+
+/** Outer packets of a pcap file written by the egress or PcapWriter, in order. */
+async function packetsOf(path: string): Promise<Uint8Array[]> {
+  const reader = await openCaptureFile(path);
+  const buffer = new Uint8Array(4 << 20);
+  const out: Uint8Array[] = [];
+  try {
+    for (let batch = await reader.fill(buffer); batch; batch = await reader.fill(buffer)) {
+      const view = new DataView(buffer.buffer, 0, batch.length);
+      for (let at = 0; at < batch.length; at += 16 + view.getUint32(at + 8, true)) out.push(buffer.slice(at + 16, at + 16 + view.getUint32(at + 8, true)));
+    }
+  } finally {
+    await reader.close();
+  }
+  return out;
+}
+
+/** What the built-in filter makes of the first `sent` frames of the capture sent in a loop. */
+async function expectedPackets(sent: number, output: string): Promise<number> {
+  const filter = await WasmFilter.load(builtin.bytes);
+  filter.configure(filterConfig(config, 1));
+  for (const t of targetsFromConfig(config)) filter.addTarget(t);
+  let reader = await openCaptureFile(capture);
+  const buffer = filter.inputBuffer();
+  const writer = await PcapWriter.create(output, 228);
+  let left = sent;
+  try {
+    while (left > 0) {
+      const batch = await reader.fill(buffer);
+      if (!batch) {
+        // The generator starts the file over.
+        await reader.close();
+        reader = await openCaptureFile(capture);
+        continue;
+      }
+      let end = 0;
+      let frames = 0;
+      const view = new DataView(buffer.buffer, buffer.byteOffset, batch.length);
+      while (end < batch.length && frames < left) {
+        end += 16 + view.getUint32(end + 8, true);
+        frames++;
+      }
+      for (let at = 0; at < end; ) {
+        const r = filter.process(buffer.subarray(at, end));
+        for (const p of r.packets) writer.write(0, 0, p.bytes);
+        at += r.consumed;
+      }
+      left -= frames;
+    }
+  } finally {
+    await reader.close();
+    await writer.close();
+  }
+  return writer.records;
+}
+
+async function liveBench(): Promise<boolean> {
+  const seconds = Number(values.seconds);
+  const work = mkdtempSync(join(tmpdir(), "iapd-bench-swap-"));
+  const lab = new Lab();
+  try {
+    writeFileSync(join(work, "gen.c"), GENERATOR_C);
+    const generator = join(work, "gen");
+    execFileSync("gcc", ["-O2", "-o", generator, join(work, "gen.c")]);
+    for (const ns of [LIVE.gen, LIVE.rx]) {
+      lab.namespace(ns);
+      // Nothing but the generator's frames on the link: no IPv6 neighbour discovery or MLD.
+      for (const key of ["all", "default"]) lab.run(ns, "sysctl", "-qw", `net.ipv6.conf.${key}.disable_ipv6=1`);
+    }
+    lab.veth([LIVE.gen, LIVE.genIf], [LIVE.rx, LIVE.rxIf]);
+    const output = join(work, "mirrored.pcap");
+    const iapd = lab.spawn(LIVE.rx, "taskset", ["-c", "1", process.execPath, "--import", "tsx", resolve(import.meta.dirname, "bench-swap.ts"), "--frames", String(FRAMES), "--receiver", output], {
+      stdio: ["pipe", "pipe", "inherit"],
+      cwd: resolve(import.meta.dirname, ".."),
+    });
+    const latencies: number[] = [];
+    let stats: Record<string, number> | undefined;
+    let ready: () => void;
+    const isReady = new Promise<void>((r) => (ready = r));
+    let swapped: () => void = () => {};
+    lines(iapd, (line) => {
+      if (line.ready) ready();
+      if (typeof line.ms === "number") {
+        latencies.push(line.ms);
+        swapped();
+      }
+      if (line.stats) stats = line.stats as Record<string, number>;
+    });
+    await isReady;
+    const gen = lab.spawn(LIVE.gen, "taskset", ["-c", "0", generator, LIVE.genIf, String(seconds), capture]);
+    let genOut = "";
+    gen.stdout!.on("data", (d: Buffer) => (genOut += d));
+    const genDone = new Promise<void>((r) => gen.on("close", () => r()));
+    // Swaps spread over the middle of the run, one request at a time.
+    const interval = (seconds * 1000 * 0.8) / SWAPS;
+    await new Promise((r) => setTimeout(r, seconds * 100));
+    for (let k = 1; k <= SWAPS; k++) {
+      const answered = new Promise<void>((r) => (swapped = r));
+      iapd.stdin!.write(`${JSON.stringify({ swap: k })}\n`);
+      await Promise.all([answered, new Promise((r) => setTimeout(r, interval))]);
+    }
+    await genDone;
+    await new Promise((r) => setTimeout(r, 500));
+    const exited = new Promise<void>((r) => iapd.on("close", () => r()));
+    iapd.stdin!.write(`${JSON.stringify({ stop: true })}\n`);
+    await exited;
+    const [sent, elapsed] = genOut.trim().split(" ").map(Number);
+    const expectedFile = join(work, "expected.pcap");
+    const expected = await expectedPackets(sent, expectedFile);
+    const [got, want] = await Promise.all([packetsOf(output), packetsOf(expectedFile)]);
+    let firstDifference = -1;
+    for (let i = 0; i < Math.max(got.length, want.length) && firstDifference < 0; i++) {
+      if (!got[i] || !want[i] || Buffer.compare(got[i], want[i]) !== 0) firstDifference = i;
+    }
+    const sorted = [...latencies].sort((a, b) => a - b);
+    const latencyMs = { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) };
+    const s = stats!;
+    const result = { seconds: elapsed, sent, framesPerSecond: sent / elapsed, swaps: latencies.length, latencyMs, received: s.received, kernelDrops: s.kernelDrops, filterFrames: s.frames, mirrored: s.mirrored, outPackets: got.length, expectedPackets: expected, firstDifference };
+    const ms = (v: number | undefined) => (v === undefined ? "-" : v.toFixed(2));
+    console.log(`live data plane (network namespaces, 1 capture worker, 262,144 target slots, pcap egress), ${seconds} s of generator load`);
+    console.log(`  generator: ${sent.toLocaleString("en-US")} frames in ${elapsed.toFixed(2)} s = ${(sent / elapsed / 1e3).toFixed(0)}k frames/s`);
+    console.log(`  ${latencies.length} swaps (upload + activate of a new module each): request to active on every worker p50 ${ms(latencyMs.p50)} ms, p99 ${ms(latencyMs.p99)} ms, max ${ms(latencyMs.max)} ms`);
+    console.log(`  frames: sent ${sent}, received by the capture socket ${s.received}, kernel drops ${s.kernelDrops}, counted by the filters ${s.frames}`);
+    console.log(`  mirrored output: ${got.length} outer packets, expected ${expected}; ${firstDifference < 0 ? "byte for byte identical" : `first difference at packet ${firstDifference}`}`);
+    if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));
+    return firstDifference < 0 && sent === s.received && s.kernelDrops === 0 && s.frames === sent && latencies.length === SWAPS;
+  } finally {
+    lab.close();
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+if (values.receiver) await receiver(values.receiver);
+else if (!(values.live ? await liveBench() : await replayBench())) process.exitCode = 1;
