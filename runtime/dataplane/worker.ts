@@ -124,8 +124,8 @@ port.on("message", async (message: ToWorker) => {
     const final = stats();
     ring.close();
     await egress.close();
+    // The data plane terminates the worker once it has this answer (Deno's parentPort has no close()).
     post({ type: "stopped", id: message.id, stats: final });
-    port.close();
   }
 });
 
