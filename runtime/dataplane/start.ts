@@ -15,6 +15,7 @@ import { ipv4ToU32 } from "../net/address.ts";
 import type { SessionStore } from "../sessions/store.ts";
 import type { TunnelRegistry } from "../sessions/tunnels.ts";
 import { DataPlane, type DataPlaneStats } from "./dataplane.ts";
+import { watchTunnelLinks } from "./links.ts";
 import { TunnelPool } from "./pool.ts";
 
 export interface LiveDataPlane {
@@ -64,6 +65,7 @@ export async function startDataPlane(config: Config, store: SessionStore, tunnel
   };
   applyTunnels(config);
   store.attachSink(pool);
+  const links = watchTunnelLinks(tunnels, pool, { log });
   let running = config;
   const describe = (c: Config) =>
     `live: capture on ${c.capture!.interfaces.map((i) => `${i.name} x${i.workers}`).join(", ")} (TPACKET_V3, ${c.capture!.retireTimeoutMs} ms block timeout), egress ${c.egress.mode}, ${tunnels.size} tunnel(s)`;
@@ -84,6 +86,7 @@ export async function startDataPlane(config: Config, store: SessionStore, tunnel
     },
     async stop() {
       unsubscribe();
+      links.stop();
       store.attachSink({ add() {}, remove() {} });
       await plane.stop();
     },

@@ -9,6 +9,8 @@ import type { EgressTunnel } from "../../runtime/egress/types.ts";
 import { DSCP_INHERIT, type Target } from "../../runtime/filter/types.ts";
 import { TunnelPool, type PoolSink } from "../../runtime/dataplane/pool.ts";
 import { SessionStore } from "../../runtime/sessions/store.ts";
+import { TunnelRegistry } from "../../runtime/sessions/tunnels.ts";
+import { watchTunnelLinks } from "../../runtime/dataplane/links.ts";
 
 class Recorder implements PoolSink {
   log: string[] = [];
@@ -105,6 +107,40 @@ test("a new tunnel takes new sessions; one moved off a failed tunnel with nowher
   for (const m of [...store.allMirrors()].slice(0, 3)) store.endMirror(m.id, "terminated", now);
   assert.equal(Object.fromEntries(pool.load()), { a: 2, b: 0 });
   assert.is(sink.table.size, 4);
+});
+
+test("a tunnel whose interface goes down fails over, and takes sessions again once it is up", () => {
+  const { pool, start } = world(0);
+  const tunnels = new TunnelRegistry();
+  tunnels.subscribe((c) => (c.type === "added" ? pool.addTunnel(c.tunnel) : pool.removeTunnel(c.tunnel.name)));
+  tunnels.add({ name: "a", sourceAddress: "192.0.2.1", interface: "eth1" }, now);
+  tunnels.add({ name: "b", sourceAddress: "192.0.2.2", interface: "eth2" }, now);
+  const state: Record<string, string> = { eth1: "up", eth2: "unknown" };
+  const lines: string[] = [];
+  const links = watchTunnelLinks(tunnels, pool, { operstate: (name) => state[name] ?? "absent", log: (l) => lines.push(l) });
+  try {
+    for (let i = 0; i < 4; i++) start(i);
+    assert.equal(Object.fromEntries(pool.load()), { a: 2, b: 2 });
+    state.eth1 = "down";
+    links.check();
+    assert.equal(Object.fromEntries(pool.load()), { a: 0, b: 4 });
+    start(4);
+    assert.equal(Object.fromEntries(pool.load()), { a: 0, b: 5 });
+    state.eth1 = "up";
+    links.check();
+    start(5);
+    assert.equal(Object.fromEntries(pool.load()), { a: 1, b: 5 });
+    delete state.eth2;
+    links.check();
+    assert.equal(Object.fromEntries(pool.load()), { a: 6, b: 0 });
+    assert.equal(lines, [
+      "tunnel a: interface eth1 is down: its mirror sessions move to the other tunnels",
+      "tunnel a: interface eth1 is up again: it takes mirror sessions",
+      "tunnel b: interface eth2 is absent: its mirror sessions move to the other tunnels",
+    ]);
+  } finally {
+    links.stop();
+  }
 });
 
 test.run();
