@@ -1,0 +1,50 @@
+/**
+ * Run by egress.test.ts inside a namespace with only loopback up: sends outer packets made by the
+ * filter through each egress and prints what happened as one JSON line.
+ *  - raw IPv4 to 198.51.100.2: no route, so every copy is counted unreachable, per slot;
+ *  - UDP to 127.0.0.1:PORT where a socket listens: the datagrams carry the mirror header and packet;
+ *  - 100,000 copies at a receiver that does not read: the sender never blocks (sent or socket_full).
+ */
+import { createSocket } from "node:dgram";
+import { WasmFilter } from "../../runtime/filter/wasm.ts";
+import { rawIpv4Egress } from "../../runtime/egress/raw-ipv4.ts";
+import { udpEgress } from "../../runtime/egress/udp.ts";
+import { recordsOf, frame, ipv4Packet } from "../helpers/frames.ts";
+
+async function copies(mediation: number, count: number) {
+  const filter = await WasmFilter.load(undefined, { maxTargets: 8, inCapacity: 4 << 20, outCapacity: 4 << 20 });
+  filter.configure({ linkType: 1, sourceAddress: 0x7f000001, mtu: 65535, dscp: 255 });
+  filter.addTarget({ slot: 3, family: 4, address: Uint8Array.of(100, 64, 0, 9), prefixLength: 32, interceptId: 7, sessionId: 81, mediationAddress: mediation, mediationPort: 30030, sourceAddress: 0, tunnel: 0, dscp: 255 });
+  const packet = ipv4Packet({ source: Uint8Array.of(100, 64, 0, 9), destination: Uint8Array.of(203, 0, 113, 1), payload: new Uint8Array(32).fill(0xab) });
+  const { packets } = filter.process(recordsOf(new Array(count).fill({ bytes: frame(1, packet).bytes })));
+  return { packets, inner: packet };
+}
+
+const result: Record<string, unknown> = {};
+
+const raw = rawIpv4Egress();
+const unreachable = await copies(0xc6336402, 5);
+raw.send(unreachable.packets);
+result.raw = { counters: raw.counters, slotDrops: Object.fromEntries(raw.slotDrops) };
+await raw.close();
+
+const listener = createSocket("udp4");
+const received: Buffer[] = [];
+listener.on("message", (m) => received.push(m));
+await new Promise<void>((r) => listener.bind(30030, "127.0.0.1", () => r()));
+const udp = udpEgress();
+const local = await copies(0x7f000001, 3);
+udp.send(local.packets);
+await new Promise((r) => setTimeout(r, 200));
+result.udp = { counters: structuredClone(udp.counters), received: received.map((m) => m.toString("hex")), expected: Buffer.concat([Buffer.from("0000000700000051", "hex"), Buffer.from(local.inner)]).toString("hex") };
+
+// Nobody reads: the receiver drops what does not fit its buffer; the sender never blocks, and a full
+// send buffer would be counted as socket_full.
+listener.removeAllListeners("message");
+const flood = await copies(0x7f000001, 20_000);
+const started = performance.now();
+for (let i = 0; i < 5; i++) udp.send(flood.packets);
+result.flood = { counters: udp.counters, ms: performance.now() - started };
+await udp.close();
+listener.close();
+console.log(JSON.stringify(result));

@@ -1,0 +1,32 @@
+/**
+ * The egresses on real sockets, in a namespace with only loopback up (egress-child.ts): send errors
+ * are counted per reason and per target slot and never thrown; the UDP egress sends the mirror header
+ * and the mirrored packet as the datagram's payload; a full socket buffer never blocks the sender.
+ */
+import { execFileSync } from "node:child_process";
+import { join, resolve } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { Lab } from "../../scripts/netns/netns.ts";
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+
+test("raw: an unreachable mediation device is counted per slot; udp: payload = mirror header + packet; a full buffer never blocks", () => {
+  const lab = new Lab();
+  try {
+    const ns = lab.namespace("iapddp-egress");
+    const out = execFileSync("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", join(ROOT, "test/dataplane/egress-child.ts")], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    const r = JSON.parse(out.trim().split("\n").at(-1)!);
+    assert.equal(r.raw.counters, { sent: 0, sentBytes: 0, dropped: { socket_full: 0, unreachable: 5, too_big: 0, other: 0 } });
+    assert.equal(r.raw.slotDrops, { 3: 5 });
+    assert.is(r.udp.counters.sent, 3);
+    assert.equal(r.udp.received, [r.udp.expected, r.udp.expected, r.udp.expected]);
+    const flood = r.flood.counters;
+    assert.is(flood.sent + flood.dropped.socket_full, 3 + 100_000);
+    assert.ok(r.flood.ms < 20_000);
+  } finally {
+    lab.close();
+  }
+});
+
+test.run();
