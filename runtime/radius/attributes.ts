@@ -53,12 +53,20 @@ export function first<N extends SettableName>(
   attributes: readonly Attribute[],
   name: N,
 ): AttributeValue<N> | undefined {
-  return all(attributes, name)[0];
+  // A plain loop: this runs a dozen times per accounting request (scripts/bench-radius.ts).
+  for (let i = 0; i < attributes.length; i++) {
+    const a = attributes[i] as Partial<NamedAttribute>;
+    if (a.name === name) return a.value as AttributeValue<N>;
+  }
+  return undefined;
 }
 
 /** The values of every attribute called `name`, in packet order. */
 export function all<N extends SettableName>(attributes: readonly Attribute[], name: N): AttributeValue<N>[] {
-  return attributes
-    .filter((a) => isNamed(a) && a.name === name)
-    .map((a) => (a as NamedAttribute).value as AttributeValue<N>);
+  const out: AttributeValue<N>[] = [];
+  for (let i = 0; i < attributes.length; i++) {
+    const a = attributes[i] as Partial<NamedAttribute>;
+    if (a.name === name) out.push(a.value as AttributeValue<N>);
+  }
+  return out;
 }

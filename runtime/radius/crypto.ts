@@ -19,8 +19,18 @@ const MAX_PASSWORD_LENGTH = 128;
 /** RFC 2868 §3.5: 15 blocks minus the length octet is the most one attribute can hold. */
 const MAX_SALT_VALUE_LENGTH = 239;
 
+const utf8 = new TextEncoder();
+/** Secrets come from the configuration: few, and each is encoded once. Bounded all the same. */
+const encodedSecrets = new Map<string, Uint8Array>();
+
 function secretBytes(secret: Secret): Uint8Array {
-  return typeof secret === "string" ? new TextEncoder().encode(secret) : secret;
+  if (typeof secret !== "string") return secret;
+  let bytes = encodedSecrets.get(secret);
+  if (bytes === undefined) {
+    if (encodedSecrets.size >= 256) encodedSecrets.clear();
+    encodedSecrets.set(secret, (bytes = utf8.encode(secret)));
+  }
+  return bytes;
 }
 
 function md5(...parts: Uint8Array[]): Uint8Array {
@@ -93,7 +103,9 @@ export function computeMessageAuthenticator(
   basis: Uint8Array,
   secret: Secret,
 ): Uint8Array {
-  const copy = new Uint8Array(bytes);
+  // The packet as it is signed, in a scratch buffer reused by every call (nothing here awaits).
+  const copy = bytes.length <= scratch.length ? scratch.subarray(0, bytes.length) : new Uint8Array(bytes.length);
+  copy.set(bytes);
   copy.set(basis, AUTHENTICATOR_OFFSET);
   copy.fill(0, offset, offset + BLOCK);
   return new Uint8Array(createHmac("md5", secretBytes(secret)).update(copy).digest());
@@ -107,6 +119,9 @@ export function verifyMessageAuthenticator(
 ): boolean {
   return equal(bytes.subarray(offset, offset + BLOCK), computeMessageAuthenticator(bytes, offset, basis, secret));
 }
+
+/** RFC 2865 §3: no packet is longer. */
+const scratch = new Uint8Array(4096);
 
 /** b(1) = MD5(S | first), b(i) = MD5(S | c(i-1)), c(i) = p(i) xor b(i): the chain of RFC 2865 §5.2 and RFC 2868 §3.5. */
 function xorChain(input: Uint8Array, first: Uint8Array, secret: Uint8Array, encrypting: boolean): Uint8Array {

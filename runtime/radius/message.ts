@@ -44,7 +44,6 @@ import {
   all,
   first,
   isNamed,
-  nameOf,
   type Attribute,
   type AttributeValue,
   type NamedAttribute,
@@ -177,9 +176,12 @@ export function decodePacket(datagram: Uint8Array, secret: Secret, options: Deco
     );
   }
   const context: CipherContext = { code, secret, key: basis };
-  const attributes = packet.attributes
-    .filter((a) => !(a.kind === "attribute" && a.type === MESSAGE_AUTHENTICATOR))
-    .map((a) => plain(a, context));
+  const wire = packet.attributes;
+  const attributes: Attribute[] = [];
+  for (let i = 0; i < wire.length; i++) {
+    const a = wire[i];
+    if (!(a.kind === "attribute" && a.type === MESSAGE_AUTHENTICATOR)) attributes.push(plain(a, context));
+  }
   return new RadiusPacket(code, identifier, packet.authenticator, attributes, maOffset !== undefined);
 }
 
@@ -225,10 +227,31 @@ interface CipherContext {
 /** RFC 2868 §3: tags are 0x01..0x1F, 0 meaning none. */
 const MAX_TAG = 0x1f;
 
+/** A dictionary entry as the decoder needs it, found by number without building a string key. */
+interface Known {
+  readonly name: SettableName;
+  readonly d: AttributeDefinition;
+  /** Hidden on the wire, so guarded (redact.ts) once decoded. */
+  readonly secret: boolean;
+}
+
+const STANDARD_KNOWN: (Known | undefined)[] = new Array(256).fill(undefined);
+const VENDOR_KNOWN = new Map<number, (Known | undefined)[]>();
+for (const [name, d] of Object.entries(ATTRIBUTES) as [SettableName, AttributeDefinition][]) {
+  const known: Known = { name, d, secret: d.encrypt !== undefined };
+  if (d.vendorId === undefined) STANDARD_KNOWN[d.type] = known;
+  else {
+    let table = VENDOR_KNOWN.get(d.vendorId);
+    if (!table) VENDOR_KNOWN.set(d.vendorId, (table = new Array(256).fill(undefined)));
+    table[d.type] = known;
+  }
+}
+
 function plain(a: WireAttribute, context: CipherContext): Attribute {
-  const name = nameOf(a);
-  if (!name || a.kind === "vendor-opaque") return a;
-  const d: AttributeDefinition = ATTRIBUTES[name];
+  if (a.kind === "vendor-opaque") return a;
+  const known = a.kind === "attribute" ? STANDARD_KNOWN[a.type] : VENDOR_KNOWN.get(a.vendorId)?.[a.vendorType];
+  if (!known) return a;
+  const { name, d } = known;
   // RFC 2865 §5.2: User-Password is defined in Access-Request only; elsewhere there is no key for it.
   if (d.encrypt === "user-password" && context.code !== Code.AccessRequest) return guard(a);
   let bytes = a.value;
@@ -243,7 +266,8 @@ function plain(a: WireAttribute, context: CipherContext): Attribute {
   if (d.encrypt === "user-password") bytes = decryptUserPassword(bytes, context.key, context.secret);
   if (d.encrypt === "salt") bytes = saltDecrypt(bytes, context.key, context.secret, name);
   const value = decodeValue(d.dataType, bytes, name);
-  return guard((tag === undefined ? { name, value } : { name, tag, value }) as NamedAttribute);
+  const attribute = (tag === undefined ? { name, value } : { name, tag, value }) as NamedAttribute;
+  return known.secret ? guard(attribute) : attribute;
 }
 
 export interface RequestMessage<C extends RequestCode> {

@@ -115,10 +115,11 @@ export function decodeWire(datagram: Uint8Array): ParsedDatagram {
     }
     const value = bytes.subarray(at + 2, at + attributeLength);
     if (type === VENDOR_SPECIFIC) {
-      attributes.push(...decodeVendorSpecific(value, at));
+      for (const v of decodeVendorSpecific(value, at)) attributes.push(v);
     } else {
       if (type === MESSAGE_AUTHENTICATOR) messageAuthenticatorOffsets.push(at + 2);
-      attributes.push({ kind: "attribute", type, value: value.slice() });
+      // Views, not copies: `bytes` is already this packet's own copy of the datagram.
+      attributes.push({ kind: "attribute", type, value });
     }
     at += attributeLength;
   }
@@ -137,10 +138,10 @@ function decodeVendorSpecific(value: Uint8Array, offset: number): WireAttribute[
       `Vendor-Specific at offset ${offset}: expected Length >= 7, found ${value.length + 2}`,
     );
   }
-  const vendorId = new DataView(value.buffer, value.byteOffset, value.byteLength).getUint32(0);
+  const vendorId = ((value[0] << 24) | (value[1] << 16) | (value[2] << 8) | value[3]) >>> 0;
   const data = value.subarray(VENDOR_ID_LENGTH);
   if (!STANDARD_FORMAT_VENDORS.has(vendorId)) {
-    return [{ kind: "vendor-opaque", vendorId, data: data.slice() }];
+    return [{ kind: "vendor-opaque", vendorId, data }];
   }
   const out: WireAttribute[] = [];
   for (let at = 0; at < data.length;) {
@@ -154,7 +155,7 @@ function decodeVendorSpecific(value: Uint8Array, offset: number): WireAttribute[
             : `has Vendor-Length ${vendorLength}, ${data.length - at} octets left`),
       );
     }
-    out.push({ kind: "vendor", vendorId, vendorType: data[at], value: data.slice(at + 2, at + vendorLength) });
+    out.push({ kind: "vendor", vendorId, vendorType: data[at], value: data.subarray(at + 2, at + vendorLength) });
     at += vendorLength;
   }
   return out;

@@ -5,6 +5,7 @@
  * Error messages name the attribute and the sizes involved, never the value: some values are
  * lawful-intercept data.
  */
+import { Buffer } from "node:buffer";
 import { RadiusDecodeError, RadiusEncodeError } from "./errors.ts";
 import { formatAddress, parseIPv4, parseIPv6 } from "../net/address.ts";
 
@@ -31,6 +32,12 @@ export interface ValueTypes {
 export type DataType = keyof ValueTypes;
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+/** Node's (and Deno's) Buffer method for one-byte text: for ASCII the same string as UTF-8, a third of TextDecoder's cost. */
+const latin1Slice = (Buffer.prototype as { latin1Slice?: (this: Uint8Array, start: number, end: number) => string }).latin1Slice;
+
+function u32At(bytes: Uint8Array, at: number): number {
+  return ((bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]) >>> 0;
+}
 const utf8Encoder = new TextEncoder();
 
 function fixedLength(label: string, what: string, bytes: Uint8Array, length: number): void {
@@ -53,6 +60,16 @@ export function decodeValue<T extends DataType>(dataType: T, bytes: Uint8Array, 
 
 const decoders: { [T in DataType]: (bytes: Uint8Array, label: string) => ValueTypes[T] } = {
   string(bytes, label) {
+    if (latin1Slice !== undefined) {
+      let ascii = true;
+      for (let i = 0; i < bytes.length; i++) {
+        if (bytes[i] > 0x7f) {
+          ascii = false;
+          break;
+        }
+      }
+      if (ascii) return latin1Slice.call(bytes, 0, bytes.length);
+    }
     try {
       return utf8.decode(bytes);
     } catch {
@@ -65,7 +82,7 @@ const decoders: { [T in DataType]: (bytes: Uint8Array, label: string) => ValueTy
   octets: (bytes) => new Uint8Array(bytes),
   integer(bytes, label) {
     fixedLength(label, "an integer", bytes, 4);
-    return view(bytes).getUint32(0);
+    return u32At(bytes, 0);
   },
   integer64(bytes, label) {
     fixedLength(label, "an integer64", bytes, 8);
@@ -73,11 +90,11 @@ const decoders: { [T in DataType]: (bytes: Uint8Array, label: string) => ValueTy
   },
   date(bytes, label) {
     fixedLength(label, "a date", bytes, 4);
-    return new Date(view(bytes).getUint32(0) * 1000);
+    return new Date(u32At(bytes, 0) * 1000);
   },
   ipaddr(bytes, label) {
     fixedLength(label, "an IPv4 address", bytes, 4);
-    return formatAddress(bytes);
+    return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
   },
   ipv6addr(bytes, label) {
     fixedLength(label, "an IPv6 address", bytes, 16);

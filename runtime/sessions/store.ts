@@ -171,6 +171,7 @@ const INDEXED = {
   nasPortId: "nasPortId",
 } as const;
 type IndexedField = keyof typeof INDEXED;
+const INDEXED_FIELDS = Object.keys(INDEXED) as IndexedField[];
 
 /** A multimap that stores the common single value without a Set. */
 class Index {
@@ -267,10 +268,10 @@ export class SessionStore {
    * when an address changed, and applies triggers to a new session.
    */
   upsertSession(attrs: SessionAttributes, now: number): { session: SubscriberSession; created: boolean } {
-    validateAddresses(attrs);
     const key = SessionStore.keyOf(attrs.nas, attrs.acctSessionId);
     const existing = this.sessions.get(key);
     if (!existing) {
+      validateAddresses(attrs);
       const arm = this.takeArm(attrs, now);
       // Addresses the Access-Accept assigned stand in for those accounting does not report.
       const merged = arm ? { ...definedOnly(addressesOf(arm)), ...definedOnly(attrs) } : definedOnly(attrs);
@@ -285,11 +286,22 @@ export class SessionStore {
       if (arm) this.startArmed(session, arm, now);
       return { session, created: true };
     }
+    // An Interim-Update mostly repeats what the session has: the addresses it already holds were
+    // validated when they were stored, and only the index entries of changed values move.
     const addressesChanged = ADDRESS_FIELDS.some((f) => attrs[f] !== undefined && attrs[f] !== existing[f]);
-    this.unindexSession(existing);
-    Object.assign(existing, definedOnly(attrs));
+    if (addressesChanged) validateAddresses(attrs);
+    for (const f of INDEXED_FIELDS) {
+      const value = attrs[f];
+      if (value === undefined || value === existing[f]) continue;
+      this.indexes[f].delete(existing[f], key);
+      this.indexes[f].add(value, key);
+    }
+    if (attrs.nas !== existing.nas) {
+      this.byNas.delete(existing.nas, key);
+      this.byNas.add(attrs.nas, key);
+    }
+    assignDefined(existing, attrs);
     existing.lastUpdate = now;
-    this.indexSession(existing);
     if (addressesChanged) for (const id of this.mirrorsBySession.get(key) ?? []) this.retarget(id);
     return { session: existing, created: false };
   }
@@ -335,12 +347,12 @@ export class SessionStore {
   }
 
   private indexSession(s: SubscriberSession): void {
-    for (const f of Object.keys(INDEXED) as IndexedField[]) this.indexes[f].add(s[f], s.key);
+    for (const f of INDEXED_FIELDS) this.indexes[f].add(s[f], s.key);
     this.byNas.add(s.nas, s.key);
   }
 
   private unindexSession(s: SubscriberSession): void {
-    for (const f of Object.keys(INDEXED) as IndexedField[]) this.indexes[f].delete(s[f], s.key);
+    for (const f of INDEXED_FIELDS) this.indexes[f].delete(s[f], s.key);
     this.byNas.delete(s.nas, s.key);
   }
 
@@ -721,5 +733,14 @@ function copySpec(spec: MirrorSpec): MirrorSpec {
 }
 
 function definedOnly<T extends object>(o: T): T {
-  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+  return assignDefined({} as T, o);
+}
+
+/** Copies the properties of `from` that are not undefined onto `to`. */
+function assignDefined<T extends object>(to: T, from: Partial<T>): T {
+  for (const k of Object.keys(from) as (keyof T)[]) {
+    const v = from[k];
+    if (v !== undefined) to[k] = v as T[keyof T];
+  }
+  return to;
 }
