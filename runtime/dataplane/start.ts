@@ -24,6 +24,8 @@ export interface LiveDataPlane {
   readonly plane: DataPlane;
   readonly pool: TunnelPool;
   stats(): Promise<DataPlaneStats>;
+  /** Per running mirror session (by ID): copies made, and copies dropped by the filter or the egress. */
+  mirrorStats(): Promise<Map<string, { packets: number; dropped: number }>>;
   /** Applies a new configuration's tunnels; capture and egress changes take effect at the next start. */
   reload(config: Config): Promise<void>;
   stop(): Promise<void>;
@@ -76,6 +78,23 @@ export async function startDataPlane(config: Config, store: SessionStore, tunnel
     plane,
     pool,
     stats: () => plane.stats(),
+    async mirrorStats() {
+      const { slots } = await plane.stats();
+      const stream = (t: { interceptId: number; sessionId: number; mediationAddress: number; mediationPort: number }) =>
+        `${t.interceptId}/${t.sessionId}/${t.mediationAddress}:${t.mediationPort}`;
+      const byStream = new Map<string, { packets: number; dropped: number }>();
+      for (const t of store.targetTable()) {
+        const c = slots.get(t.slot) ?? { packets: 0, dropped: 0 };
+        const sum = byStream.get(stream(t)) ?? { packets: 0, dropped: 0 };
+        byStream.set(stream(t), { packets: sum.packets + c.packets, dropped: sum.dropped + c.dropped });
+      }
+      const result = new Map<string, { packets: number; dropped: number }>();
+      for (const m of store.allMirrors()) {
+        const key = stream({ interceptId: m.interceptId, sessionId: m.sessionId, mediationAddress: ipv4ToU32(m.mediation.address), mediationPort: m.mediation.port });
+        result.set(m.id, byStream.get(key) ?? { packets: 0, dropped: 0 });
+      }
+      return result;
+    },
     async reload(next) {
       if (JSON.stringify(next.capture) !== JSON.stringify(running.capture) || JSON.stringify(next.egress) !== JSON.stringify(running.egress)) {
         log("reload: capture and egress changes take effect at the next start");

@@ -31,16 +31,38 @@ let egress: Egress;
 let running = true;
 let blocks = 0;
 const slots = new Set<number>();
+/**
+ * Counts of slots moved to another tunnel: a move is a remove and an add of the same slot in one
+ * message, and adding a target zeroes its filter counters, so what it had counted is carried here.
+ */
+const carried = new Map<number, { packets: number; dropped: number }>();
+
+function slotCounts(slot: number): { packets: number; dropped: number } {
+  const c = filter.targetCounters(slot);
+  const before = carried.get(slot);
+  return {
+    packets: Number(c.packets) + (before?.packets ?? 0),
+    dropped: Number(c.dropped) + (egress.slotDrops.get(slot) ?? 0) + (before?.dropped ?? 0),
+  };
+}
 
 function apply(changes: Change[]): void {
+  const removed = new Map<number, { packets: number; dropped: number }>();
   for (const change of changes) {
     switch (change.op) {
-      case "add":
+      case "add": {
+        const slot = change.target.slot;
         filter.addTarget(change.target);
-        slots.add(change.target.slot);
-        egress.resetSlot(change.target.slot);
+        slots.add(slot);
+        egress.resetSlot(slot);
+        const moved = removed.get(slot);
+        if (moved) carried.set(slot, moved);
+        else carried.delete(slot);
+        removed.delete(slot);
         break;
+      }
       case "remove":
+        if (slots.has(change.slot)) removed.set(change.slot, slotCounts(change.slot));
         filter.removeTarget(change.slot);
         slots.delete(change.slot);
         break;
@@ -52,6 +74,7 @@ function apply(changes: Change[]): void {
         break;
     }
   }
+  for (const slot of removed.keys()) carried.delete(slot);
 }
 
 function stats(): WorkerStats {
@@ -62,10 +85,7 @@ function stats(): WorkerStats {
     ring: ring.readStatistics(),
     filter: counters.length === COUNTER_COUNT ? counters : [],
     egress: structuredClone(egress.counters),
-    slots: [...slots].map((slot) => {
-      const c = filter.targetCounters(slot);
-      return { slot, packets: Number(c.packets), dropped: Number(c.dropped) + (egress.slotDrops.get(slot) ?? 0) };
-    }),
+    slots: [...slots].map((slot) => ({ slot, ...slotCounts(slot) })),
     blocks,
   };
 }

@@ -140,6 +140,12 @@ test("CoA arms a mirror; both directions reach the mediation device byte for byt
     assert.is(moved.before, "md-a");
     assert.is(moved.after, "md-b");
     await sleep(700);
+    // Per mirror session: copies made since the CoA, across the tunnel move; none dropped.
+    const { mirrors } = await hostRequest(host, { cmd: "mirror-stats" });
+    const mirrorStatsAt = performance.timeOrigin + performance.now();
+    assert.is(Object.keys(mirrors).length, 1);
+    const [perMirror] = Object.values(mirrors) as { packets: number; dropped: number }[];
+    assert.is(perMirror.dropped, 0);
     const terminated = await hostRequest(host, { cmd: "terminate" });
     await new Promise((r) => sender.once("close", r));
     await sleep(100);
@@ -222,6 +228,8 @@ test("CoA arms a mirror; both directions reach the mediation device byte for byt
     assert.is(stats.total.kernelDrops, 0);
     assert.is(stats.total.egressDrops, 0);
     assert.is(stats.total.sent, mirrored.size);
+    const beforeTerminate = [...mirrored.values()].filter((m) => m.arrivedAt < mirrorStatsAt).length;
+    assert.ok(perMirror.packets >= beforeTerminate - 20 && perMirror.packets <= beforeTerminate + 20, `${perMirror.packets} counted, ${beforeTerminate} received by then`);
     console.log(
       `  data plane e2e: ${mirrored.size} packets mirrored of ${original.size} seen; tunnel move after ${switchAt} packets, none lost\n` +
         `  every packet sent later than ${armDelay.toFixed(1)} ms after the CoA's table change was mirrored, none sent later than ${stopDelay.toFixed(1)} ms after the terminate's (bound ${BOUND_MS} ms)\n` +

@@ -11,7 +11,7 @@ import { SessionStore, type TargetSink } from "../../runtime/sessions/store.ts";
 import { sessionIdFromAcctSessionId } from "../../runtime/sessions/handle.ts";
 import { TunnelRegistry } from "../../runtime/sessions/tunnels.ts";
 
-export type HostCommand = { cmd: "terminate" } | { cmd: "remove-tunnel"; name: string } | { cmd: "stats" } | { cmd: "stop" } | { cmd: "table-changes" };
+export type HostCommand = { cmd: "mirror-stats" } | { cmd: "terminate" } | { cmd: "remove-tunnel"; name: string } | { cmd: "stats" } | { cmd: "stop" } | { cmd: "table-changes" };
 
 const send = (message: unknown) => process.send!(message);
 const now = () => performance.timeOrigin + performance.now();
@@ -40,6 +40,8 @@ try {
         const before = pool.tunnelOf(store.targetTable()[0]?.slot ?? -1);
         tunnels.remove(message.name);
         send({ cmd: message.cmd, at: now(), before, after: pool.tunnelOf(store.targetTable()[0]?.slot ?? -1) });
+      } else if (message.cmd === "mirror-stats") {
+        send({ cmd: message.cmd, mirrors: Object.fromEntries(await live.mirrorStats()) });
       } else if (message.cmd === "table-changes") {
         send({ cmd: message.cmd, changes, load: Object.fromEntries(pool.load()) });
       } else if (message.cmd === "stats") {
