@@ -1,7 +1,8 @@
 /**
  * The single binary (scripts/build-binary.ts) alone in an empty directory, with a PATH that holds
- * only radclient and tshark (no node): every subcommand, the daemon driven by radclient and the API,
- * SIGHUP reloads, and replay output byte for byte the same as `node bin/iapd.js replay`.
+ * only radclient and tshark (no node): version, check-config, replay, filter, state check, audit
+ * verify; the daemon driven by radclient and the API, SIGHUP reloads; replay output byte for byte the
+ * same as `node bin/iapd.js replay`.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -82,6 +83,17 @@ test("replay: the embedded demo and an explicit capture, byte-identical to node'
   assert.ok(decoded.stdout.trim().split("\n").length >= 198, "every mirrored packet decodes as jmirror");
 });
 
+test("filter inspect and filter test (self-test, differential check on the embedded demo capture)", () => {
+  const wasm = join(ROOT, "build/filters/jmirror.wasm");
+  const inspect = iapd("filter", "inspect", wasm);
+  assert.is(inspect.status, 0, inspect.stderr);
+  assert.match(inspect.stdout, /^name\s+jmirror$/m);
+  const selfTest = iapd("filter", "test", wasm);
+  assert.is(selfTest.status, 0, selfTest.stdout + selfTest.stderr);
+  assert.match(selfTest.stdout, /self-test passed/);
+  assert.match(selfTest.stdout, /demo\.pcap: identical/);
+});
+
 test("run: smoke test, SIGHUP reloads (invalid refused, mirrors kept), SIGTERM exits 0; audit verify", async () => {
   writeFileSync(join(dir, "iapd.yaml"), smokeConfig("old-secret"));
   const daemon = await startDaemon(join(dir, "iapd"), ["run", "--config", "iapd.yaml"], dir, { PATH: path });
@@ -112,6 +124,9 @@ test("run: smoke test, SIGHUP reloads (invalid refused, mirrors kept), SIGTERM e
     assert.is(await daemon.stop(), 0, daemon.output());
   }
   assert.match(daemon.output(), /SIGTERM: stopping\n.*iapd: stopped\n?$/s);
+  const state = iapd("state", "check", "--state", "var");
+  assert.is(state.status, 0, state.stdout + state.stderr);
+  assert.match(state.stdout, /1 session\(s\), 0 mirror session\(s\)/);
   const verify = iapd("audit", "verify", "var/audit.log");
   assert.is(verify.status, 0, verify.stderr);
   assert.match(verify.stdout, /var\/audit\.log: ok: [1-9]\d* record\(s\)/);
