@@ -25,7 +25,9 @@ import type { ApiConfig } from "../config/api.ts";
 import { createApp } from "../../api/app.ts";
 import { resolveTokens } from "../../api/auth/tokens.ts";
 import { serveOptions, type FetchApp, type RunningServer } from "../../api/adapter/options.ts";
-import { builtinFilters, zeroCounters, type FiltersProvider } from "../../api/providers.ts";
+import { zeroCounters } from "../../api/providers.ts";
+import { FilterRegistry } from "../filter/registry.ts";
+import { watchFilterDirectory, type FilterDirectoryWatcher } from "../filter/watch.ts";
 import { assetText } from "../assets/assets.ts";
 import { AuditLog } from "../audit/log.ts";
 import { ConfigError, loadConfig, parseConfig } from "../config/load.ts";
@@ -96,6 +98,7 @@ interface Api {
 export class Daemon {
   private ready = false;
   private idleSweep: { stop(): void } | undefined;
+  private filterDirectory: FilterDirectoryWatcher | undefined;
   /** Resolves once every change so far is durable: RADIUS replies and API answers wait for it. */
   private readonly commit = () => this.state.commit();
 
@@ -106,7 +109,7 @@ export class Daemon {
     readonly store: SessionStore,
     private readonly audit: AuditLog,
     private readonly tunnels: TunnelRegistry,
-    private readonly filters: FiltersProvider,
+    private readonly filters: FilterRegistry,
     private radius: ControlPlane | undefined,
     private api: Api | undefined,
     private dataPlane: DataPlane | undefined,
@@ -132,13 +135,16 @@ export class Daemon {
     });
     const { store } = state;
     const audit = AuditLog.open(join(o.stateDir, "audit.log"));
-    const daemon = new Daemon(config, o, state, store, audit, state.tunnels, await builtinFilters(Date.now()), undefined, undefined, undefined);
+    // The filter the data plane starts with (config filter.module); hot swaps go through it.
+    const filters = await FilterRegistry.open({ audit, initial: config.filter.module });
+    const daemon = new Daemon(config, o, state, store, audit, state.tunnels, filters, undefined, undefined, undefined);
     try {
       // 2. RADIUS control plane, 3. API, 4. data plane.
       daemon.radius = await ControlPlane.start(config.radius, { log: o.log, store, commit: daemon.commit });
       daemon.api = await daemon.startApi(config.api);
-      daemon.dataPlane = config.capture ? await startDataPlane(config, store, state.tunnels, { log: o.log }) : await DemoDataPlane.start(config, o.stateDir);
+      daemon.dataPlane = config.capture ? await startDataPlane(config, store, state.tunnels, { log: o.log, filters }) : await DemoDataPlane.start(config, o.stateDir, filters);
       o.log(`data plane: ${daemon.dataPlane.description}`);
+      if (config.filter.directory) daemon.filterDirectory = await watchFilterDirectory(config.filter.directory, filters, { log: o.log });
     } catch (e) {
       await daemon.stop();
       throw e;
@@ -280,6 +286,7 @@ export class Daemon {
   /** Stops accepting work first (API, RADIUS), then the data plane, then closes the state. */
   async stop(): Promise<void> {
     this.ready = false;
+    this.filterDirectory?.close();
     await this.api?.server.close();
     await this.radius?.stop();
     await this.dataPlane?.stop();

@@ -12,19 +12,22 @@
 import { join } from "node:path";
 import { assetPath } from "../assets/assets.ts";
 import type { Config } from "../config/schema.ts";
-import { WasmFilter } from "../filter/wasm.ts";
+import { FilterSwitch } from "../filter/lifecycle.ts";
+import type { FilterRegistry } from "../filter/registry.ts";
 import { replay, type ReplaySummary } from "../replay/replay.ts";
 import type { DataPlane } from "./daemon.ts";
 
 export class DemoDataPlane implements DataPlane {
   private constructor(
-    private readonly filter: WasmFilter,
+    private readonly filter: FilterSwitch,
     readonly output: string,
     public summary: ReplaySummary,
   ) {}
 
-  static async start(config: Config, stateDir: string): Promise<DemoDataPlane> {
-    const filter = await WasmFilter.load();
+  /** Replays with the registry's active filter; a filter activated later serves the next replay (reload). */
+  static async start(config: Config, stateDir: string, filters: FilterRegistry): Promise<DemoDataPlane> {
+    const filter = await FilterSwitch.create(filters.active, { onEvent: (e) => filters.onHostEvent(e) });
+    filters.attach(filter);
     const output = join(stateDir, "mirrored.pcap");
     return new DemoDataPlane(filter, output, await replayDemo(filter, config, output));
   }
@@ -42,6 +45,6 @@ export class DemoDataPlane implements DataPlane {
   async stop(): Promise<void> {}
 }
 
-function replayDemo(filter: WasmFilter, config: Config, output: string): Promise<ReplaySummary> {
+function replayDemo(filter: FilterSwitch, config: Config, output: string): Promise<ReplaySummary> {
   return replay({ config, input: assetPath("fixtures/captures/demo.pcap"), output, filter });
 }
