@@ -13,7 +13,7 @@
  * the receivers are compared by their own CPU time per packet (/proc/PID/stat utime + stime) and
  * the kernel's drop counters (PACKET_STATISTICS for iapd, tcpdump's "dropped by kernel").
  *
- *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--json FILE]
+ *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--json FILE]
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -28,6 +28,8 @@ const { values } = parseArgs({
     runs: { type: "string", default: "3" },
     json: { type: "string" },
     receiver: { type: "boolean", default: false },
+    /** iapd's egress: "raw" (the default mode) or "packet" (AF_PACKET to the next hop's MAC address). */
+    egress: { type: "string", default: "raw" },
   },
 });
 
@@ -36,6 +38,8 @@ const TARGET_EVERY = 20;
 const MEDIATION = "198.51.100.2";
 const SOURCE = "198.51.100.1";
 const CLK_TCK = 100;
+/** A MAC address nobody on the mediation link has: copies are put on the wire and dropped at once. */
+const NEXT_HOP = "02:00:5e:00:53:99";
 
 /** The generator: 64 frames per sendmmsg, source address cycling over `hosts` subscriber addresses. */
 const GENERATOR_C = String.raw`
@@ -100,7 +104,7 @@ async function receiver(): Promise<void> {
   const { ipv4ToU32 } = await import("../runtime/net/address.ts");
   const plane = await DataPlane.start({
     capture: { interfaces: [{ name: "iapddp-r0", workers: 1, promiscuous: true, ignoreOutgoing: true }], blockSize: 1 << 20, blockCount: 16, retireTimeoutMs: 4 },
-    egress: { mode: "raw" },
+    egress: values.egress === "packet" ? { mode: "packet", interface: "iapddp-m1", nextHop: NEXT_HOP } : { mode: "raw" },
     node: { sourceAddress: ipv4ToU32(SOURCE), mtu: 1500, dscp: 255 },
     maxTargets: 4096,
   });
@@ -145,7 +149,7 @@ interface RunResult {
 }
 
 async function run(lab: Lab, generator: string, seconds: number): Promise<RunResult> {
-  const iapd = lab.spawn("iapddp-rx", "taskset", ["-c", "1", process.execPath, "--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts"), "--receiver"], {
+  const iapd = lab.spawn("iapddp-rx", "taskset", ["-c", "1", process.execPath, "--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts"), "--receiver", "--egress", String(values.egress)], {
     stdio: ["pipe", "pipe", "pipe"],
     cwd: resolve(import.meta.dirname, ".."),
   });
@@ -185,7 +189,7 @@ async function main(): Promise<void> {
     lab.veth(["iapddp-rx", "iapddp-m1", `${SOURCE}/24`], ["iapddp-bmd", "iapddp-md0", `${MEDIATION}/24`]);
     // The copies go out on the wire to the mediation link but to a MAC address nobody has, so that
     // the receiving side drops them at once (no UDP, no ICMP port unreachable on the measured CPU).
-    lab.run("iapddp-rx", "ip", "neigh", "replace", MEDIATION, "lladdr", "02:00:5e:00:53:99", "dev", "iapddp-m1", "nud", "permanent");
+    lab.run("iapddp-rx", "ip", "neigh", "replace", MEDIATION, "lladdr", NEXT_HOP, "dev", "iapddp-m1", "nud", "permanent");
     const results: RunResult[] = [];
     for (let i = 0; i < runs; i++) {
       const r = await run(lab, generator, seconds);

@@ -2,10 +2,12 @@
  * Egress by AF_PACKET to a configured next hop: the outer IPv4 packets go out of one interface in
  * Ethernet frames addressed to the next hop's MAC address, bypassing the host's routing table and
  * neighbour cache (for a dedicated mediation link, or a host whose routes must not carry LI
- * traffic). Needs CAP_NET_RAW.
+ * traffic). Frames go straight to the driver (PACKET_QDISC_BYPASS): no routing, no IP output path,
+ * no queueing discipline, about a third cheaper per copy than the raw socket; a full device queue
+ * is counted as socket_full. Needs CAP_NET_RAW.
  */
 import { libc } from "../ffi/libc.ts";
-import { AF_PACKET, ETH_P_IP, htons, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, sockaddrLl } from "../ffi/linux.ts";
+import { AF_PACKET, ETH_P_IP, htons, PACKET_QDISC_BYPASS, SOCK_CLOEXEC, SOCK_DGRAM, SOCK_NONBLOCK, sockaddrLl, SOL_PACKET, u32 } from "../ffi/linux.ts";
 import { requireNetRaw } from "../dataplane/capabilities.ts";
 import { largeSendBuffer } from "./raw-ipv4.ts";
 import { SocketEgress } from "./sockets.ts";
@@ -35,6 +37,7 @@ export function packetEgress(interfaceName: string, nextHop: string): SocketEgre
       }
       const fd = c.socket(AF_PACKET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_IP));
       largeSendBuffer(fd);
+      c.setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, u32(1));
       return fd;
     },
     name(_packet, names, at) {

@@ -21,6 +21,7 @@ export const PACKET_RX_RING = 5;
 export const PACKET_STATISTICS = 6;
 export const PACKET_VERSION = 10;
 export const PACKET_FANOUT = 18;
+export const PACKET_QDISC_BYPASS = 20;
 export const PACKET_IGNORE_OUTGOING = 23;
 export const PACKET_FANOUT_HASH = 0;
 export const TPACKET_V3 = 2;
