@@ -3,12 +3,16 @@
  * filter through each egress and prints what happened as one JSON line.
  *  - raw IPv4 to 198.51.100.2: no route, so every copy is counted unreachable, per slot;
  *  - UDP to 127.0.0.1:PORT where a socket listens: the datagrams carry the mirror header and packet;
- *  - 100,000 copies at a receiver that does not read: the sender never blocks (sent or socket_full).
+ *  - 100,000 copies at a receiver that does not read: the sender never blocks (sent or socket_full);
+ *  - AF_PACKET to a next hop on loopback, read back by a capture ring on loopback: Ethernet frames to
+ *    the next hop's MAC address carrying the outer packets unchanged.
  */
 import { createSocket } from "node:dgram";
 import { WasmFilter } from "../../runtime/filter/wasm.ts";
 import { rawIpv4Egress } from "../../runtime/egress/raw-ipv4.ts";
 import { udpEgress } from "../../runtime/egress/udp.ts";
+import { packetEgress } from "../../runtime/egress/packet.ts";
+import { CaptureRing } from "../../runtime/capture/ring.ts";
 import { recordsOf, frame, ipv4Packet } from "../helpers/frames.ts";
 
 async function copies(mediation: number, count: number) {
@@ -47,4 +51,23 @@ for (let i = 0; i < 5; i++) udp.send(flood.packets);
 result.flood = { counters: udp.counters, ms: performance.now() - started };
 await udp.close();
 listener.close();
+const ring = CaptureRing.open({ interface: "lo", blockSize: 1 << 16, blockCount: 4, retireTimeoutMs: 2, promiscuous: false, ignoreOutgoing: false });
+const packet = packetEgress("lo", "02:00:5e:00:53:01");
+const sent = await copies(0xc6336402, 4);
+packet.send(sent.packets);
+const frames: string[] = [];
+for (let i = 0; i < 50 && frames.length < 4; i++) {
+  ring.wait(10);
+  const block = ring.next();
+  if (!block) continue;
+  const view = new DataView(block.buffer, block.byteOffset, block.byteLength);
+  for (let n = 0, at = view.getUint32(16, true); n < view.getUint32(12, true); n++, at += view.getUint32(at, true)) {
+    const mac = view.getUint16(at + 24, true);
+    frames.push(Buffer.from(block.subarray(at + mac, at + mac + view.getUint32(at + 12, true))).toString("hex"));
+  }
+  ring.release();
+}
+result.packet = { counters: packet.counters, frames, expected: sent.packets.map((p) => "02005e005301" + "000000000000" + "0800" + Buffer.from(p.bytes).toString("hex")) };
+await packet.close();
+ring.close();
 console.log(JSON.stringify(result));

@@ -11,7 +11,7 @@ import { Lab } from "../../scripts/netns/netns.ts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 
-test("raw: an unreachable mediation device is counted per slot; udp: payload = mirror header + packet; a full buffer never blocks", () => {
+test("raw: an unreachable mediation device is counted per slot; udp: payload = mirror header + packet; a full buffer never blocks; packet: frames to the next hop", () => {
   const lab = new Lab();
   try {
     const ns = lab.namespace("iapddp-egress");
@@ -24,6 +24,8 @@ test("raw: an unreachable mediation device is counted per slot; udp: payload = m
     const flood = r.flood.counters;
     assert.is(flood.sent + flood.dropped.socket_full, 3 + 100_000);
     assert.ok(r.flood.ms < 20_000);
+    assert.is(r.packet.counters.sent, 4);
+    assert.equal(r.packet.frames, r.packet.expected);
   } finally {
     lab.close();
   }
