@@ -317,6 +317,37 @@ export function encodePacket(
   secret: Secret,
   options: EncodeOptions & { readonly request?: RequestContext },
 ): EncodedPacket<PacketCode> {
+  const { bytes, identifier } = encodeDatagram(message, secret, options);
+  return {
+    bytes,
+    // Copies, so that the secret ones can be guarded without touching the caller's objects.
+    packet: new RadiusPacket(
+      message.code,
+      identifier,
+      bytes.slice(AUTHENTICATOR_OFFSET, HEADER_LENGTH),
+      message.attributes.map((a) => guard({ ...a })),
+      options.messageAuthenticator,
+    ),
+  };
+}
+
+/**
+ * `encodePacket` for a response whose packet object nobody reads (a server's reply): the datagram
+ * only, built and signed the same way.
+ */
+export function encodeResponse<C extends ResponseCode>(
+  message: ResponseMessage<C>,
+  secret: Secret,
+  options: ResponseEncodeOptions<C>,
+): Uint8Array {
+  return encodeDatagram(message, secret, options).bytes;
+}
+
+function encodeDatagram(
+  message: { readonly code: PacketCode; readonly identifier?: number; readonly attributes: readonly Attribute[] },
+  secret: Secret,
+  options: EncodeOptions & { readonly request?: RequestContext },
+): { bytes: Uint8Array; identifier: number } {
   const { code } = message;
   if (!isPacketCode(code)) throw new RadiusEncodeError(`expected a known RADIUS code, found ${code}`);
   const { request } = options;
@@ -346,18 +377,7 @@ export function encodePacket(
     bytes.set(computeMessageAuthenticator(bytes, offset, basis, secret), offset);
   }
   if (!isNonceRequestCode(code)) bytes.set(computeAuthenticator(bytes, basis, secret), AUTHENTICATOR_OFFSET);
-  const authenticator = bytes.slice(AUTHENTICATOR_OFFSET, HEADER_LENGTH);
-  return {
-    bytes,
-    // Copies, so that the secret ones can be guarded without touching the caller's objects.
-    packet: new RadiusPacket(
-      code,
-      identifier,
-      authenticator,
-      message.attributes.map((a) => guard({ ...a })),
-      options.messageAuthenticator,
-    ),
-  };
+  return { bytes, identifier };
 }
 
 function hidden(a: Attribute, context: CipherContext, salts: Set<number>): WireAttribute {

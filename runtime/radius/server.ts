@@ -22,7 +22,7 @@ import type { ListenAddress } from "../config/radius.ts";
 import { attribute, type Attribute } from "./attributes.ts";
 import { codeName, type RequestCode, type ResponseCode } from "./codes.ts";
 import { RadiusDecodeError, type DecodeErrorReason } from "./errors.ts";
-import { decodePacket, encodePacket, type RadiusPacket, type ResponseEncodeOptions } from "./message.ts";
+import { decodePacket, encodeResponse, type RadiusPacket, type ResponseEncodeOptions } from "./message.ts";
 
 export interface RadiusClient {
   /** Source address or network of the client's packets; the longest matching prefix wins. */
@@ -109,6 +109,17 @@ export interface RadiusServerCounters {
 
 type CacheEntry = { state: "pending" } | { state: "done"; reply: Uint8Array | undefined; expires: number };
 
+/** A datagram source address as the server sees it: canonical form and client, looked up once. */
+interface Source {
+  readonly bytes: Uint8Array;
+  readonly text: string;
+  readonly client: RadiusClient | undefined;
+}
+
+/** Sources remembered; beyond this the memo starts over (a flood of spoofed sources only costs lookups). */
+const MAX_SOURCES = 4096;
+const PENDING: CacheEntry = Object.freeze({ state: "pending" });
+
 export class RadiusServer {
   readonly counters: RadiusServerCounters = { received: 0, handled: 0, duplicatesAnswered: 0, replies: {}, dropped: {} };
   /** Keyed by client address, port, Identifier and Request Authenticator; insertion order is expiry order. */
@@ -118,6 +129,8 @@ export class RadiusServer {
   private readonly cacheMs: number;
   private readonly windowMs: number;
   private inFlight = new Set<Promise<void>>();
+  /** By the datagram's source address text: the clients never change while the server runs. */
+  private sources = new Map<string, Source | null>();
 
   private constructor(
     private readonly socket: Socket,
@@ -172,8 +185,8 @@ export class RadiusServer {
 
   private receive(datagram: Buffer, from: RemoteInfo): void {
     this.counters.received++;
-    const source = canonicalSource(from.address);
-    const client = source === undefined ? undefined : this.clientFor(source.bytes);
+    const source = this.sourceOf(from.address);
+    const client = source?.client;
     if (!client || !source) return this.drop("unknown-client");
     let packet: RadiusPacket;
     try {
@@ -188,7 +201,8 @@ export class RadiusServer {
     this.expire(now);
     // RFC 5080 §2.2.2: a duplicate has the same client address and port, Identifier and Request
     // Authenticator. Only authenticated packets reach the cache, so a forged one cannot occupy an entry.
-    const key = `${from.address}|${from.port}|${request.identifier}|${Buffer.from(request.authenticator).toString("hex")}`;
+    // The authenticator as one-byte text: the datagram's octets 4..19, no hex or copy needed.
+    const key = `${from.address}|${from.port}|${request.identifier}|${datagram.toString("latin1", 4, 20)}`;
     const cached = this.cache.get(key);
     if (cached?.state === "pending") return this.drop("duplicate-in-progress");
     if (cached?.state === "done") {
@@ -197,7 +211,7 @@ export class RadiusServer {
       return this.send(cached.reply, from);
     }
     if (this.outsideWindow(request, now)) return this.drop("event-timestamp-window");
-    this.cache.set(key, { state: "pending" });
+    this.cache.set(key, PENDING);
     const work = this.handle(request, client, source.text, from, now, key);
     this.inFlight.add(work);
     void work.finally(() => this.inFlight.delete(work));
@@ -217,12 +231,16 @@ export class RadiusServer {
       const reply = await this.options.handler({ packet, client, source, receivedAt });
       if (reply) {
         // RFC 2865 §5.33, RFC 5176 §3: Proxy-State is copied unchanged, in order, into the reply.
-        const proxyStates = packet.all("Proxy-State").map((v) => attribute("Proxy-State", v));
-        bytes = encodePacket(
-          { code: reply.code, attributes: [...(reply.attributes ?? []), ...proxyStates] },
+        const proxyStates = packet.all("Proxy-State");
+        const attributes =
+          proxyStates.length === 0
+            ? (reply.attributes ?? [])
+            : [...(reply.attributes ?? []), ...proxyStates.map((v) => attribute("Proxy-State", v))];
+        bytes = encodeResponse(
+          { code: reply.code, attributes },
           client.secret,
           { request: packet, messageAuthenticator: this.options.messageAuthenticatorInReplies ?? true } as ResponseEncodeOptions<ResponseCode>,
-        ).bytes;
+        );
       } else {
         this.drop("not-answered");
       }
@@ -256,6 +274,18 @@ export class RadiusServer {
     if (!stamp) return false;
     const sent = stamp.getTime() + (packet.first("Acct-Delay-Time") ?? 0) * 1000;
     return Math.abs(now - sent) > this.windowMs;
+  }
+
+  /** The canonical source and its client (undefined: no client), or null for an unparsable address. */
+  private sourceOf(address: string): Source | null {
+    let source = this.sources.get(address);
+    if (source === undefined) {
+      const canonical = canonicalSource(address);
+      source = canonical ? { ...canonical, client: this.clientFor(canonical.bytes) } : null;
+      if (this.sources.size >= MAX_SOURCES) this.sources.clear();
+      this.sources.set(address, source);
+    }
+    return source;
   }
 
   private clientFor(address: Uint8Array): RadiusClient | undefined {
