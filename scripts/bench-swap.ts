@@ -16,7 +16,8 @@
  *               copy can be compared) and a FilterRegistry as the API drives it: each swap uploads
  *               a module never seen before (checked, staged on the worker) and activates it
  *
- * The swap latency is the activation request to every worker answering that it switched. After the
+ * The swap latency is the activation request to every worker answering that it switched (and, apart,
+ * to the registry's answer, which waits for the audit record's fsync). After the
  * run: frames sent = frames the capture socket received = frames the filters counted (kernel drops
  * 0), and the mirrored output is byte for byte what the built-in filter makes of the frames sent.
  *
@@ -227,7 +228,16 @@ async function receiver(output: string): Promise<void> {
     filter: registry.active,
     onFilterEvent: (e) => registry.onHostEvent(e),
   });
-  registry.attach(plane.filters);
+  // The moment every worker has switched ("active"), before the registry writes the audit record.
+  let activeAt = 0;
+  registry.attach({
+    prepare: (f) => plane.filters.prepare(f),
+    activate: async (f) => {
+      await plane.filters.activate(f);
+      activeAt = performance.now();
+    },
+    rollback: () => plane.filters.rollback(),
+  });
   for (const t of targetsFromConfig(config)) plane.add(t);
   await plane.settled();
   const send = (line: object) => process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -242,7 +252,7 @@ async function receiver(output: string): Promise<void> {
         const { filter } = await registry.upload(variantOf(builtin.bytes, command.swap), "bench");
         const requested = performance.now();
         await registry.activate(filter.id!, "bench");
-        send({ swapped: command.swap, ms: performance.now() - requested });
+        send({ swapped: command.swap, ms: activeAt - requested, answeredMs: performance.now() - requested });
       } else if (command.stop) {
         const stats = await plane.stop();
         send({ stats: stats.total });
@@ -366,6 +376,7 @@ async function liveBench(): Promise<boolean> {
       cwd: resolve(import.meta.dirname, ".."),
     });
     const latencies: number[] = [];
+    const answered: number[] = [];
     let stats: Record<string, number> | undefined;
     let ready: () => void;
     const isReady = new Promise<void>((r) => (ready = r));
@@ -374,6 +385,7 @@ async function liveBench(): Promise<boolean> {
       if (line.ready) ready();
       if (typeof line.ms === "number") {
         latencies.push(line.ms);
+        answered.push(line.answeredMs as number);
         swapped();
       }
       if (line.stats) stats = line.stats as Record<string, number>;
@@ -387,9 +399,9 @@ async function liveBench(): Promise<boolean> {
     const interval = (seconds * 1000 * 0.8) / SWAPS;
     await new Promise((r) => setTimeout(r, seconds * 100));
     for (let k = 1; k <= SWAPS; k++) {
-      const answered = new Promise<void>((r) => (swapped = r));
+      const done = new Promise<void>((r) => (swapped = r));
       iapd.stdin!.write(`${JSON.stringify({ swap: k })}\n`);
-      await Promise.all([answered, new Promise((r) => setTimeout(r, interval))]);
+      await Promise.all([done, new Promise((r) => setTimeout(r, interval))]);
     }
     await genDone;
     await new Promise((r) => setTimeout(r, 500));
@@ -406,12 +418,15 @@ async function liveBench(): Promise<boolean> {
     }
     const sorted = [...latencies].sort((a, b) => a - b);
     const latencyMs = { p50: percentile(sorted, 50), p99: percentile(sorted, 99), max: sorted.at(-1) };
+    const sortedAnswered = [...answered].sort((a, b) => a - b);
+    const answeredMs = { p50: percentile(sortedAnswered, 50), p99: percentile(sortedAnswered, 99), max: sortedAnswered.at(-1) };
     const s = stats!;
-    const result = { seconds: elapsed, sent, framesPerSecond: sent / elapsed, swaps: latencies.length, latencyMs, received: s.received, kernelDrops: s.kernelDrops, filterFrames: s.frames, mirrored: s.mirrored, outPackets: got.length, expectedPackets: expected, firstDifference };
+    const result = { seconds: elapsed, sent, framesPerSecond: sent / elapsed, swaps: latencies.length, latencyMs, answeredMs, received: s.received, kernelDrops: s.kernelDrops, filterFrames: s.frames, mirrored: s.mirrored, outPackets: got.length, expectedPackets: expected, firstDifference };
     const ms = (v: number | undefined) => (v === undefined ? "-" : v.toFixed(2));
     console.log(`live data plane (network namespaces, 1 capture worker, 262,144 target slots, pcap egress), ${seconds} s of generator load`);
     console.log(`  generator: ${sent.toLocaleString("en-US")} frames in ${elapsed.toFixed(2)} s = ${(sent / elapsed / 1e3).toFixed(0)}k frames/s`);
     console.log(`  ${latencies.length} swaps (upload + activate of a new module each): request to active on every worker p50 ${ms(latencyMs.p50)} ms, p99 ${ms(latencyMs.p99)} ms, max ${ms(latencyMs.max)} ms`);
+    console.log(`  request to answer (after the audit record's fsync): p50 ${ms(answeredMs.p50)} ms, p99 ${ms(answeredMs.p99)} ms, max ${ms(answeredMs.max)} ms`);
     console.log(`  frames: sent ${sent}, received by the capture socket ${s.received}, kernel drops ${s.kernelDrops}, counted by the filters ${s.frames}`);
     console.log(`  mirrored output: ${got.length} outer packets, expected ${expected}; ${firstDifference < 0 ? "byte for byte identical" : `first difference at packet ${firstDifference}`}`);
     if (values.json) writeFileSync(values.json, JSON.stringify(result, null, 2));
