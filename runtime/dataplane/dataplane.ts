@@ -35,6 +35,8 @@ export interface DataPlaneOptions {
   filter?: CheckedFilter;
   /** A worker's filter trapped or was too slow and every worker went back to the previous filter. */
   onFilterEvent?: (event: FilterEvent) => void;
+  /** A worker could not open a tunnel's socket (the tunnel pool then fails the tunnel over). */
+  onTunnelError?: (index: number, message: string) => void;
   log?: (line: string) => void;
 }
 
@@ -64,12 +66,15 @@ class CaptureWorker {
     setup: WorkerSetup,
     readonly onFailure: (error: Error) => void,
     readonly onFilterEvent: (event: FilterEvent) => void,
+    readonly onChangeFailed: (message: string, tunnel: number | undefined) => void,
   ) {
     this.#wake = libc().eventfd(EFD_NONBLOCK | EFD_CLOEXEC);
     this.#worker = spawnWorker(new URL("./worker.ts", import.meta.url), { ...setup, wakeFd: this.#wake });
     this.#worker.on("message", (message: FromWorker) => {
       if (message.type === "filter-event") {
         this.onFilterEvent(message.event);
+      } else if (message.type === "change-failed") {
+        this.onChangeFailed(message.message, message.tunnel);
       } else if (message.type === "failed") {
         this.failure = namedError(message.name, message.message);
         for (const resolve of this.#waiting.values()) resolve(message);
@@ -141,6 +146,8 @@ export class DataPlane implements PoolSink {
   #pending: Change[] = [];
   #nextId = 1;
   #stopped = false;
+  /** Failed changes already reported, by "tunnel:message" (see DataPlane.start). */
+  #changeErrors = new Set<string>();
   /** The first worker failure; the data plane keeps the others running and reports it. */
   failure: Error | undefined;
 
@@ -242,7 +249,16 @@ export class DataPlane implements PoolSink {
     const onFilterEvent = (event: FilterEvent) => {
       if (plane) plane.#filterEvent(event);
     };
-    const workers = setups.map((s) => new CaptureWorker(s, onFailure, onFilterEvent));
+    // Every worker reports the same failed change: the first report of each is logged and passed on.
+    const onChangeFailed = (message: string, tunnel: number | undefined) => {
+      if (!plane) return;
+      const key = `${tunnel}:${message}`;
+      if (plane.#changeErrors.has(key)) return;
+      plane.#changeErrors.add(key);
+      log(`data plane: ${message}`);
+      if (tunnel !== undefined) options.onTunnelError?.(tunnel, message);
+    };
+    const workers = setups.map((s) => new CaptureWorker(s, onFailure, onFilterEvent, onChangeFailed));
     const answers = await Promise.all(workers.map((w) => w.ready()));
     const failed = answers.find((a) => a.type === "failed");
     if (failed && failed.type === "failed") {
@@ -265,6 +281,7 @@ export class DataPlane implements PoolSink {
   }
 
   setTunnel(tunnel: EgressTunnel): void {
+    for (const key of this.#changeErrors) if (key.startsWith(`${tunnel.index}:`)) this.#changeErrors.delete(key);
     this.#queue({ op: "set-tunnel", tunnel });
   }
 

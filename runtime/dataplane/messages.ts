@@ -63,4 +63,6 @@ export type FromWorker =
   /** The answer to prepare, activate or rollback; `error` when the worker's filter did not change. */
   | { type: "filter"; id: number; error?: string }
   /** What the worker's FilterSwitch did on its own (a trap, a slow block). */
-  | { type: "filter-event"; event: FilterEvent };
+  | { type: "filter-event"; event: FilterEvent }
+  /** A change the worker could not apply (the others in its message were); `tunnel` for a tunnel's socket. */
+  | { type: "change-failed"; message: string; tunnel?: number };

@@ -64,6 +64,17 @@ export class TunnelPool implements TargetSink {
     return new Map([...this.#tunnels.values()].map((t) => [t.spec.name, t.streams.size]));
   }
 
+  /** Tunnels that failed (interface down, socket not opened) and take no sessions. */
+  failed(): string[] {
+    return [...this.#tunnels.values()].filter((t) => !t.healthy).map((t) => t.spec.name);
+  }
+
+  /** The name of the tunnel with this index (EgressTunnel.index). */
+  nameOf(index: number): string | undefined {
+    for (const t of this.#tunnels.values()) if (t.index === index) return t.spec.name;
+    return undefined;
+  }
+
   /** The tunnel a target's mirror session uses; undefined for the default path or an unknown slot. */
   tunnelOf(slot: number): string | undefined {
     const key = this.#streamOfSlot.get(slot);

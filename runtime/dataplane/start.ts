@@ -48,6 +48,11 @@ export async function startDataPlane(config: Config, store: SessionStore, tunnel
     maxTargets: options.maxTargets,
     filter: options.filters?.active,
     onFilterEvent: (event) => options.filters?.onHostEvent(event),
+    // A tunnel whose socket cannot be opened (an interface that does not exist) fails over.
+    onTunnelError: (index) => {
+      const name = pool.nameOf(index);
+      if (name) pool.fail(name);
+    },
     log,
   });
   options.filters?.attach(plane.filters);

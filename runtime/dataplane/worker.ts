@@ -49,6 +49,19 @@ function slotCounts(slot: number): { packets: number; dropped: number } {
 function apply(changes: Change[]): void {
   const removed = new Map<number, { packets: number; dropped: number }>();
   for (const change of changes) {
+    try {
+      applyOne(change, removed);
+    } catch (e) {
+      // One bad change (a tunnel interface that does not exist) must not stop the capture.
+      const tunnel = change.op === "set-tunnel" ? change.tunnel.index : undefined;
+      post({ type: "change-failed", message: (e as Error).message, tunnel });
+    }
+  }
+  for (const slot of removed.keys()) carried.delete(slot);
+}
+
+function applyOne(change: Change, removed: Map<number, { packets: number; dropped: number }>): void {
+  {
     switch (change.op) {
       case "add": {
         const slot = change.target.slot;
@@ -74,7 +87,6 @@ function apply(changes: Change[]): void {
         break;
     }
   }
-  for (const slot of removed.keys()) carried.delete(slot);
 }
 
 function stats(): WorkerStats {

@@ -116,6 +116,9 @@ test("CoA arms a mirror; both directions reach the mediation device byte for byt
     });
     const ready = await hostRequest(host, { cmd: "ready" }, 20_000);
     assert.equal(ready.tunnels, ["md-a", "md-b"]);
+    // A tunnel through an interface that does not exist: its socket fails, it fails over, capture goes on.
+    const broken = await hostRequest(host, { cmd: "add-tunnel", spec: { name: "md-x", sourceAddress: "198.51.100.4", interface: "iapddp-none" } });
+    assert.equal(broken.failed, ["md-x"]);
 
     const acct = await radclientIn(lab, NS.iapd, ready.accounting, "acct", SECRET, `Acct-Status-Type = Start, Acct-Session-Id = "e2e-1", User-Name = "sub1", Framed-IP-Address = ${SUB}, Message-Authenticator = 0x00`);
     assert.is(acct.code, 0, acct.output);

@@ -9,9 +9,9 @@ import { configSchema } from "../../runtime/config/schema.ts";
 import { startDataPlane } from "../../runtime/dataplane/start.ts";
 import { SessionStore, type TargetSink } from "../../runtime/sessions/store.ts";
 import { sessionIdFromAcctSessionId } from "../../runtime/sessions/handle.ts";
-import { TunnelRegistry } from "../../runtime/sessions/tunnels.ts";
+import { TunnelRegistry, type TunnelSpec } from "../../runtime/sessions/tunnels.ts";
 
-export type HostCommand = { cmd: "mirror-stats" } | { cmd: "terminate" } | { cmd: "remove-tunnel"; name: string } | { cmd: "stats" } | { cmd: "stop" } | { cmd: "table-changes" };
+export type HostCommand = { cmd: "add-tunnel"; spec: TunnelSpec } | { cmd: "mirror-stats" } | { cmd: "terminate" } | { cmd: "remove-tunnel"; name: string } | { cmd: "stats" } | { cmd: "stop" } | { cmd: "table-changes" };
 
 const send = (message: unknown) => process.send!(message);
 const now = () => performance.timeOrigin + performance.now();
@@ -40,6 +40,10 @@ try {
         const before = pool.tunnelOf(store.targetTable()[0]?.slot ?? -1);
         tunnels.remove(message.name);
         send({ cmd: message.cmd, at: now(), before, after: pool.tunnelOf(store.targetTable()[0]?.slot ?? -1) });
+      } else if (message.cmd === "add-tunnel") {
+        tunnels.add(message.spec, Date.now());
+        await live.plane.settled();
+        send({ cmd: message.cmd, failed: pool.failed() });
       } else if (message.cmd === "mirror-stats") {
         send({ cmd: message.cmd, mirrors: Object.fromEntries(await live.mirrorStats()) });
       } else if (message.cmd === "table-changes") {
