@@ -1,14 +1,16 @@
 /**
  * RADIUS cryptography: authenticators, Message-Authenticator, User-Password hiding and RFC 2868 salt
- * encryption. Only MD5 and HMAC-MD5 from node:crypto (also provided by Deno 2).
+ * encryption. MD5 and HMAC-MD5 are md5.ts's (one reused state, no object per packet); node:crypto
+ * (also provided by Deno 2) supplies random octets and the constant-time comparison.
  *
  * Functions take the packet octets and the 16 octets that belong in the authenticator field while
  * hashing; `authenticatorBasisFor` and `saltKeyFor` state which octets those are per packet code.
  */
-import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { randomBytes, timingSafeEqual } from "node:crypto";
 import { codeName, isNonceRequestCode, isResponseCode, type PacketCode } from "./codes.ts";
 import { RadiusDecodeError, RadiusEncodeError } from "./errors.ts";
 import { AUTHENTICATOR_LENGTH, AUTHENTICATOR_OFFSET, HEADER_LENGTH } from "./packet.ts";
+import { finishHmac, hmacMd5Key, Md5, startHmac, type HmacMd5Key } from "./md5.ts";
 
 /** A shared secret; strings are used as their UTF-8 octets, as FreeRADIUS reads them from clients.conf. */
 export type Secret = string | Uint8Array;
@@ -20,23 +22,37 @@ const MAX_PASSWORD_LENGTH = 128;
 const MAX_SALT_VALUE_LENGTH = 239;
 
 const utf8 = new TextEncoder();
-/** Secrets come from the configuration: few, and each is encoded once. Bounded all the same. */
-const encodedSecrets = new Map<string, Uint8Array>();
+/** Secrets come from the configuration: few, and each is encoded (and its HMAC key prepared) once. Bounded all the same. */
+const preparedSecrets = new Map<string, { bytes: Uint8Array; hmac: HmacMd5Key }>();
 
 function secretBytes(secret: Secret): Uint8Array {
-  if (typeof secret !== "string") return secret;
-  let bytes = encodedSecrets.get(secret);
-  if (bytes === undefined) {
-    if (encodedSecrets.size >= 256) encodedSecrets.clear();
-    encodedSecrets.set(secret, (bytes = utf8.encode(secret)));
-  }
-  return bytes;
+  return typeof secret === "string" ? prepared(secret).bytes : secret;
 }
 
+function hmacKey(secret: Secret): HmacMd5Key {
+  return typeof secret === "string" ? prepared(secret).hmac : hmacMd5Key(secret);
+}
+
+function prepared(secret: string): { bytes: Uint8Array; hmac: HmacMd5Key } {
+  let entry = preparedSecrets.get(secret);
+  if (entry === undefined) {
+    if (preparedSecrets.size >= 256) preparedSecrets.clear();
+    const bytes = utf8.encode(secret);
+    preparedSecrets.set(secret, (entry = { bytes, hmac: hmacMd5Key(bytes) }));
+  }
+  return entry;
+}
+
+/** The one MD5 state every function here uses and leaves reset (nothing here awaits). */
+const state = new Md5();
+/** Where the verify functions compute what they compare. */
+const computed = new Uint8Array(AUTHENTICATOR_LENGTH);
+
 function md5(...parts: Uint8Array[]): Uint8Array {
-  const h = createHash("md5");
-  for (const p of parts) h.update(p);
-  return new Uint8Array(h.digest());
+  for (const p of parts) state.update(p);
+  const out = new Uint8Array(AUTHENTICATOR_LENGTH);
+  state.digestInto(out, 0);
+  return out;
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
@@ -84,12 +100,20 @@ export function saltKeyFor(code: PacketCode, requestAuthenticator: Uint8Array | 
  * (RFC 2865 §3) or the hashed Request Authenticator (RFC 2866 §3, RFC 5176 §3.5).
  */
 export function computeAuthenticator(bytes: Uint8Array, basis: Uint8Array, secret: Secret): Uint8Array {
-  return md5(bytes.subarray(0, AUTHENTICATOR_OFFSET), basis, bytes.subarray(HEADER_LENGTH), secretBytes(secret));
+  const out = new Uint8Array(AUTHENTICATOR_LENGTH);
+  authenticatorInto(bytes, basis, secret, out);
+  return out;
+}
+
+function authenticatorInto(bytes: Uint8Array, basis: Uint8Array, secret: Secret, out: Uint8Array): void {
+  state.update(bytes, 0, AUTHENTICATOR_OFFSET).update(basis).update(bytes, HEADER_LENGTH).update(secretBytes(secret)).digestInto(out, 0);
 }
 
 /** Whether the authenticator in `bytes` is the one `computeAuthenticator` gives. */
 export function verifyAuthenticator(bytes: Uint8Array, basis: Uint8Array, secret: Secret): boolean {
-  return equal(bytes.subarray(AUTHENTICATOR_OFFSET, HEADER_LENGTH), computeAuthenticator(bytes, basis, secret));
+  if (basis.length !== AUTHENTICATOR_LENGTH) return equal(bytes.subarray(AUTHENTICATOR_OFFSET, HEADER_LENGTH), computeAuthenticator(bytes, basis, secret));
+  authenticatorInto(bytes, basis, secret, computed);
+  return equal(bytes.subarray(AUTHENTICATOR_OFFSET, HEADER_LENGTH), computed);
 }
 
 /**
@@ -103,12 +127,21 @@ export function computeMessageAuthenticator(
   basis: Uint8Array,
   secret: Secret,
 ): Uint8Array {
-  // The packet as it is signed, in a scratch buffer reused by every call (nothing here awaits).
-  const copy = bytes.length <= scratch.length ? scratch.subarray(0, bytes.length) : new Uint8Array(bytes.length);
-  copy.set(bytes);
-  copy.set(basis, AUTHENTICATOR_OFFSET);
-  copy.fill(0, offset, offset + BLOCK);
-  return new Uint8Array(createHmac("md5", secretBytes(secret)).update(copy).digest());
+  const out = new Uint8Array(BLOCK);
+  messageAuthenticatorInto(bytes, offset, basis, secret, out);
+  return out;
+}
+
+/** The packet as signed, hashed in place: `basis` for the authenticator field, zeros for the value at `offset`. */
+function messageAuthenticatorInto(bytes: Uint8Array, offset: number, basis: Uint8Array, secret: Secret, out: Uint8Array): void {
+  const key = hmacKey(secret);
+  startHmac(state, key)
+    .update(bytes, 0, AUTHENTICATOR_OFFSET)
+    .update(basis)
+    .update(bytes, HEADER_LENGTH, offset)
+    .zeros(Math.max(0, Math.min(BLOCK, bytes.length - offset)))
+    .update(bytes, offset + BLOCK, bytes.length);
+  finishHmac(state, key, out, 0);
 }
 
 export function verifyMessageAuthenticator(
@@ -117,11 +150,9 @@ export function verifyMessageAuthenticator(
   basis: Uint8Array,
   secret: Secret,
 ): boolean {
-  return equal(bytes.subarray(offset, offset + BLOCK), computeMessageAuthenticator(bytes, offset, basis, secret));
+  messageAuthenticatorInto(bytes, offset, basis, secret, computed);
+  return equal(bytes.subarray(offset, offset + BLOCK), computed);
 }
-
-/** RFC 2865 §3: no packet is longer. */
-const scratch = new Uint8Array(4096);
 
 /** b(1) = MD5(S | first), b(i) = MD5(S | c(i-1)), c(i) = p(i) xor b(i): the chain of RFC 2865 §5.2 and RFC 2868 §3.5. */
 function xorChain(input: Uint8Array, first: Uint8Array, secret: Uint8Array, encrypting: boolean): Uint8Array {

@@ -1,6 +1,6 @@
 /** RADIUS cryptography against RFC 2865 §7.1 and captured FreeRADIUS packets. */
 import { readFileSync } from "node:fs";
-import { createHash } from "node:crypto";
+import { createHash, createHmac, randomBytes } from "node:crypto";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import {
@@ -19,6 +19,7 @@ import {
   saltKeyFor,
   verifyAuthenticator,
 } from "../../runtime/radius/mod.ts";
+import { finishHmac, hmacMd5Key, Md5, startHmac } from "../../runtime/radius/md5.ts";
 import { fromHex, hex } from "./peers.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -192,6 +193,28 @@ test("salt decryption rejects bad length, clear MSB and an impossible inner leng
     reason(() => saltDecrypt(Uint8Array.of(...salt, ...c1), r, "k", "x")),
     "salt-inner-length",
   );
+});
+
+test("md5.ts: MD5 and HMAC-MD5 equal node:crypto's for every length 0..300, fed in random pieces, any key length", () => {
+  const md5 = new Md5();
+  const out = new Uint8Array(16);
+  for (let n = 0; n <= 300; n++) {
+    const data = randomBytes(n);
+    for (let at = 0; at < n; ) {
+      const end = Math.min(n, at + 1 + Math.floor(Math.random() * 80));
+      md5.update(data, at, end);
+      at = end;
+    }
+    md5.digestInto(out, 0);
+    assert.is(hex(out), createHash("md5").update(data).digest("hex"), `MD5 of ${n} octets`);
+    const key = randomBytes([0, 1, 19, 63, 64, 65, 200][n % 7]);
+    const prepared = hmacMd5Key(key);
+    startHmac(md5, prepared).update(data);
+    finishHmac(md5, prepared, out, 0);
+    assert.is(hex(out), createHmac("md5", key).update(data).digest("hex"), `HMAC-MD5 of ${n} octets, ${key.length}-octet key`);
+  }
+  md5.zeros(100).digestInto(out, 0);
+  assert.is(hex(out), createHash("md5").update(new Uint8Array(100)).digest("hex"));
 });
 
 test.run();
