@@ -198,7 +198,14 @@ export class FilterRegistry {
       throw new FilterRegistryError("conflict", "there is no previous filter to roll back to");
     }
     const host = this.#requireHost(actor, "filter.rollback", object);
-    await host.rollback();
+    try {
+      await host.rollback();
+    } catch (e) {
+      if (!(e instanceof SwapError)) throw e;
+      this.#previous = undefined;
+      this.#record(actor, "filter.rollback", object, "conflict", { reason: e.message });
+      throw new FilterRegistryError("conflict", e.message);
+    }
     const from = this.#active;
     this.#active = this.#previous;
     this.#previous = undefined;
@@ -213,10 +220,11 @@ export class FilterRegistry {
   }
 
   /**
-   * What the data plane did on its own: a trap or a slow batch rolled back to the previous filter.
-   * Give it the FilterSwitch's (or the workers') events.
+   * What the data plane did on its own: a trap or a slow batch rolled back to the previous filter,
+   * or the previous filter was dropped. Give it the FilterSwitch's (or the workers') events.
    */
   onHostEvent(event: FilterEvent): void {
+    if (event.type === "dropped" && event.which === "previous" && event.filter.id === this.#previous) this.#previous = undefined;
     if (event.type !== "rolled-back" || event.cause === "request") return;
     if (event.filter.id === this.#active) return;
     this.#active = event.filter.id;
