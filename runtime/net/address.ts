@@ -113,31 +113,39 @@ export function maskBytes(bytes: Uint8Array, length: number): Uint8Array {
  * as inet_ntop and FreeRADIUS print it.
  */
 export function formatAddress(bytes: Uint8Array): string {
-  if (bytes.length === 4) return Array.from(bytes).join(".");
-  if (bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff) {
-    return `::ffff:${formatAddress(bytes.subarray(12))}`;
-  }
-  const groups: number[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i] << 8) | bytes[i + 1]);
+  // Built by hand, without arrays: the RADIUS decoder formats every address attribute it reads.
+  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
+  let mapped = bytes[10] === 0xff && bytes[11] === 0xff;
+  for (let i = 0; mapped && i < 10; i++) if (bytes[i] !== 0) mapped = false;
+  if (mapped) return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
+  const group = (i: number) => (bytes[2 * i] << 8) | bytes[2 * i + 1];
   // RFC 5952 §4.2: compress the longest run of two or more zero groups, the first one on a tie.
   let best = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
-    if (groups[i] !== 0) {
+    if (group(i) !== 0) {
       i++;
       continue;
     }
     let j = i;
-    while (j < 8 && groups[j] === 0) j++;
+    while (j < 8 && group(j) === 0) j++;
     if (j - i > bestLen) {
       best = i;
       bestLen = j - i;
     }
     i = j;
   }
-  const hex = (gs: number[]) => gs.map((g) => g.toString(16)).join(":");
-  if (best < 0) return hex(groups);
-  return `${hex(groups.slice(0, best))}::${hex(groups.slice(best + bestLen))}`;
+  let out = "";
+  for (let i = 0; i < 8; i++) {
+    if (i === best) {
+      out += "::";
+      i += bestLen - 1;
+      continue;
+    }
+    if (i > 0 && i !== best + bestLen) out += ":";
+    out += group(i).toString(16);
+  }
+  return out;
 }
 
 export function formatPrefix(p: Prefix): string {

@@ -63,20 +63,20 @@ export class Md5 {
     if (end <= start) return this;
     this.length += end - start;
     let at = start;
+    const block = this.block;
+    // Pieces are small (a header, an authenticator, a secret): copied octet by octet, no views.
     if (this.buffered > 0) {
-      const take = Math.min(64 - this.buffered, end - at);
-      this.block.set(data.subarray(at, at + take), this.buffered);
-      this.buffered += take;
-      at += take;
-      if (this.buffered < 64) return this;
-      this.compress(this.block, 0);
+      let buffered = this.buffered;
+      while (buffered < 64 && at < end) block[buffered++] = data[at++];
+      this.buffered = buffered;
+      if (buffered < 64) return this;
+      this.compress(block, 0);
       this.buffered = 0;
     }
     for (; at + 64 <= end; at += 64) this.compress(data, at);
-    if (at < end) {
-      this.block.set(data.subarray(at, end), 0);
-      this.buffered = end - at;
-    }
+    let buffered = 0;
+    while (at < end) block[buffered++] = data[at++];
+    this.buffered = buffered;
     return this;
   }
 
