@@ -1,9 +1,9 @@
 /**
  * Filter hot swap (docs/filters.md): a candidate module is checked (compiles, imports only
  * `env.abort`, implements ABI version 1, has every required export, passes the self-test), then a
- * `FilterSwitch` instantiates it next to the serving filter, feeds it the configuration and target
- * table, and switches between two batches, carrying every counter over. The previous filter stays
- * loaded and in sync for rollback.
+ * `FilterSwitch` instantiates it next to the serving filter (ahead of time with `prepare`), feeds it
+ * the configuration and target table, and switches between two batches, carrying every counter
+ * over. The previous filter stays loaded and in sync for rollback.
  *
  * The switch is the one swap point of every data plane: `iapd replay` and the live data plane's
  * workers call `process` on it as they would on a filter, and it owns "the active filter".
@@ -24,8 +24,7 @@
  * after it returns), so the result is exactly what the previous filter would have produced.
  * A call that returns but took longer than `timeoutMs` is used (its output is complete) and the
  * previous filter serves from the next batch on. A call that never returns cannot be interrupted
- * on the thread that runs it: the live data plane's supervisor ends such a worker and starts a new
- * one with `rollback()` applied (docs/filters.md "When a filter fails").
+ * on the thread that runs it (docs/filters.md "When a filter fails").
  */
 import { createHash } from "node:crypto";
 import { selfTest, SELF_TEST_CAPACITY } from "./selftest.ts";
