@@ -2,7 +2,7 @@
  * iapd on Deno 2 (the npm package `deno`): `iapd run` from the TypeScript sources and from the
  * bundle dist/iapd.cjs, with the permission flags docs/deployment.md gives instead of -A, passes the
  * same smoke test as the binary; replay from the bundle matches node's byte for byte; and the uvu
- * unit tests of the filter, configuration, RADIUS codec, sessions and API run under Deno.
+ * unit tests of the filter, configuration, RADIUS codec, sessions, API and state run under Deno.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -65,8 +65,9 @@ daemon.run();
  * Unit test files run by scripts/test.ts under Deno, by path substring. Left out, and why:
  * replay.test.ts (its progress-bar test drives the CLI through util-linux `script` and hangs under
  * Deno), radius/upstream.test.ts (its 8 x 256 queueing test fails under Deno), radius/freeradius.test.ts
- * (one salt-encryption exchange with the FreeRADIUS server fails under Deno), and the slower files that
- * spawn peers or the daemon (covered on Deno by the smoke tests above and api/deno.test.ts).
+ * (one salt-encryption exchange with the FreeRADIUS server fails under Deno), state/crash.test.ts (its
+ * damaged-journal test of `iapd run` fails under Deno), and the slower files that spawn peers or the
+ * daemon (covered on Deno by the smoke tests above, api/deno.test.ts and dataplane/deno.test.ts).
  */
 const UNIT_FILES = [
   "filter/wasm",
@@ -82,6 +83,11 @@ const UNIT_FILES = [
   "api/auth",
   "api/views",
   "api/providers",
+  "state/frame",
+  "state/config",
+  "state/recovery",
+  "state/fuzz",
+  "state/api",
 ];
 
 const units = suite("deploy: unit tests on Deno");
