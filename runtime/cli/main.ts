@@ -8,6 +8,7 @@ import { parseArgs } from "node:util";
 import { auditCommand } from "../audit/cli.ts";
 import { filterCommand } from "./filter.ts";
 import { stateCommand } from "../state/cli.ts";
+import { StateError } from "../state/recovery.ts";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { runDaemon } from "../daemon/daemon.ts";
 import { targetsFromConfig } from "../config/targets.ts";
@@ -146,7 +147,7 @@ function fail(e: unknown): void {
   } else if (e instanceof UsageError) {
     console.error(`iapd: ${e.message}\n\n${USAGE}`);
     process.exitCode = 2;
-  } else if (e instanceof ReplayError || (e instanceof Error && "code" in e && typeof e.code === "string")) {
+  } else if (e instanceof ReplayError || e instanceof StateError || (e instanceof Error && "code" in e && typeof e.code === "string")) {
     console.error(`iapd: ${e.message}`);
     process.exitCode = 1;
   } else {

@@ -6,7 +6,8 @@
  * absent; every active mirror session has its targets in the recovered target table. After each
  * restart the daemon itself reports the same counts.
  */
-import { mkdirSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -15,11 +16,13 @@ import { Code } from "../../runtime/radius/codes.ts";
 import { ACCT_STATUS_TYPE } from "../../runtime/radius/dictionary.ts";
 import { formatPrefix } from "../../runtime/net/address.ts";
 import { sessionIdFromAcctSessionId } from "../../runtime/sessions/handle.ts";
-import { recover } from "../../runtime/state/recovery.ts";
-import { bundleIapd, RadiusClient, startDaemon, TOKEN, writeConfig, type Running } from "./daemon.ts";
+import { readFrames } from "../../runtime/state/frame.ts";
+import { journalName, recover } from "../../runtime/state/recovery.ts";
+import { DurableState } from "../../runtime/state/state.ts";
+import { iapdBundle, RadiusClient, startDaemon, TOKEN, writeConfig, type Running } from "./daemon.ts";
 import { prng, tempDir } from "./world.ts";
 
-const KILLS = 50;
+const KILLS = Number(process.env.CRASH_KILLS ?? 50);
 const WORKERS = 4;
 const NAS = "127.0.0.1";
 const MEDIATION = { address: "127.0.0.1", port: 30030 };
@@ -67,6 +70,7 @@ async function worker(w: number, daemon: Running, radius: RadiusClient, model: M
         method,
         headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
         body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(5000),
       });
     } catch {
       return undefined;
@@ -195,7 +199,7 @@ test(`crash: kill -9 iapd run ${KILLS} times under accounting, CoA and API chang
   const directory = tempDir("crash");
   const stateDir = join(directory, "state");
   mkdirSync(stateDir);
-  const bundle = await bundleIapd(directory);
+  const bundle = await iapdBundle();
   const config = writeConfig(directory, stateDir, 150);
   const model: Model = { sessions: new Map(), tunnels: new Map(), triggers: new Map() };
   const random = prng(Number(process.env.CRASH_SEED ?? Date.now() % 100000));
@@ -208,7 +212,7 @@ test(`crash: kill -9 iapd run ${KILLS} times under accounting, CoA and API chang
     for (let cycle = 1; cycle <= KILLS; cycle++) {
       const daemon = await startDaemon(bundle, config);
       if (expected) {
-        const stats = (await (await fetch(`${daemon.api}/v1/stats`, { headers: { authorization: `Bearer ${TOKEN}` } })).json()) as Record<string, unknown>;
+        const stats = (await (await fetch(`${daemon.api}/v1/stats`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(5000) })).json()) as Record<string, unknown>;
         assert.equal(
           { subscriberSessions: stats.subscriberSessions, mirrorSessions: stats.mirrorSessions, tunnels: stats.tunnels, triggers: stats.triggers, ready: stats.ready },
           { subscriberSessions: expected.subscriberSessions, mirrorSessions: expected.mirrorSessions, tunnels: expected.tunnels, triggers: expected.triggers, ready: true },
@@ -233,6 +237,41 @@ test(`crash: kill -9 iapd run ${KILLS} times under accounting, CoA and API chang
   assert.ok(counter.acked > KILLS * 5, `${counter.acked} acknowledged changes`);
   assert.ok(expected!.mirrorSessions > 0, "mirror sessions were active at the end");
   console.log(`  crash: ${KILLS} kills, ${counter.acked} acknowledged changes, ${torn} torn tail(s), final ${JSON.stringify(expected)}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+});
+
+test("a damaged journal stops iapd run with a message naming file and offset; after iapd state repair it starts with the intact records", async () => {
+  const directory = tempDir("damaged");
+  const stateDir = join(directory, "state");
+  const state = await DurableState.open({ directory: stateDir, snapshotEveryRecords: 1000, store: { sessionIdFor: sessionIdFromAcctSessionId } });
+  for (let i = 0; i < 4; i++) {
+    state.store.upsertSession({ nas: NAS, acctSessionId: `d${i}`, framedIpAddress: `100.64.9.${i}` }, Date.now());
+    await state.commit();
+  }
+  const path = join(stateDir, journalName(1));
+  const bytes = readFileSync(path);
+  const second = readFrames(bytes).records[2].offset;
+  bytes[second + 16] ^= 0x20;
+  writeFileSync(path, bytes);
+  const bundle = await iapdBundle();
+  const config = writeConfig(directory, stateDir, 1000);
+  await startDaemon(bundle, config).then(
+    () => assert.unreachable("iapd must not start"),
+    (e: Error) => {
+      assert.match(e.message, `iapd exited (1) before ready`);
+      assert.match(e.message, `${journalName(1)} is damaged at byte ${second}`);
+      assert.match(e.message, "iapd state repair");
+    },
+  );
+  const repair = spawnSync(process.execPath, [bundle, "state", "repair", "--config", config], { encoding: "utf8" });
+  assert.is(repair.status, 0, repair.stderr + repair.stdout);
+  const daemon = await startDaemon(bundle, config);
+  try {
+    const stats = (await (await fetch(`${daemon.api}/v1/stats`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(5000) })).json()) as { subscriberSessions: number };
+    assert.is(stats.subscriberSessions, 1);
+  } finally {
+    daemon.child.kill("SIGTERM");
+    assert.is(await daemon.exited, 0);
+  }
 });
 
 test.run();

@@ -9,7 +9,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { build } from "esbuild";
 import type { BuildInfo } from "../../runtime/assets/assets.ts";
@@ -21,8 +22,16 @@ const ROOT = resolve(import.meta.dirname, "../..");
 export const SECRET = "crash-test-secret";
 export const TOKEN = randomBytes(24).toString("base64url");
 
+let bundled: Promise<string> | undefined;
+
+/** The bundle, built once per test run. */
+export function iapdBundle(): Promise<string> {
+  bundled ??= bundleIapd(mkdtempSync(join(tmpdir(), "iapd-bundle-")));
+  return bundled;
+}
+
 /** Bundles runtime/cli/main.ts into `directory`/iapd.cjs. */
-export async function bundleIapd(directory: string): Promise<string> {
+async function bundleIapd(directory: string): Promise<string> {
   const outfile = join(directory, "iapd.cjs");
   const info: BuildInfo = { version: "test", commit: "test", root: relative(directory, ROOT), filters: [] };
   await build({
