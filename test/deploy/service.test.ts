@@ -52,6 +52,12 @@ test("the unit sets what the setpriv test below reproduces, and no MemoryDenyWri
   assert.not.match(UNIT, /^MemoryDenyWriteExecute=yes/m, "V8 needs W+X pages");
 });
 
+test("deploy/iapd.yaml, the configuration template, passes check-config", async () => {
+  await buildBinary();
+  const r = spawnSync(BINARY, ["check-config", "--config", join(ROOT, "deploy/iapd.yaml")], { encoding: "utf8" });
+  assert.is(r.status, 0, r.stderr);
+});
+
 test("as an unprivileged user with only CAP_NET_RAW (setpriv): smoke test, state written as that user", async () => {
   if (process.getuid?.() !== 0) return; // setpriv needs root to drop to another user (CI runs as root)
   const dir = mkdtempSync(join(tmpdir(), "iapd-unit-"));
