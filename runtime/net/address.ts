@@ -24,7 +24,19 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 /** Parses dotted-quad IPv4 into 4 bytes, or returns null. */
 export function parseIPv4(text: string): Uint8Array | null {
   if (!IPV4.test(text)) return null;
-  return Uint8Array.from(text.split(".").map(Number));
+  // The pattern admits only four decimal octets 0..255: read them without split/map.
+  const out = new Uint8Array(4);
+  let k = 0;
+  let v = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46) {
+      out[k++] = v;
+      v = 0;
+    } else v = v * 10 + c - 48;
+  }
+  out[k] = v;
+  return out;
 }
 
 /** Parses an IPv6 address (RFC 4291 §2.2 text forms, including `::` and a trailing dotted quad) into 16 bytes, or returns null. */

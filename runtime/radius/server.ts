@@ -128,7 +128,9 @@ export class RadiusServer {
   private readonly now: () => number;
   private readonly cacheMs: number;
   private readonly windowMs: number;
-  private inFlight = new Set<Promise<void>>();
+  /** Requests being handled, and who waits for there to be none (close). */
+  private inFlight = 0;
+  private drained: (() => void)[] = [];
   /** By the datagram's source address text: the clients never change while the server runs. */
   private sources = new Map<string, Source | null>();
 
@@ -169,9 +171,13 @@ export class RadiusServer {
 
   /** Closes the socket after the requests being handled have been answered. */
   async close(): Promise<void> {
-    await Promise.allSettled(this.inFlight);
+    if (this.inFlight > 0) await new Promise<void>((done) => this.drained.push(done));
     await new Promise<void>((done) => this.socket.close(() => done()));
   }
+
+  private readonly settled = (): void => {
+    if (--this.inFlight === 0) for (const done of this.drained.splice(0)) done();
+  };
 
   private drop(reason: DropReason): void {
     this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
@@ -213,8 +219,12 @@ export class RadiusServer {
     if (this.outsideWindow(request, now)) return this.drop("event-timestamp-window");
     this.cache.set(key, PENDING);
     const work = this.handle(request, client, source.text, from, now, key);
-    this.inFlight.add(work);
-    void work.finally(() => this.inFlight.delete(work));
+    this.inFlight++;
+    // handle() answers every error itself; one from the socket (closed under it) is logged, never unhandled.
+    work.then(this.settled, (e: Error) => {
+      this.options.log?.(`${this.options.service}: reply failed (${e?.name ?? "error"})`);
+      this.settled();
+    });
   }
 
   private async handle(

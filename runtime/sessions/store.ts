@@ -461,6 +461,7 @@ export class SessionStore {
 
   /** The triggers that apply to a session: those of the highest-precedence kind that matches. */
   private winningTriggers(session: SubscriberSession): Trigger[] {
+    if (this.triggers.size === 0) return [];
     for (const kind of TRIGGER_KINDS) {
       const value = session[fieldOf(kind)];
       if (value === undefined) continue;
@@ -541,6 +542,7 @@ export class SessionStore {
   }
 
   private takeArm(attrs: SessionAttributes, now: number): LoginArm | undefined {
+    if (this.arms.size === 0) return undefined;
     const keys = [`id:${SessionStore.keyOf(attrs.nas, attrs.acctSessionId)}`];
     if (attrs.userName !== undefined) keys.push(`user:${SessionStore.keyOf(attrs.nas, attrs.userName)}`);
     for (const k of keys) {
