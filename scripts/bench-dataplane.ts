@@ -148,17 +148,22 @@ interface RunResult {
   tcpdump: { received: number; drops: number; cpuSeconds: number };
 }
 
-async function run(lab: Lab, generator: string, seconds: number): Promise<RunResult> {
-  const iapd = lab.spawn("iapddp-rx", "taskset", ["-c", "1", process.execPath, "--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts"), "--receiver", "--egress", String(values.egress)], {
+interface Namespaces {
+  gen: string;
+  rx: string;
+}
+
+async function run(lab: Lab, ns: Namespaces, generator: string, seconds: number): Promise<RunResult> {
+  const iapd = lab.spawn(ns.rx, "taskset", ["-c", "1", process.execPath, "--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts"), "--receiver", "--egress", String(values.egress)], {
     stdio: ["pipe", "pipe", "pipe"],
     cwd: resolve(import.meta.dirname, ".."),
   });
   await waitFor(iapd, "ready");
-  const tcpdump = lab.spawn("iapddp-rx", "taskset", ["-c", "1", "tcpdump", "-n", "-i", "iapddp-r0", "-B", "16384", "-w", "/dev/null"]);
+  const tcpdump = lab.spawn(ns.rx, "taskset", ["-c", "1", "tcpdump", "-n", "-i", "iapddp-r0", "-B", "16384", "-w", "/dev/null"]);
   const tcpdumpExit = waitFor(tcpdump, "dropped by kernel", 60_000);
   await waitFor(tcpdump, "listening on");
   const before = { iapd: cpuTicks(iapd.pid!), tcpdump: cpuTicks(tcpdump.pid!) };
-  const [generated, elapsed] = lab.run("iapddp-gen", "taskset", "-c", "0", generator, "iapddp-g0", String(seconds), String(HOSTS)).trim().split(" ").map(Number);
+  const [generated, elapsed] = lab.run(ns.gen, "taskset", "-c", "0", generator, "iapddp-g0", String(seconds), String(HOSTS)).trim().split(" ").map(Number);
   await new Promise((r) => setTimeout(r, 1500)); // both drain their rings (tcpdump's 1 s buffer timeout)
   const after = { iapd: cpuTicks(iapd.pid!), tcpdump: cpuTicks(tcpdump.pid!) };
   process.kill(tcpdump.pid!, "SIGINT");
@@ -184,24 +189,24 @@ async function main(): Promise<void> {
     writeFileSync(join(dir, "gen.c"), GENERATOR_C);
     const generator = join(dir, "gen");
     execFileSync("gcc", ["-O2", "-o", generator, join(dir, "gen.c")]);
-    for (const ns of ["iapddp-gen", "iapddp-rx", "iapddp-bmd"]) lab.namespace(ns);
-    lab.veth(["iapddp-gen", "iapddp-g0"], ["iapddp-rx", "iapddp-r0"]);
-    lab.veth(["iapddp-rx", "iapddp-m1", `${SOURCE}/24`], ["iapddp-bmd", "iapddp-md0", `${MEDIATION}/24`]);
+    const ns = { gen: lab.namespace("iapddp-gen"), rx: lab.namespace("iapddp-rx"), bmd: lab.namespace("iapddp-bmd") };
+    lab.veth([ns.gen, "iapddp-g0"], [ns.rx, "iapddp-r0"]);
+    lab.veth([ns.rx, "iapddp-m1", `${SOURCE}/24`], [ns.bmd, "iapddp-md0", `${MEDIATION}/24`]);
     // The copies go out on the wire to the mediation link but to a MAC address nobody has, so that
     // the receiving side drops them at once (no UDP, no ICMP port unreachable on the measured CPU).
-    lab.run("iapddp-rx", "ip", "neigh", "replace", MEDIATION, "lladdr", NEXT_HOP, "dev", "iapddp-m1", "nud", "permanent");
+    lab.run(ns.rx, "ip", "neigh", "replace", MEDIATION, "lladdr", NEXT_HOP, "dev", "iapddp-m1", "nud", "permanent");
     const results: RunResult[] = [];
     for (let i = 0; i < runs; i++) {
-      const r = await run(lab, generator, seconds);
+      const r = await run(lab, ns, generator, seconds);
       results.push(r);
-      const ns = (cpu: number, packets: number) => ((cpu * 1e9) / packets).toFixed(0);
+      const perPacket = (cpu: number, packets: number) => ((cpu * 1e9) / packets).toFixed(0);
       console.log(
         `run ${i + 1}: generated ${(r.generated / r.seconds / 1e6).toFixed(2)} Mpps for ${r.seconds.toFixed(1)} s\n` +
           `  iapd:    received ${r.iapd.received} (${(r.iapd.received / r.seconds / 1e6).toFixed(2)} Mpps), kernel drops ${r.iapd.drops}, ` +
           `mirrored ${r.iapd.mirrored} (${((100 * r.iapd.mirrored) / r.iapd.received).toFixed(1)}%), sent ${r.iapd.sent}, egress drops ${r.iapd.egressDrops}, ` +
-          `CPU ${r.iapd.cpuSeconds.toFixed(2)} s = ${ns(r.iapd.cpuSeconds, r.iapd.received)} ns/packet\n` +
+          `CPU ${r.iapd.cpuSeconds.toFixed(2)} s = ${perPacket(r.iapd.cpuSeconds, r.iapd.received)} ns/packet\n` +
           `  tcpdump: received ${r.tcpdump.received} (${(r.tcpdump.received / r.seconds / 1e6).toFixed(2)} Mpps), kernel drops ${r.tcpdump.drops}, ` +
-          `CPU ${r.tcpdump.cpuSeconds.toFixed(2)} s = ${ns(r.tcpdump.cpuSeconds, r.tcpdump.received)} ns/packet\n` +
+          `CPU ${r.tcpdump.cpuSeconds.toFixed(2)} s = ${perPacket(r.tcpdump.cpuSeconds, r.tcpdump.received)} ns/packet\n` +
           `  iapd / tcpdump CPU per packet: ${((r.iapd.cpuSeconds / r.iapd.received) / (r.tcpdump.cpuSeconds / r.tcpdump.received)).toFixed(2)}x`,
       );
     }

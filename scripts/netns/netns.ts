@@ -1,15 +1,18 @@
 /**
  * Network namespaces and veth pairs for the data plane's end-to-end test and benchmark. Every name
  * starts with "iapddp" and every address is from the documentation and shared ranges, so nothing
- * leaves the namespaces. `Lab.close()` deletes what the lab created (namespaces take their veths
- * with them), also after a failure.
+ * leaves the namespaces. Namespace names get a suffix of this process's own, so two runs on one
+ * machine (two test suites at once) never touch each other's; interface names need none, each lives
+ * in its namespace. `Lab.close()` deletes what the lab created (namespaces take their veths with
+ * them), also after a failure.
  *
  * ```ts
  * const lab = new Lab();
  * try {
- *   lab.namespace("iapddp-sub");
- *   lab.veth(["iapddp-sub", "iapddp-s0", "100.64.0.9/24"], ["iapddp-peer", "iapddp-p0", "100.64.0.1/24"]);
- *   lab.run("iapddp-sub", "ping", "-c1", "100.64.0.1");
+ *   const sub = lab.namespace("iapddp-sub"); // "iapddp-sub-<pid>"
+ *   const peer = lab.namespace("iapddp-peer");
+ *   lab.veth([sub, "iapddp-s0", "100.64.0.9/24"], [peer, "iapddp-p0", "100.64.0.1/24"]);
+ *   lab.run(sub, "ping", "-c1", "100.64.0.1");
  * } finally {
  *   lab.close();
  * }
@@ -18,15 +21,18 @@
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
 
 export const PREFIX = "iapddp";
+/** This run's namespace suffix. */
+export const RUN = process.pid.toString(36);
 
 
 export class Lab {
   readonly namespaces: string[] = [];
   readonly children: ChildProcess[] = [];
 
-  /** Fresh namespace (an old one of the same name, left by a killed run, is deleted first). */
-  namespace(name: string): string {
-    if (!name.startsWith(PREFIX)) throw new Error(`namespace ${name}: lab names start with ${PREFIX}`);
+  /** A fresh namespace named `name` plus this run's suffix; returns the full name. */
+  namespace(base: string): string {
+    if (!base.startsWith(PREFIX)) throw new Error(`namespace ${base}: lab names start with ${PREFIX}`);
+    const name = `${base}-${RUN}`;
     try {
       execFileSync("ip", ["netns", "del", name], { stdio: "ignore" });
     } catch {
