@@ -139,7 +139,8 @@ function requiresMessageAuthenticatorByDefault(code: PacketCode): boolean {
  * BlastRADIUS guidance asks.
  */
 export function decodePacket(datagram: Uint8Array, secret: Secret, options: DecodeOptions = {}): RadiusPacket {
-  const { packet, bytes, messageAuthenticatorOffsets } = decodeWire(datagram);
+  // Views of the datagram: `plain` converts or copies every value the packet keeps.
+  const { packet, bytes, messageAuthenticatorOffsets } = decodeWire(datagram, false);
   const { code, identifier } = packet;
   const request = answeredRequest(code, identifier, options.request);
   if (messageAuthenticatorOffsets.length > 1) {
@@ -247,13 +248,18 @@ for (const [name, d] of Object.entries(ATTRIBUTES) as [SettableName, AttributeDe
   }
 }
 
+/** A raw attribute the packet keeps as it is, with its octets copied out of the datagram. */
+function own(a: WireAttribute): WireAttribute {
+  return a.kind === "vendor-opaque" ? { ...a, data: a.data.slice() } : { ...a, value: a.value.slice() };
+}
+
 function plain(a: WireAttribute, context: CipherContext): Attribute {
-  if (a.kind === "vendor-opaque") return a;
+  if (a.kind === "vendor-opaque") return own(a);
   const known = a.kind === "attribute" ? STANDARD_KNOWN[a.type] : VENDOR_KNOWN.get(a.vendorId)?.[a.vendorType];
-  if (!known) return a;
+  if (!known) return own(a);
   const { name, d } = known;
   // RFC 2865 §5.2: User-Password is defined in Access-Request only; elsewhere there is no key for it.
-  if (d.encrypt === "user-password" && context.code !== Code.AccessRequest) return guard(a);
+  if (d.encrypt === "user-password" && context.code !== Code.AccessRequest) return guard(own(a));
   let bytes = a.value;
   let tag: number | undefined;
   if (d.tagged) {

@@ -63,7 +63,13 @@ export interface ParsedDatagram {
  * Splits a datagram into header and attributes. Octets beyond the Length field are padding and
  * ignored; a datagram shorter than it is discarded (RFC 2865 §3).
  */
-export function decodeWire(datagram: Uint8Array): ParsedDatagram {
+export function decodeWire(datagram: Uint8Array): ParsedDatagram;
+/**
+ * `copy` false (message.ts's decodePacket, which converts or copies every value it keeps): `bytes`
+ * is a view of the datagram, not a copy, and so are the attribute values.
+ */
+export function decodeWire(datagram: Uint8Array, copy: boolean): ParsedDatagram;
+export function decodeWire(datagram: Uint8Array, copy = true): ParsedDatagram {
   if (datagram.length < HEADER_LENGTH) {
     throw new RadiusDecodeError(
       "packet-too-short",
@@ -87,8 +93,9 @@ export function decodeWire(datagram: Uint8Array): ParsedDatagram {
   if (!isPacketCode(code)) {
     throw new RadiusDecodeError("unknown-code", `expected a known RADIUS code, found ${code}`);
   }
-  // A copy as a plain Uint8Array: a Buffer's slice() would share memory with the caller's datagram.
-  const bytes = new Uint8Array(datagram.subarray(0, length));
+  // A plain Uint8Array either way, so that slice() copies (a Buffer's would share memory with the
+  // caller's datagram): a copy, or (copy false) a view of the datagram's octets.
+  const bytes = copy ? new Uint8Array(datagram.subarray(0, length)) : new Uint8Array(datagram.buffer, datagram.byteOffset, length);
   const attributes: WireAttribute[] = [];
   const messageAuthenticatorOffsets: number[] = [];
   for (let at = HEADER_LENGTH; at < length;) {

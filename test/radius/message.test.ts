@@ -360,4 +360,30 @@ test("error messages about LI values name the attribute, never the value", () =>
   }
 });
 
+test("decodePacket shares no memory with the datagram: raw values and the authenticator are copies", () => {
+  const { bytes } = encodePacket(
+    {
+      code: Code.AccountingRequest,
+      identifier: 9,
+      attributes: [
+        attribute("User-Name", "alice"),
+        { kind: "attribute", type: 200, value: Uint8Array.of(1, 2, 3) },
+        { kind: "vendor-opaque", vendorId: 9, data: Uint8Array.of(4, 5) },
+      ],
+    },
+    "s3cret",
+    { messageAuthenticator: true },
+  );
+  const datagram = Buffer.from(bytes);
+  const packet = decodePacket(datagram, "s3cret");
+  const authenticator = hex(packet.authenticator);
+  datagram.fill(0xee);
+  assert.is(hex(packet.authenticator), authenticator);
+  assert.equal(packet.attributes, [
+    { name: "User-Name", value: "alice" },
+    { kind: "attribute", type: 200, value: Uint8Array.of(1, 2, 3) },
+    { kind: "vendor-opaque", vendorId: 9, data: Uint8Array.of(4, 5) },
+  ]);
+});
+
 test.run();
