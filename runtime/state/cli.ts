@@ -17,7 +17,7 @@ import { defaultStateDir } from "../daemon/daemon.ts";
 import { sessionIdFromAcctSessionId } from "../sessions/handle.ts";
 import { Journal } from "./journal.ts";
 import { journalHeader, journalName, recover, snapshotName, type RecoveryReport } from "./recovery.ts";
-import { encodeSnapshot, writeSnapshot } from "./snapshot.ts";
+import { captureSnapshot, writeSnapshot } from "./snapshot.ts";
 
 const USAGE = "usage: iapd state check|repair [--state DIR | --config FILE] [--json]";
 
@@ -49,7 +49,7 @@ export async function stateCommand(args: string[], out: (line: string) => void, 
   const { report, store, tunnels } = recovered;
   if (sub === "repair") {
     const generation = Math.max(0, ...readdirSync(directory).flatMap((n) => /^(?:snapshot|journal)-(\d{8,})\./.exec(n)?.[1] ?? []).map(Number)) + 1;
-    await writeSnapshot(join(directory, snapshotName(generation)), encodeSnapshot(store, tunnels, { generation, lastSeq: report.lastSeq }));
+    await writeSnapshot(join(directory, snapshotName(generation)), captureSnapshot(store, tunnels, { generation, lastSeq: report.lastSeq }));
     await Journal.create(join(directory, journalName(generation)), journalHeader(generation)).close();
     lines.push(`repair: wrote ${snapshotName(generation)}: the next start recovers from it`);
   }

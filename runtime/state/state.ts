@@ -16,7 +16,7 @@ import type { SessionStoreOptions } from "../sessions/store.ts";
 import { Journal } from "./journal.ts";
 import type { JournaledSessionStore, JournaledTunnelRegistry } from "./journaled.ts";
 import { journalHeader, journalName, recover, snapshotName, type RecoveryReport } from "./recovery.ts";
-import { encodeSnapshot, writeSnapshot } from "./snapshot.ts";
+import { captureSnapshot, writeSnapshot } from "./snapshot.ts";
 
 export interface DurableStateOptions {
   directory: string;
@@ -113,11 +113,11 @@ export class DurableState {
     const generation = this.generation + 1;
     const started = performance.now();
     // Same tick: the snapshot is the state after record `seq`, the new journal starts at seq + 1.
-    const frames = encodeSnapshot(this.store, this.tunnels, { generation, lastSeq: this.seq });
+    const content = captureSnapshot(this.store, this.tunnels, { generation, lastSeq: this.seq });
     this.journal.rotate(join(directory, journalName(generation)), journalHeader(generation));
     this.generation = generation;
     await this.journal.sync();
-    await writeSnapshot(join(directory, snapshotName(generation)), frames);
+    await writeSnapshot(join(directory, snapshotName(generation)), content);
     const removed = compact(directory, generation - 1);
     this.options.log(`state: ${snapshotName(generation)} written in ${Math.round(performance.now() - started)} ms (${this.store.sessionCount} sessions)${removed > 0 ? `; removed ${removed} old file(s)` : ""}`);
   }
