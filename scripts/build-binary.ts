@@ -7,8 +7,8 @@
  *      application (SEA) can run. The version, the git commit and where the repository lies relative
  *      to the bundle are written into it (`IAPD_BUILD`, read by runtime/assets/assets.ts).
  *   2. `node --experimental-sea-config` turns it into a blob, with the shipped files
- *      (runtime/assets ASSETS: filters, demo capture and configuration) and koffi's native module as
- *      assets.
+ *      (runtime/assets ASSETS: filters, demo capture and configuration), the data plane's worker
+ *      (bundled the same way, dist/dataplane-worker.cjs) and koffi's native module as assets.
  *   3. postject injects the blob into a copy of this node binary (`NODE_SEA_FUSE` sentinel).
  *
  *   node --import tsx scripts/build-binary.ts      (npm run build:binary builds the filters first)
@@ -31,6 +31,8 @@ const root = resolve(import.meta.dirname, "..");
 const dist = join(root, "dist");
 const work = join(dist, "sea");
 const bundle = join(dist, "iapd.cjs");
+/** The data plane's worker thread, bundled on its own: a worker needs a script of its own (runtime/assets workerBundle). */
+const workerBundle = join(dist, "dataplane-worker.cjs");
 const binary = join(dist, "iapd");
 const started = performance.now();
 
@@ -72,9 +74,7 @@ const info: BuildInfo = {
   filters,
 };
 
-await build({
-  entryPoints: [join(root, "runtime/cli/main.ts")],
-  outfile: bundle,
+const options = {
   bundle: true,
   platform: "node",
   format: "cjs",
@@ -86,11 +86,19 @@ await build({
     // A CommonJS bundle has no import.meta; modules that resolve files relative to themselves get
     // the bundle's own location (runtime/assets knows where the repository is from there).
     "import.meta.url": "IAPD_BUNDLE_URL",
+    // Only on paths the bundle never takes (loading TypeScript through tsx); fail loudly if it does.
+    "import.meta.resolve": "IAPD_NO_RESOLVE",
   },
-  banner: { js: 'var IAPD_BUNDLE_URL = require("node:url").pathToFileURL(__filename).href;' },
-});
+  banner: {
+    // The sources are ES modules, strict mode throughout; the banner must not demote esbuild's directive.
+    js: '"use strict";\nvar IAPD_BUNDLE_URL = require("node:url").pathToFileURL(__filename).href;\nfunction IAPD_NO_RESOLVE(s) { throw new Error("import.meta.resolve(" + s + ") in the bundle"); }',
+  },
+} as const;
+await build({ ...options, entryPoints: [join(root, "runtime/cli/main.ts")], outfile: bundle });
+await build({ ...options, entryPoints: [join(root, "runtime/dataplane/worker.ts")], outfile: workerBundle });
 
 const assets: Record<string, string> = Object.fromEntries(embedded.map((name) => [name, join(root, name)]));
+assets["dataplane-worker.cjs"] = workerBundle;
 const koffi = koffiNative();
 if (koffi) assets["koffi.node"] = koffi;
 const blob = join(work, "iapd.blob");

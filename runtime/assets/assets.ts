@@ -109,6 +109,19 @@ export function assetPath(name: AssetName): string {
   return sea ? extract(sea, name) : fileURLToPath(new URL(name, root));
 }
 
+/** Worker thread entry points the build bundles on their own (scripts/build-binary.ts). */
+export type WorkerBundleName = "dataplane-worker.cjs";
+
+/**
+ * How to start a worker thread from the bundle: the worker's own bundle next to it (dist/), or
+ * inside the binary its embedded text, to run with `new Worker(code, { eval: true })` (a Node 20
+ * SEA cannot start a worker from a file it does not have). Undefined when running the sources.
+ */
+export function workerBundle(name: WorkerBundleName): { file: URL } | { code: string } | undefined {
+  if (sea) return { code: new TextDecoder().decode(sea.getAsset(name)) };
+  return build ? { file: new URL(name, import.meta.url) } : undefined;
+}
+
 /** Native Node-API modules the binary embeds when the build finds them (scripts/build-binary.ts). */
 export type NativeAssetName = "koffi.node";
 

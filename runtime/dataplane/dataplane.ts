@@ -14,7 +14,7 @@
 import { Worker } from "node:worker_threads";
 import type { CaptureConfig, EgressConfig } from "../config/dataplane.ts";
 import type { EgressTunnel } from "../egress/types.ts";
-import { assetBytes } from "../assets/assets.ts";
+import { assetBytes, workerBundle } from "../assets/assets.ts";
 import { checkFilter, SwapError, type CheckedFilter, type FilterEvent } from "../filter/lifecycle.ts";
 import type { FilterHost } from "../filter/registry.ts";
 import type { Target } from "../filter/types.ts";
@@ -127,8 +127,11 @@ class CaptureWorker {
 
 const WAKE = new Uint8Array(BigUint64Array.of(1n).buffer);
 
-/** Workers run the TypeScript sources directly: Deno does natively, Node through tsx's loader. */
+/** Workers run the TypeScript sources directly: Deno does natively, Node through tsx's loader. The
+ * bundle and the binary run the worker's own bundle instead (scripts/build-binary.ts). */
 function spawnWorker(url: URL, workerData: WorkerSetup): Worker {
+  const bundled = workerBundle("dataplane-worker.cjs");
+  if (bundled) return "code" in bundled ? new Worker(bundled.code, { eval: true, workerData }) : new Worker(bundled.file, { workerData });
   if ("Deno" in globalThis || !url.pathname.endsWith(".ts")) return new Worker(url, { workerData });
   const code = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); });`;
   return new Worker(code, { eval: true, workerData });

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
+import { Lab } from "../../scripts/netns/netns.ts";
 import { BINARY, buildBinary, coaInput, mirrors, radclient, ROOT, smoke, smokeConfig, startDaemon, toolPath } from "./daemon.ts";
 
 const test = suite("deploy: single binary");
@@ -130,6 +131,44 @@ test("run: smoke test, SIGHUP reloads (invalid refused, mirrors kept), SIGTERM e
   const verify = iapd("audit", "verify", "var/audit.log");
   assert.is(verify.status, 0, verify.stderr);
   assert.match(verify.stdout, /var\/audit\.log: ok: [1-9]\d* record\(s\)/);
+});
+
+test("run with a capture section: the live data plane (embedded worker and koffi) mirrors a ping after a CoA", async () => {
+  if (process.getuid?.() !== 0) return; // network namespaces and AF_PACKET need root (CI runs as root)
+  const lab = new Lab();
+  try {
+    const ns = lab.namespace("iapddp-deploy");
+    const pcap = join(dir, "live-md.pcap");
+    writeFileSync(
+      join(dir, "live.yaml"),
+      smokeConfig("live-secret") +
+        `state:\n  directory: live-var\ncapture:\n  interfaces: [{ name: lo }]\n  retireTimeoutMs: 2\negress: { mode: pcap, path: ${pcap} }\n`,
+    );
+    const ip = execFileSync("/bin/sh", ["-c", "command -v ip"], { encoding: "utf8" }).trim();
+    // ip netns exec execs the binary in place: the PID is the daemon's.
+    const daemon = await startDaemon(ip, ["netns", "exec", ns, join(dir, "iapd"), "run", "--config", "live.yaml"], dir, { PATH: path });
+    try {
+      assert.match(daemon.output(), /data plane: live: capture on lo x1/);
+      const { accounting, dynamicAuthorization } = daemon.ports();
+      const login = radclient(path, accounting, "acct", "live-secret", 'Acct-Status-Type = Start, Acct-Session-Id = "live-1", Framed-IP-Address = 127.0.0.2, Message-Authenticator = 0x00', ns);
+      assert.match(login.output, /Received Accounting-Response/);
+      const arm = `Acct-Session-Id = "live-1", ERX-LI-Action = on, ERX-Med-Dev-Handle = 0x0000000700000009, ERX-Med-Ip-Address = 198.51.100.1, ERX-Med-Port-Number = 30030, Message-Authenticator = 0x00`;
+      assert.match(radclient(path, dynamicAuthorization, "coa", "live-secret", arm, ns).output, /Received CoA-ACK/);
+      lab.run(ns, "ping", "-c", "3", "-i", "0.2", "127.0.0.2");
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      assert.is(await daemon.stop(), 0, daemon.output());
+    }
+    const copies = spawnSync("tshark", ["-r", pcap, "-d", "udp.port==30030,jmirror", "-Y", "jmirror", "-T", "fields", "-e", "jmirror.mid", "-e", "jmirror.sid"], {
+      env: { PATH: path, HOME: dir },
+      encoding: "utf8",
+    });
+    assert.is(copies.status, 0, copies.stderr);
+    // Three echo requests and three replies to and from 127.0.0.2, each copied once.
+    assert.equal(copies.stdout.trim().split("\n"), new Array(6).fill("0x00000007\t0x00000009"));
+  } finally {
+    lab.close();
+  }
 });
 
 test.run();

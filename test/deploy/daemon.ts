@@ -131,9 +131,12 @@ export async function startDaemon(command: string, args: string[], cwd: string, 
   };
 }
 
-/** FreeRADIUS's radclient from `path` (one try, 2 s); resolves with its exit code and output. */
-export function radclient(path: string, port: number, command: "acct" | "coa", secret: string, input: string) {
-  const r = spawnSync("radclient", ["-x", "-r", "1", "-t", "2", `127.0.0.1:${port}`, command, secret], { input: `${input}\n`, env: { PATH: path }, encoding: "utf8" });
+/** FreeRADIUS's radclient from `path` (one try, 2 s), in network namespace `netns` if given. */
+export function radclient(path: string, port: number, command: "acct" | "coa", secret: string, input: string, netns?: string) {
+  const args = ["-x", "-r", "1", "-t", "2", `127.0.0.1:${port}`, command, secret];
+  const r = netns
+    ? spawnSync("ip", ["netns", "exec", netns, join(path, "radclient"), ...args], { input: `${input}\n`, encoding: "utf8" })
+    : spawnSync("radclient", args, { input: `${input}\n`, env: { PATH: path }, encoding: "utf8" });
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
 }
 
