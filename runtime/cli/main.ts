@@ -2,7 +2,7 @@
  * The `iapd` command line. Subcommands: run, replay, check-config, version.
  *   iapd replay --config iapd.yaml --in capture.pcap --out mirrored.pcap
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseArgs } from "node:util";
 import { auditCommand } from "../audit/cli.ts";
@@ -12,19 +12,21 @@ import { StateError } from "../state/recovery.ts";
 import { ConfigError, loadConfig } from "../config/load.ts";
 import { runDaemon } from "../daemon/daemon.ts";
 import { targetsFromConfig } from "../config/targets.ts";
-import { WasmFilter } from "../filter/wasm.ts";
+import { checkFilter, FilterRejected, FilterSwitch } from "../filter/lifecycle.ts";
+import { BUILTIN_FILTERS } from "../filter/registry.ts";
 import { formatSummary, replay, ReplayError } from "../replay/replay.ts";
 import { progressBar } from "./progress.ts";
 import { versionInfo } from "./version.ts";
-import { assetPath } from "../assets/assets.ts";
+import { assetBytes, assetPath } from "../assets/assets.ts";
 
 const USAGE = `usage: iapd <command> [options]
 
 commands:
   replay [--config FILE] [--in CAPTURE] [--out FILE] [--filter FILE.wasm] [--json]
       Mirror a capture (pcap or pcapng) offline with the intercepts of the configuration and write
-      every packet iapd would send to a mediation device to a pcap file. With no options, replays the
-      bundled demo capture with the demo configuration into var/demo-mirrored.pcap.
+      every packet iapd would send to a mediation device to a pcap file, through the configuration's
+      filter (filter.module) or --filter. With no options, replays the bundled demo capture with the
+      demo configuration into var/demo-mirrored.pcap.
   check-config --config FILE
       Validate a configuration file and print what it configures.
   run [--config FILE]
@@ -99,7 +101,9 @@ async function replayCommand(args: string[]): Promise<number> {
   const output = o.out ?? "var/demo-mirrored.pcap";
   const config = loadConfig(configPath);
   mkdirSync(dirname(output), { recursive: true });
-  const filter = await WasmFilter.load(o.filter);
+  // The configuration's filter (filter.module), or a module file, checked as an upload would be.
+  const module = o.filter === undefined ? assetBytes(BUILTIN_FILTERS[config.filter.module]) : new Uint8Array(readFileSync(o.filter));
+  const filter = await FilterSwitch.create(await checkFilter(module));
   const bar = progressBar(process.stdout, "replay");
   const summary = await replay({
     config,
@@ -147,6 +151,9 @@ function fail(e: unknown): void {
   } else if (e instanceof UsageError) {
     console.error(`iapd: ${e.message}\n\n${USAGE}`);
     process.exitCode = 2;
+  } else if (e instanceof FilterRejected) {
+    console.error(`iapd: the filter module was rejected (${e.reason}): ${e.message}`);
+    process.exitCode = 1;
   } else if (e instanceof ReplayError || e instanceof StateError || (e instanceof Error && "code" in e && typeof e.code === "string")) {
     console.error(`iapd: ${e.message}`);
     process.exitCode = 1;
