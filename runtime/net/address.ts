@@ -130,17 +130,20 @@ export function formatAddress(bytes: Uint8Array): string {
   let mapped = bytes[10] === 0xff && bytes[11] === 0xff;
   for (let i = 0; mapped && i < 10; i++) if (bytes[i] !== 0) mapped = false;
   if (mapped) return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}`;
-  const group = (i: number) => (bytes[2 * i] << 8) | bytes[2 * i + 1];
+  // Into a module scratch array (the function never re-enters), not a closure: tsx names each
+  // closure it creates, which cost more than the formatting.
+  const groups = GROUPS;
+  for (let i = 0; i < 8; i++) groups[i] = (bytes[2 * i] << 8) | bytes[2 * i + 1];
   // RFC 5952 §4.2: compress the longest run of two or more zero groups, the first one on a tie.
   let best = -1;
   let bestLen = 1;
   for (let i = 0; i < 8; ) {
-    if (group(i) !== 0) {
+    if (groups[i] !== 0) {
       i++;
       continue;
     }
     let j = i;
-    while (j < 8 && group(j) === 0) j++;
+    while (j < 8 && groups[j] === 0) j++;
     if (j - i > bestLen) {
       best = i;
       bestLen = j - i;
@@ -155,10 +158,12 @@ export function formatAddress(bytes: Uint8Array): string {
       continue;
     }
     if (i > 0 && i !== best + bestLen) out += ":";
-    out += group(i).toString(16);
+    out += groups[i].toString(16);
   }
   return out;
 }
+
+const GROUPS = new Uint16Array(8);
 
 export function formatPrefix(p: Prefix): string {
   const host = p.family === 4 ? 32 : 128;

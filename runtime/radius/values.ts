@@ -138,9 +138,10 @@ const decoders: { [T in DataType]: (bytes: Uint8Array, label: string) => ValueTy
 };
 
 function hostBitsClear(address: Uint8Array, length: number): boolean {
-  for (let bit = length; bit < 128; bit++) {
-    if (address[bit >> 3] & (0x80 >> (bit & 7))) return false;
-  }
+  let at = length >> 3;
+  const rest = length & 7;
+  if (rest !== 0 && address[at++] & (0xff >> rest)) return false;
+  for (; at < 16; at++) if (address[at] !== 0) return false;
   return true;
 }
 
