@@ -243,13 +243,16 @@ export class Daemon {
       log(`reload refused, the running configuration is kept: ${(e as Error).message}`);
       return false;
     }
-    if (!same(next.intercepts, old.intercepts) || !same(next.node, old.node)) {
+    if ((["node", "intercepts", "tunnels"] as const).some((key) => !same(next[key], old[key]))) {
       await this.dataPlane!.reload(next);
       changed.push("data plane");
       log(`data plane: ${this.dataPlane!.description}`);
     }
     if (next.radius.limits.maxMirrors !== old.radius.limits.maxMirrors) {
       log("reload: radius.limits.maxMirrors takes effect at the next start");
+    }
+    if (!same(next.capture, old.capture) || !same(next.egress, old.egress) || !same(next.state, old.state)) {
+      log("reload: capture, egress and state changes take effect at the next start");
     }
     this.config = next;
     log(`reloaded ${configPath}: ${changed.length > 0 ? `restarted ${changed.join(", ")}` : "nothing changed"}; ${this.store.mirrorCount} mirror session(s) kept running`);
