@@ -27,11 +27,14 @@ import {
   PACKET_RX_RING,
   PACKET_STATISTICS,
   PACKET_VERSION,
+  POLLERR,
   POLLIN,
   PROT_READ,
   PROT_WRITE,
   SOCK_CLOEXEC,
   SOCK_RAW,
+  SO_ERROR,
+  SOL_SOCKET,
   sockaddrLl,
   SOL_PACKET,
   TP_STATUS_USER,
@@ -66,6 +69,8 @@ export interface RingStatistics {
   drops: number;
   /** Times the ring was frozen full (tp_freeze_q_cnt). */
   freezes: number;
+  /** Socket errors, e.g. ENETDOWN when the interface went down (capture resumes when it is up). */
+  errors: number;
 }
 
 /** PACKET_STATISTICS reads reset the kernel's counters; these hold the running totals. */
@@ -94,7 +99,8 @@ export class CaptureRing {
   readonly #stats = new Uint8Array(STATS_SIZE);
   #current = 0;
   #closed = false;
-  readonly statistics: RingStatistics = { packets: 0, drops: 0, freezes: 0 };
+  readonly statistics: RingStatistics = { packets: 0, drops: 0, freezes: 0, errors: 0 };
+  readonly #error = new Uint8Array(4);
 
   private constructor(fd: number, linkType: number, address: number, blockSize: number, blockCount: number) {
     this.fd = fd;
@@ -183,9 +189,17 @@ export class CaptureRing {
     if (this.next()) return true;
     const poll = new DataView(this.#pollfd.buffer);
     poll.setInt32(8, wakeFd, true);
+    poll.setInt16(6, 0, true);
     poll.setInt16(14, 0, true);
-    libc().poll(this.#pollfd, 2, timeoutMs);
+    if (libc().poll(this.#pollfd, 2, timeoutMs) === 0) return false;
     if (wakeFd >= 0 && (poll.getInt16(14, true) & POLLIN) !== 0) libc().read(wakeFd, this.#wakeBytes);
+    if ((poll.getInt16(6, true) & POLLERR) !== 0) {
+      // A pending socket error (ENETDOWN while the interface is down) keeps poll(2) returning at
+      // once until it is read: read it, and sleep out the rest of the wait.
+      libc().getsockopt(this.fd, SOL_SOCKET, SO_ERROR, this.#error);
+      this.statistics.errors++;
+      libc().poll(this.#pollfd.subarray(8), 1, timeoutMs);
+    }
     return this.next() !== undefined;
   }
 
