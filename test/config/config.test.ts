@@ -1,20 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readdirSync } from "node:fs";
-import { ConfigError, loadConfig, parseConfig } from "../../runtime/config/load.ts";
+import { loadConfig, parseConfig } from "../../runtime/config/load.ts";
+import { problems } from "../helpers/config.ts";
 import { targetsFromConfig } from "../../runtime/config/targets.ts";
 import { DSCP_INHERIT } from "../../runtime/filter/types.ts";
-
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, "t.yaml");
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  assert.unreachable("config was accepted");
-  return [];
-}
 
 test("defaults: an empty file is a valid configuration", () => {
   const c = parseConfig("", "t.yaml");

@@ -1,17 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { ConfigError, parseConfig } from "../../runtime/config/load.ts";
-
-function problems(text: string): string[] {
-  try {
-    parseConfig(text, "t.yaml");
-  } catch (e) {
-    if (e instanceof ConfigError) return e.problems;
-    throw e;
-  }
-  assert.unreachable("config was accepted");
-  return [];
-}
+import { parseConfig } from "../../runtime/config/load.ts";
+import { problems } from "../helpers/config.ts";
 
 test("radius.authentication: absent by default; defaults when present", () => {
   assert.is(parseConfig("", "t.yaml").radius.authentication, undefined);
