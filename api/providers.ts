@@ -1,12 +1,9 @@
 /**
  * What the API reads from the data plane, passed in by whoever builds the app. The live data plane
  * supplies real implementations; until it exists, `zeroCounters` reports zeros (nothing is mirrored
- * outside `iapd replay` yet) and `builtinFilters` lists the built-in filter only.
+ * outside `iapd replay` yet). The filters come from runtime/filter/registry.ts.
  */
-import { createHash } from "node:crypto";
-import { assetBytes } from "../runtime/assets/assets.ts";
-import { ABI_VERSION, DROP_REASONS, type DropReason } from "../runtime/filter/types.ts";
-import { WasmFilter } from "../runtime/filter/wasm.ts";
+import { DROP_REASONS, type DropReason } from "../runtime/filter/types.ts";
 
 /** Counters of one mirror session: what was sent to the mediation device and what was dropped. */
 export interface MirrorCounters {
@@ -52,19 +49,4 @@ export interface FiltersProvider {
   upload?(bytes: Uint8Array, actor: string): Promise<{ filter: FilterInfo; created: boolean }>;
   activate?(id: string, actor: string): Promise<FilterInfo>;
   rollback?(actor: string): Promise<FilterInfo>;
-}
-
-/** The built-in filter (build/filters/jmirror.wasm), loaded once to read its name and version. */
-export async function builtinFilters(loadedAt: number): Promise<FiltersProvider> {
-  const bytes = assetBytes("build/filters/jmirror.wasm");
-  const filter = await WasmFilter.load(bytes, { maxTargets: 1, inCapacity: 65536, outCapacity: 65536 });
-  const info: FilterInfo = {
-    name: filter.name,
-    version: filter.version,
-    abiVersion: ABI_VERSION,
-    sha256: createHash("sha256").update(bytes).digest("hex"),
-    active: true,
-    loadedAt: new Date(loadedAt).toISOString(),
-  };
-  return { list: () => [{ ...info }] };
 }
