@@ -133,6 +133,8 @@ export class RadiusServer {
   private drained: (() => void)[] = [];
   /** By the datagram's source address text: the clients never change while the server runs. */
   private sources = new Map<string, Source | null>();
+  /** The `now` of the last duplicate-cache expiry. */
+  private expiredAt = NaN;
 
   private constructor(
     private readonly socket: Socket,
@@ -204,12 +206,20 @@ export class RadiusServer {
     if (!(this.options.accepts as readonly number[]).includes(packet.code)) return this.drop("unsupported-code");
     const request = packet as RadiusPacket<RequestCode>;
     const now = this.now();
-    this.expire(now);
+    // Once per clock tick (a millisecond), not per datagram; the lookup below skips what expired since.
+    if (now !== this.expiredAt) {
+      this.expiredAt = now;
+      this.expire(now);
+    }
     // RFC 5080 §2.2.2: a duplicate has the same client address and port, Identifier and Request
     // Authenticator. Only authenticated packets reach the cache, so a forged one cannot occupy an entry.
     // The authenticator as one-byte text: the datagram's octets 4..19, no hex or copy needed.
     const key = `${from.address}|${from.port}|${request.identifier}|${datagram.toString("latin1", 4, 20)}`;
-    const cached = this.cache.get(key);
+    let cached = this.cache.get(key);
+    if (cached?.state === "done" && cached.expires <= now) {
+      this.cache.delete(key);
+      cached = undefined;
+    }
     if (cached?.state === "pending") return this.drop("duplicate-in-progress");
     if (cached?.state === "done") {
       if (!cached.reply) return this.drop("not-answered");

@@ -386,6 +386,39 @@ server("a retransmission that arrives before the first is answered is dropped; l
   assert.is(srv.counters.duplicatesAnswered, 1);
 });
 
+server("a retransmission within the cache lifetime is answered from the cache; after it, the request is handled again", async () => {
+  let calls = 0;
+  let now = 1_000_000;
+  const srv = await RadiusServer.listen({
+    service: "test",
+    listen: { address: "127.0.0.1", family: 4, port: 0 },
+    clients: [{ prefix: parsePrefix("127.0.0.1"), secret: SECRET, requireMessageAuthenticator: true }],
+    accepts: [Code.CoaRequest],
+    duplicateCacheSeconds: 1,
+    now: () => now,
+    handler: () => {
+      calls++;
+      return { code: Code.CoaAck };
+    },
+  });
+  const peer = await rawPeer();
+  try {
+    const { port } = srv.address();
+    const { bytes } = coaRequest(1, SECRET, true);
+    assert.is((await peer.send(port, bytes)).length, 1);
+    now += 999;
+    assert.is((await peer.send(port, bytes)).length, 1);
+    assert.is(calls, 1);
+    now += 1;
+    assert.is((await peer.send(port, bytes)).length, 1);
+    assert.is(calls, 2);
+  } finally {
+    await peer.close();
+    await srv.close();
+  }
+  assert.is(srv.counters.duplicatesAnswered, 1);
+});
+
 server("a listener on a port in use fails to start, naming the error", async () => {
   const options = {
     service: "test",
