@@ -52,13 +52,15 @@ import {
 import {
   AUTHENTICATOR_LENGTH,
   AUTHENTICATOR_OFFSET,
-  decodeWire,
+  ATTRIBUTE,
+  scanWire,
+  VENDOR,
   encodeWire,
   HEADER_LENGTH,
   type WireAttribute,
 } from "./packet.ts";
 import { guard, INSPECT, printable } from "./redact.ts";
-import { decodeValue, encodeValue } from "./values.ts";
+import { decodeValue, decodeValueAt, encodeValue } from "./values.ts";
 
 /** What a response is checked against or built from: the request it answers. */
 export interface RequestContext<C extends RequestCode = RequestCode> {
@@ -139,9 +141,10 @@ function requiresMessageAuthenticatorByDefault(code: PacketCode): boolean {
  * BlastRADIUS guidance asks.
  */
 export function decodePacket(datagram: Uint8Array, secret: Secret, options: DecodeOptions = {}): RadiusPacket {
-  // Views of the datagram: `plain` converts or copies every value the packet keeps.
-  const { packet, bytes, messageAuthenticatorOffsets } = decodeWire(datagram, false);
-  const { code, identifier } = packet;
+  // Positions only, over a view of the datagram: every value the packet keeps is converted or copied below.
+  const scan = scanWire(datagram, false);
+  const { code, identifier, bytes, messageAuthenticatorOffsets } = scan;
+  const ownAuthenticator = bytes.slice(AUTHENTICATOR_OFFSET, HEADER_LENGTH);
   const request = answeredRequest(code, identifier, options.request);
   if (messageAuthenticatorOffsets.length > 1) {
     throw new RadiusDecodeError(
@@ -162,7 +165,7 @@ export function decodePacket(datagram: Uint8Array, secret: Secret, options: Deco
       `${codeName(code)}: expected a Message-Authenticator, found none`,
     );
   }
-  const basis = authenticatorBasisFor(code, request ? request.authenticator : packet.authenticator);
+  const basis = authenticatorBasisFor(code, request ? request.authenticator : ownAuthenticator);
   if (!isNonceRequestCode(code) && !verifyAuthenticator(bytes, basis, secret)) {
     throw new RadiusDecodeError(
       "authenticator-mismatch",
@@ -177,13 +180,30 @@ export function decodePacket(datagram: Uint8Array, secret: Secret, options: Deco
     );
   }
   const context: CipherContext = { code, secret, key: basis };
-  const wire = packet.attributes;
   const attributes: Attribute[] = [];
-  for (let i = 0; i < wire.length; i++) {
-    const a = wire[i];
-    if (!(a.kind === "attribute" && a.type === MESSAGE_AUTHENTICATOR)) attributes.push(plain(a, context));
+  for (let i = 0; i < scan.count; i++) {
+    const kind = scan.kind[i];
+    const type = scan.type[i];
+    if (kind === ATTRIBUTE && type === MESSAGE_AUTHENTICATOR) continue;
+    const start = scan.start[i];
+    const end = scan.end[i];
+    const known = kind === ATTRIBUTE ? STANDARD_KNOWN[type] : kind === VENDOR ? VENDOR_KNOWN.get(scan.vendorId[i])?.[type] : undefined;
+    if (known !== undefined && known.d.tagged === undefined && known.d.encrypt === undefined) {
+      // The common case, straight from the packet's octets: no view or wire attribute object.
+      attributes.push({ name: known.name, value: decodeValueAt(known.d.dataType, bytes, start, end, known.name) } as NamedAttribute);
+      continue;
+    }
+    // Copies: the packet keeps these octets (raw) or they are decrypted in place of a view.
+    const value = bytes.slice(start, end);
+    const wire: WireAttribute =
+      kind === ATTRIBUTE
+        ? { kind: "attribute", type, value }
+        : kind === VENDOR
+          ? { kind: "vendor", vendorId: scan.vendorId[i], vendorType: type, value }
+          : { kind: "vendor-opaque", vendorId: scan.vendorId[i], data: value };
+    attributes.push(plain(wire, known, context));
   }
-  return new RadiusPacket(code, identifier, packet.authenticator, attributes, maOffset !== undefined);
+  return new RadiusPacket(code, identifier, ownAuthenticator, attributes, maOffset !== undefined);
 }
 
 function answeredRequest(
@@ -248,18 +268,12 @@ for (const [name, d] of Object.entries(ATTRIBUTES) as [SettableName, AttributeDe
   }
 }
 
-/** A raw attribute the packet keeps as it is, with its octets copied out of the datagram. */
-function own(a: WireAttribute): WireAttribute {
-  return a.kind === "vendor-opaque" ? { ...a, data: a.data.slice() } : { ...a, value: a.value.slice() };
-}
-
-function plain(a: WireAttribute, context: CipherContext): Attribute {
-  if (a.kind === "vendor-opaque") return own(a);
-  const known = a.kind === "attribute" ? STANDARD_KNOWN[a.type] : VENDOR_KNOWN.get(a.vendorId)?.[a.vendorType];
-  if (!known) return own(a);
+/** `a` (octets already the packet's own) with its value in plain form, or as it is when unknown. */
+function plain(a: WireAttribute, known: Known | undefined, context: CipherContext): Attribute {
+  if (a.kind === "vendor-opaque" || !known) return a;
   const { name, d } = known;
   // RFC 2865 §5.2: User-Password is defined in Access-Request only; elsewhere there is no key for it.
-  if (d.encrypt === "user-password" && context.code !== Code.AccessRequest) return guard(own(a));
+  if (d.encrypt === "user-password" && context.code !== Code.AccessRequest) return guard(a);
   let bytes = a.value;
   let tag: number | undefined;
   if (d.tagged) {

@@ -59,17 +59,68 @@ export interface ParsedDatagram {
   readonly messageAuthenticatorOffsets: readonly number[];
 }
 
+/** Most attributes a packet can hold: each takes at least two octets. */
+const MAX_ATTRIBUTES = MAX_PACKET_LENGTH / 2;
+
+/**
+ * Where `scanWire` found each attribute, in arrays reused by every call (read them before the next):
+ * kind (0 attribute, 1 vendor, 2 vendor-opaque), type (vendor type), vendor id, and the value's
+ * octets `bytes[start..end)` (vendor-opaque: the data after the Vendor-Id).
+ */
+export interface WireScan {
+  readonly code: PacketCode;
+  readonly identifier: number;
+  /** The packet's octets, cut to its Length field: a plain Uint8Array, a copy or a view (see scanWire). */
+  readonly bytes: Uint8Array;
+  readonly count: number;
+  readonly kind: Uint8Array;
+  readonly type: Uint8Array;
+  readonly vendorId: Uint32Array;
+  readonly start: Uint16Array;
+  readonly end: Uint16Array;
+  /** Offsets in `bytes` of the 16-octet value of every Message-Authenticator, for verification. */
+  readonly messageAuthenticatorOffsets: number[];
+}
+
+export const ATTRIBUTE = 0;
+export const VENDOR = 1;
+export const VENDOR_OPAQUE = 2;
+
+const scanKind = new Uint8Array(MAX_ATTRIBUTES);
+const scanType = new Uint8Array(MAX_ATTRIBUTES);
+const scanVendor = new Uint32Array(MAX_ATTRIBUTES);
+const scanStart = new Uint16Array(MAX_ATTRIBUTES);
+const scanEnd = new Uint16Array(MAX_ATTRIBUTES);
+
 /**
  * Splits a datagram into header and attributes. Octets beyond the Length field are padding and
  * ignored; a datagram shorter than it is discarded (RFC 2865 §3).
  */
-export function decodeWire(datagram: Uint8Array): ParsedDatagram;
+export function decodeWire(datagram: Uint8Array): ParsedDatagram {
+  const scan = scanWire(datagram, true);
+  const { bytes, count, start, end } = scan;
+  const attributes: WireAttribute[] = [];
+  for (let i = 0; i < count; i++) {
+    // Views, not copies: `bytes` is already this packet's own copy of the datagram.
+    const value = bytes.subarray(start[i], end[i]);
+    const kind = scan.kind[i];
+    if (kind === ATTRIBUTE) attributes.push({ kind: "attribute", type: scan.type[i], value });
+    else if (kind === VENDOR) attributes.push({ kind: "vendor", vendorId: scan.vendorId[i], vendorType: scan.type[i], value });
+    else attributes.push({ kind: "vendor-opaque", vendorId: scan.vendorId[i], data: value });
+  }
+  return {
+    packet: { code: scan.code, identifier: scan.identifier, authenticator: bytes.slice(AUTHENTICATOR_OFFSET, HEADER_LENGTH), attributes },
+    bytes,
+    messageAuthenticatorOffsets: scan.messageAuthenticatorOffsets,
+  };
+}
+
 /**
- * `copy` false (message.ts's decodePacket, which converts or copies every value it keeps): `bytes`
- * is a view of the datagram, not a copy, and so are the attribute values.
+ * The checks and the attribute walk of `decodeWire`, without building attribute objects. `copy`
+ * false (message.ts's decodePacket, which converts or copies every value it keeps): `bytes` is a
+ * view of the datagram's octets instead of a copy.
  */
-export function decodeWire(datagram: Uint8Array, copy: boolean): ParsedDatagram;
-export function decodeWire(datagram: Uint8Array, copy = true): ParsedDatagram {
+export function scanWire(datagram: Uint8Array, copy: boolean): WireScan {
   if (datagram.length < HEADER_LENGTH) {
     throw new RadiusDecodeError(
       "packet-too-short",
@@ -94,10 +145,10 @@ export function decodeWire(datagram: Uint8Array, copy = true): ParsedDatagram {
     throw new RadiusDecodeError("unknown-code", `expected a known RADIUS code, found ${code}`);
   }
   // A plain Uint8Array either way, so that slice() copies (a Buffer's would share memory with the
-  // caller's datagram): a copy, or (copy false) a view of the datagram's octets.
+  // caller's datagram).
   const bytes = copy ? new Uint8Array(datagram.subarray(0, length)) : new Uint8Array(datagram.buffer, datagram.byteOffset, length);
-  const attributes: WireAttribute[] = [];
   const messageAuthenticatorOffsets: number[] = [];
+  let count = 0;
   for (let at = HEADER_LENGTH; at < length;) {
     if (length - at < 2) {
       throw new RadiusDecodeError(
@@ -120,52 +171,72 @@ export function decodeWire(datagram: Uint8Array, copy = true): ParsedDatagram {
           `by ${at + attributeLength - length} octets`,
       );
     }
-    const value = bytes.subarray(at + 2, at + attributeLength);
     if (type === VENDOR_SPECIFIC) {
-      for (const v of decodeVendorSpecific(value, at)) attributes.push(v);
+      count = scanVendorSpecific(bytes, at + 2, at + attributeLength, at, count);
     } else {
       if (type === MESSAGE_AUTHENTICATOR) messageAuthenticatorOffsets.push(at + 2);
-      // Views, not copies: `bytes` is already this packet's own copy of the datagram.
-      attributes.push({ kind: "attribute", type, value });
+      scanKind[count] = ATTRIBUTE;
+      scanType[count] = type;
+      scanVendor[count] = 0;
+      scanStart[count] = at + 2;
+      scanEnd[count] = at + attributeLength;
+      count++;
     }
     at += attributeLength;
   }
   return {
-    packet: { code, identifier: bytes[1], authenticator: bytes.slice(AUTHENTICATOR_OFFSET, HEADER_LENGTH), attributes },
+    code,
+    identifier: bytes[1],
     bytes,
+    count,
+    kind: scanKind,
+    type: scanType,
+    vendorId: scanVendor,
+    start: scanStart,
+    end: scanEnd,
     messageAuthenticatorOffsets,
   };
 }
 
-/** RFC 2865 §5.26; a vendor in the standard layout may pack several attributes into one. */
-function decodeVendorSpecific(value: Uint8Array, offset: number): WireAttribute[] {
-  if (value.length < VENDOR_ID_LENGTH + 1) {
+/** RFC 2865 §5.26 (the value is bytes[from..to)); a vendor in the standard layout may pack several attributes into one. */
+function scanVendorSpecific(bytes: Uint8Array, from: number, to: number, offset: number, count: number): number {
+  if (to - from < VENDOR_ID_LENGTH + 1) {
     throw new RadiusDecodeError(
       "vendor-specific-malformed",
-      `Vendor-Specific at offset ${offset}: expected Length >= 7, found ${value.length + 2}`,
+      `Vendor-Specific at offset ${offset}: expected Length >= 7, found ${to - from + 2}`,
     );
   }
-  const vendorId = ((value[0] << 24) | (value[1] << 16) | (value[2] << 8) | value[3]) >>> 0;
-  const data = value.subarray(VENDOR_ID_LENGTH);
+  const vendorId = ((bytes[from] << 24) | (bytes[from + 1] << 16) | (bytes[from + 2] << 8) | bytes[from + 3]) >>> 0;
+  const data = from + VENDOR_ID_LENGTH;
   if (!STANDARD_FORMAT_VENDORS.has(vendorId)) {
-    return [{ kind: "vendor-opaque", vendorId, data }];
+    scanKind[count] = VENDOR_OPAQUE;
+    scanType[count] = 0;
+    scanVendor[count] = vendorId;
+    scanStart[count] = data;
+    scanEnd[count] = to;
+    return count + 1;
   }
-  const out: WireAttribute[] = [];
-  for (let at = 0; at < data.length;) {
-    const vendorLength = data[at + 1];
-    if (at + 2 > data.length || vendorLength < 2 || at + vendorLength > data.length) {
+  const dataLength = to - data;
+  for (let at = 0; at < dataLength;) {
+    const vendorLength = bytes[data + at + 1];
+    if (at + 2 > dataLength || vendorLength < 2 || at + vendorLength > dataLength) {
       throw new RadiusDecodeError(
         "vendor-specific-malformed",
         `Vendor-Specific at offset ${offset}, vendor ${vendorId}: sub-attribute at ${at} ` +
-          (at + 2 > data.length
+          (at + 2 > dataLength
             ? "has no length octet"
-            : `has Vendor-Length ${vendorLength}, ${data.length - at} octets left`),
+            : `has Vendor-Length ${vendorLength}, ${dataLength - at} octets left`),
       );
     }
-    out.push({ kind: "vendor", vendorId, vendorType: data[at], value: data.subarray(at + 2, at + vendorLength) });
+    scanKind[count] = VENDOR;
+    scanType[count] = bytes[data + at];
+    scanVendor[count] = vendorId;
+    scanStart[count] = data + at + 2;
+    scanEnd[count] = data + at + vendorLength;
+    count++;
     at += vendorLength;
   }
-  return out;
+  return count;
 }
 
 /** Serialises a packet as given (one vendor attribute per attribute 26, as FreeRADIUS sends them). Never modifies its input. */
