@@ -49,8 +49,7 @@ export class Journal {
 
   /** An existing, empty journal file, started again with `header`. */
   static restart(path: string, header: unknown): Journal {
-    const journal = new Journal({ path, fd: openSync(path, "a", 0o600), buffers: [encodeFrame(header)], fresh: true }, 0);
-    return journal;
+    return new Journal({ path, fd: openSync(path, "a", 0o600), buffers: [encodeFrame(header)], fresh: true }, 0);
   }
 
   /** Appends to an existing journal file that holds `records` intact records and nothing else. */
