@@ -33,6 +33,9 @@ import {
   COUNTER_COUNT,
   COUNTERS,
   MALFORMED_REASONS,
+  missingExports,
+  OPTIONAL_EXPORTS,
+  REQUIRED_EXPORTS,
   type BatchResult,
   type BlockResult,
   type Filter,
@@ -56,27 +59,7 @@ interface WasmStatic {
 }
 const wasm = (globalThis as unknown as { WebAssembly: WasmStatic }).WebAssembly;
 
-/** Exports every ABI version 1 filter has (docs/filter-abi.md "Exports"). */
-export const REQUIRED_EXPORTS = [
-  "memory",
-  "iapd_abi_version",
-  "iapd_filter_info",
-  "iapd_init",
-  "iapd_configure",
-  "iapd_in_ptr",
-  "iapd_out_ptr",
-  "iapd_desc_ptr",
-  "iapd_scratch_ptr",
-  "iapd_counters_ptr",
-  "iapd_target_counters_ptr",
-  "iapd_result_ptr",
-  "iapd_target_add",
-  "iapd_target_remove",
-  "iapd_target_clear",
-  "iapd_process",
-] as const;
-
-export const OPTIONAL_EXPORTS = ["iapd_process_tpacket3"] as const;
+export { OPTIONAL_EXPORTS, REQUIRED_EXPORTS } from "./types.ts";
 
 /** Why a candidate was refused; each comes with a message saying what was expected and found. */
 export type RejectReason = "not-wasm" | "imports" | "missing-exports" | "abi-version" | "info" | "init" | "self-test" | "trap";
@@ -130,7 +113,7 @@ export async function inspectFilter(bytes: Uint8Array): Promise<FilterModuleInfo
     throw new FilterRejected("imports", `imports ${unexpected.map((i) => `${i.module}.${i.name}`).join(", ")}; a filter may import env.abort only`);
   }
   const exports = new Map(wasm.Module.exports(module).map((e) => [e.name, e.kind]));
-  const missing = REQUIRED_EXPORTS.filter((name) => exports.get(name) !== (name === "memory" ? "memory" : "function"));
+  const missing = missingExports((name) => exports.get(name));
   if (missing.length > 0) throw new FilterRejected("missing-exports", `missing export(s) ${missing.join(", ")} (docs/filter-abi.md "Exports")`);
 
   const instance = await instantiate(module);

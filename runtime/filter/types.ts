@@ -5,6 +5,33 @@
 
 export const ABI_VERSION = 1;
 
+/** Exports every ABI version 1 filter has (docs/filter-abi.md "Exports"). */
+export const REQUIRED_EXPORTS = [
+  "memory",
+  "iapd_abi_version",
+  "iapd_filter_info",
+  "iapd_init",
+  "iapd_configure",
+  "iapd_in_ptr",
+  "iapd_out_ptr",
+  "iapd_desc_ptr",
+  "iapd_scratch_ptr",
+  "iapd_counters_ptr",
+  "iapd_target_counters_ptr",
+  "iapd_result_ptr",
+  "iapd_target_add",
+  "iapd_target_remove",
+  "iapd_target_clear",
+  "iapd_process",
+] as const;
+
+export const OPTIONAL_EXPORTS = ["iapd_process_tpacket3"] as const;
+
+/** The required exports a module lacks, given the kind ("memory", "function") of each of its exports. */
+export function missingExports(kind: (name: string) => string | undefined): string[] {
+  return REQUIRED_EXPORTS.filter((name) => kind(name) !== (name === "memory" ? "memory" : "function"));
+}
+
 /** Capture link types the filter understands (LINKTYPE_* numbers from pcap). */
 export const LINK_TYPES = [1, 101, 113, 228, 229, 276] as const;
 export type LinkType = (typeof LINK_TYPES)[number];

@@ -12,6 +12,7 @@ import {
   ABI_VERSION,
   COUNTER_COUNT,
   FilterError,
+  missingExports,
   type BatchResult,
   type BlockResult,
   type Filter,
@@ -82,24 +83,6 @@ interface FilterExports {
   iapd_process_tpacket3?(inOffset: number, inLength: number, from: number): number;
 }
 
-const REQUIRED_FUNCTIONS = [
-  "iapd_abi_version",
-  "iapd_filter_info",
-  "iapd_init",
-  "iapd_configure",
-  "iapd_in_ptr",
-  "iapd_out_ptr",
-  "iapd_desc_ptr",
-  "iapd_scratch_ptr",
-  "iapd_counters_ptr",
-  "iapd_target_counters_ptr",
-  "iapd_result_ptr",
-  "iapd_target_add",
-  "iapd_target_remove",
-  "iapd_target_clear",
-  "iapd_process",
-] as const;
-
 interface Regions {
   in: number;
   out: number;
@@ -123,8 +106,7 @@ function full(operation: string, value: number): number {
 }
 
 function checkExports(exports: Record<string, unknown>, origin: string): FilterExports {
-  const missing: string[] = REQUIRED_FUNCTIONS.filter((name) => typeof exports[name] !== "function");
-  if (!(exports.memory instanceof wasm.Memory)) missing.unshift("memory");
+  const missing = missingExports((name) => (exports[name] instanceof wasm.Memory ? "memory" : typeof exports[name]));
   if (missing.length > 0) {
     throw new Error(`${origin} is not an iapd filter: missing export(s) ${missing.join(", ")}`);
   }
