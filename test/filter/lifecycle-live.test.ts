@@ -43,10 +43,11 @@ test("a filter that traps on live traffic: rolled back on every worker, the bloc
   const dir = mkdtempSync(join(tmpdir(), "iapd-live-trap-"));
   let host: ChildProcess | undefined;
   try {
-    for (const ns of Object.values(NS)) lab.namespace(ns);
-    lab.veth([NS.sender, "iapddp-ltg0", "100.64.0.1/24"], [NS.iapd, "iapddp-ltr0", "100.64.0.2/24"]);
-    lab.run(NS.sender, "ping", "-c1", "-W1", "100.64.0.2");
-    host = lab.spawn(NS.iapd, process.execPath, ["--import", "tsx", join(ROOT, "test/filter/lifecycle-live-host.ts"), "iapddp-ltr0", join(dir, "mirrored.pcap")], {
+    // The lab adds this run's suffix to namespace names.
+    const ns = { sender: lab.namespace(NS.sender), iapd: lab.namespace(NS.iapd) };
+    lab.veth([ns.sender, "iapddp-ltg0", "100.64.0.1/24"], [ns.iapd, "iapddp-ltr0", "100.64.0.2/24"]);
+    lab.run(ns.sender, "ping", "-c1", "-W1", "100.64.0.2");
+    host = lab.spawn(ns.iapd, process.execPath, ["--import", "tsx", join(ROOT, "test/filter/lifecycle-live-host.ts"), "iapddp-ltr0", join(dir, "mirrored.pcap")], {
       cwd: ROOT,
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
@@ -56,7 +57,7 @@ test("a filter that traps on live traffic: rolled back on every worker, the bloc
     const activated = await request(host, { cmd: "activate", module: Buffer.from(trapper).toString("base64") });
     assert.is(activated.active, "trapper");
 
-    const sender = lab.spawn(NS.sender, process.execPath, ["-e", SENDER, String(DATAGRAMS)]);
+    const sender = lab.spawn(ns.sender, process.execPath, ["-e", SENDER, String(DATAGRAMS)]);
     await waitForOutput(sender, "sending");
     await new Promise((r) => sender.on("close", r));
     await new Promise((r) => setTimeout(r, 300));
