@@ -7,7 +7,8 @@
  *   npm run build:binary && node --import tsx scripts/bench-startup.ts [runs=15]
  *
  * "wall" is from spawn to the ready line on stderr; "self" is the daemon's own figure on that line
- * (performance.now(), from process start).
+ * (performance.now(), from process start). The last row is node printing that line at once: the
+ * floor of any Node start on this machine at this moment.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -22,12 +23,17 @@ const config =
   readFileSync(join(root, "fixtures/configs/demo.yaml"), "utf8") +
   '\nradius:\n  clients:\n    - { address: 127.0.0.1, secret: bench }\n  accounting: { listen: "127.0.0.1:0" }\n  dynamicAuthorization: { listen: "127.0.0.1:0" }\napi:\n  listen: "127.0.0.1:0"\n';
 
+/** The floor: node itself printing a ready line at once (the run arguments are ignored), to read
+ * the other rows against on a machine whose load varies. */
+const floor = 'process.on("SIGTERM", () => process.exit(0)); setInterval(() => {}, 1000); console.error(`iapd: ready in ${Math.round(performance.now())} ms`);';
+
 const forms: [string, string, string[]][] = [
   ["dist/iapd (single binary)", join(root, "dist/iapd"), []],
   ["node bin/iapd.js (tsx, sources)", process.execPath, [join(root, "bin/iapd.js")]],
   ["node dist/iapd.cjs (bundle)", process.execPath, [join(root, "dist/iapd.cjs")]],
   ["deno run runtime/cli/main.ts", deno, ["run", ...denoFlags, join(root, "runtime/cli/main.ts")]],
   ["deno run dist/iapd.cjs", deno, ["run", ...denoFlags, join(root, "dist/iapd.cjs")]],
+  ["floor: node -e (prints the ready line at once)", process.execPath, ["-e", floor]],
 ];
 
 /** One start: milliseconds from spawn to the ready line, and the daemon's own figure. */
