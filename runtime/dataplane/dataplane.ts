@@ -61,15 +61,22 @@ class CaptureWorker {
   #wake: number;
   readonly #waiting = new Map<number, (message: FromWorker) => void>();
   failure: Error | undefined;
+  /** The worker increments it on every turn of its loop (see DataPlane's supervisor). */
+  readonly heartbeat = new Int32Array(new SharedArrayBuffer(4));
+  lastBeat = -1;
+  stillFor = 0;
+  readonly startedAt = Date.now();
+  /** Its loop runs: supervision starts then (starting compiles the filter and may take a while). */
+  running = false;
 
   constructor(
-    setup: WorkerSetup,
-    readonly onFailure: (error: Error) => void,
+    readonly setup: WorkerSetup,
+    readonly onFailure: (error: Error, worker: CaptureWorker) => void,
     readonly onFilterEvent: (event: FilterEvent) => void,
     readonly onChangeFailed: (message: string, tunnel: number | undefined) => void,
   ) {
     this.#wake = libc().eventfd(EFD_NONBLOCK | EFD_CLOEXEC);
-    this.#worker = spawnWorker(new URL("./worker.ts", import.meta.url), { ...setup, wakeFd: this.#wake });
+    this.#worker = spawnWorker(new URL("./worker.ts", import.meta.url), { ...setup, wakeFd: this.#wake, heartbeat: this.heartbeat.buffer as SharedArrayBuffer });
     this.#worker.on("message", (message: FromWorker) => {
       if (message.type === "filter-event") {
         this.onFilterEvent(message.event);
@@ -79,8 +86,9 @@ class CaptureWorker {
         this.failure = namedError(message.name, message.message);
         for (const resolve of this.#waiting.values()) resolve(message);
         this.#waiting.clear();
-        this.onFailure(this.failure);
+        this.onFailure(this.failure, this);
       } else if (message.type === "ready") {
+        this.running = true;
         this.#waiting.get(-1)?.(message);
         this.#waiting.delete(-1);
       } else {
@@ -92,7 +100,7 @@ class CaptureWorker {
       this.failure = e;
       for (const resolve of this.#waiting.values()) resolve({ type: "failed", message: e.message, name: e.name });
       this.#waiting.clear();
-      this.onFailure(e);
+      this.onFailure(e, this);
     });
   }
 
@@ -143,8 +151,23 @@ function namedError(name: string, message: string): Error {
   return e;
 }
 
+/** Supervision: a worker whose loop has not turned for this long is stuck (a filter call that never returns). */
+const HUNG_AFTER_MS = 3000;
+const SUPERVISE_EVERY_MS = 500;
+/** Restarts of one worker are at least this far apart. */
+const RESTART_BACKOFF_MS = 1000;
+
 export class DataPlane implements PoolSink {
   readonly #workers: CaptureWorker[];
+  /** What a restarted worker must be given: the current target table and tunnels. */
+  readonly #table = new Map<number, Target>();
+  readonly #tunnels = new Map<number, EgressTunnel>();
+  /** The filter workers run, and the one before it (what a rollback returns to). */
+  #filter: { current: CheckedFilter; previous: CheckedFilter | undefined };
+  #supervisor: ReturnType<typeof setInterval> | undefined;
+  /** Worker restarts since start. */
+  restarts = 0;
+  #onChangeFailed: (message: string, tunnel: number | undefined) => void = () => {};
   readonly #log: (line: string) => void;
   #pending: Change[] = [];
   #nextId = 1;
@@ -158,10 +181,57 @@ export class DataPlane implements PoolSink {
   /** The filter the workers last fell back from on their own, so one failure is reported once. */
   #failedFilter: string | undefined;
 
-  private constructor(workers: CaptureWorker[], log: (line: string) => void, onFilterEvent: (event: FilterEvent) => void) {
+  private constructor(workers: CaptureWorker[], log: (line: string) => void, onFilterEvent: (event: FilterEvent) => void, filter: CheckedFilter) {
     this.#workers = workers;
     this.#log = log;
     this.#onFilterEvent = onFilterEvent;
+    this.#filter = { current: filter, previous: undefined };
+    this.#supervisor = setInterval(() => this.#supervise(), SUPERVISE_EVERY_MS);
+    this.#supervisor.unref();
+  }
+
+  // ---- supervision: a worker that failed or hangs is replaced ----------------------------------
+
+  #supervise(): void {
+    for (const w of this.#workers) {
+      if (w.failure || !w.running) continue;
+      const beat = Atomics.load(w.heartbeat, 0);
+      w.stillFor = beat === w.lastBeat ? w.stillFor + SUPERVISE_EVERY_MS : 0;
+      w.lastBeat = beat;
+      if (w.stillFor >= HUNG_AFTER_MS) {
+        w.failure = new Error(`worker ${w.setup.interface}#${w.setup.id} did not turn its loop for ${w.stillFor} ms (a filter call that never returns?)`);
+        this.#log(`data plane: ${w.failure.message}: restarting it on the previous filter`);
+        if (this.#filter.previous) this.#filter = { current: this.#filter.previous, previous: undefined };
+        void this.#replace(w);
+      }
+    }
+  }
+
+  /** Ends `worker` and starts a new one with the same setup, the current table, tunnels and filter. */
+  async #replace(worker: CaptureWorker): Promise<void> {
+    if (this.#stopped) return;
+    const since = Date.now() - worker.startedAt;
+    if (since < RESTART_BACKOFF_MS) await new Promise((r) => setTimeout(r, RESTART_BACKOFF_MS - since));
+    await worker.terminate();
+    const index = this.#workers.indexOf(worker);
+    if (this.#stopped || index < 0) return;
+    // Changes still queued are in the table already; sent again they would be applied twice.
+    this.#flush();
+    const changes: Change[] = [
+      ...[...this.#tunnels.values()].map((tunnel): Change => ({ op: "set-tunnel", tunnel })),
+      ...[...this.#table.values()].map((target): Change => ({ op: "add", target })),
+    ];
+    const fresh = new CaptureWorker({ ...worker.setup, filter: this.#filter.current, changes }, (e, w) => this.#failed(e, w), (event) => this.#filterEvent(event), (message, tunnel) => this.#onChangeFailed(message, tunnel));
+    this.#workers[index] = fresh;
+    this.restarts++;
+    const answer = await fresh.ready();
+    if (answer.type === "ready") this.#log(`data plane: worker ${fresh.setup.interface}#${fresh.setup.id} restarted`);
+  }
+
+  #failed(e: Error, worker: CaptureWorker): void {
+    if (!this.failure) this.failure = e;
+    this.#log(`data plane worker ${worker.setup.interface}#${worker.setup.id} failed: ${e.message}; restarting it`);
+    void this.#replace(worker);
   }
 
   // ---- filter hot swap: every worker's FilterSwitch, between two of its blocks -----------------
@@ -178,6 +248,7 @@ export class DataPlane implements PoolSink {
       const refused = answers.find((a) => a.answer.type !== "filter" || a.answer.error !== undefined);
       if (!refused) {
         this.#failedFilter = undefined;
+        this.#filter = { current: filter, previous: this.#filter.current };
         return;
       }
       // All or none: the workers that switched go back.
@@ -189,6 +260,7 @@ export class DataPlane implements PoolSink {
       const answers = await this.#everyWorker((id) => ({ type: "rollback", id }));
       const refused = answers.find((a) => a.answer.type === "filter" && a.answer.error !== undefined);
       if (refused && refused.answer.type === "filter") throw new SwapError(refused.answer.error ?? "");
+      if (this.#filter.previous) this.#filter = { current: this.#filter.previous, previous: this.#filter.current };
     },
   };
 
@@ -202,6 +274,7 @@ export class DataPlane implements PoolSink {
     if (event.type === "rolled-back" && event.cause !== "request") {
       if (this.#failedFilter === event.from.id) return;
       this.#failedFilter = event.from.id;
+      if (this.#filter.previous) this.#filter = { current: this.#filter.previous, previous: this.#filter.current };
       this.#log(`filter ${event.from.name} ${event.from.version} ${event.cause === "trap" ? "trapped" : "was too slow"}; every worker is back on ${event.filter.name} ${event.filter.version}: ${event.message ?? ""}`);
       const id = this.#nextId++;
       for (const w of this.#workers) if (!w.failure) void w.request({ type: "rollback", id });
@@ -243,11 +316,8 @@ export class DataPlane implements PoolSink {
       }
     }
     let plane: DataPlane | undefined;
-    const onFailure = (e: Error) => {
-      if (plane && !plane.failure) {
-        plane.failure = e;
-        log(`data plane worker failed: ${e.message}`);
-      }
+    const onFailure = (e: Error, worker: CaptureWorker) => {
+      if (plane) plane.#failed(e, worker);
     };
     const onFilterEvent = (event: FilterEvent) => {
       if (plane) plane.#filterEvent(event);
@@ -268,7 +338,8 @@ export class DataPlane implements PoolSink {
       await Promise.all(workers.map((w) => w.terminate()));
       throw namedError(failed.name, failed.message);
     }
-    plane = new DataPlane(workers, log, options.onFilterEvent ?? (() => {}));
+    plane = new DataPlane(workers, log, options.onFilterEvent ?? (() => {}), filter);
+    plane.#onChangeFailed = onChangeFailed;
     log(`data plane capturing on ${capture.interfaces.map((i) => `${i.name} (${i.workers} worker${i.workers > 1 ? "s" : ""})`).join(", ")}, egress ${options.egress.mode}`);
     return plane;
   }
@@ -294,6 +365,10 @@ export class DataPlane implements PoolSink {
 
   #queue(change: Change): void {
     if (this.#stopped) return;
+    if (change.op === "add") this.#table.set(change.target.slot, change.target);
+    else if (change.op === "remove") this.#table.delete(change.slot);
+    else if (change.op === "set-tunnel") this.#tunnels.set(change.tunnel.index, change.tunnel);
+    else this.#tunnels.delete(change.index);
     if (this.#pending.length === 0) queueMicrotask(() => this.#flush());
     this.#pending.push(change);
   }
@@ -323,6 +398,7 @@ export class DataPlane implements PoolSink {
   async stop(): Promise<DataPlaneStats> {
     this.#flush();
     this.#stopped = true;
+    clearInterval(this.#supervisor);
     const id = this.#nextId++;
     const answers = await Promise.all(
       this.#workers.map(async (w) => {

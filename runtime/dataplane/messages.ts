@@ -32,6 +32,8 @@ export interface WorkerSetup {
   changes: Change[];
   /** An eventfd the data plane writes to after each message, so that an idle worker wakes at once. */
   wakeFd?: number;
+  /** Int32 the worker increments on every turn of its loop: the data plane's sign of life. */
+  heartbeat?: SharedArrayBuffer;
 }
 
 export type ToWorker =

@@ -124,8 +124,11 @@ function drain(): boolean {
   return handled > 0;
 }
 
+const heartbeat = setup.heartbeat ? new Int32Array(setup.heartbeat) : undefined;
+
 function loop(): void {
   if (!running) return;
+  if (heartbeat) Atomics.add(heartbeat, 0, 1);
   try {
     if (!drain()) ring.wait(IDLE_WAIT_MS, setup.wakeFd);
   } catch (e) {
