@@ -3,55 +3,15 @@
 // its VLAN tags and PPPoE header, then the L3 packet. Juniper calls this mirroring "Layer 2 and
 // Layer 3 datagrams"; docs/filters.md "jmirror-l2" gives the payload format.
 //
-// The same layer files, target table and counters as the built-in filter (assembly/jmirror.ts);
-// only the copy starts at the frame instead of at the IP header. Only Ethernet captures have an
-// Ethernet header to keep, so iapd_configure refuses every other link type (code 9).
-import {
-  BAD_RECORD,
-  count,
-  countTargetCopy,
-  countTargetDrop,
-  counter,
-  FRAGMENTED,
-  FRAMES,
-  MATCHED,
-  MIRRORED,
-  MIRRORED_BYTES,
-  NEXT_IP_ID,
-  OUT_BYTES,
-  OUT_PACKETS,
-  OUTPUT_FULL,
-  OVERSIZE,
-  PARSED,
-  TOO_MANY_COPIES,
-} from "./counters";
-import { buildJmirror, jmirrorOversize, jmirrorSize } from "./encap/jmirror";
-import { BAD_DSCP, BAD_MTU, NOT_INITIALISED, OK, UNSUPPORTED_LINK_TYPE } from "./errors";
-import { decodeIpv4 } from "./ipv4";
-import { decodeIpv6 } from "./ipv6";
-import { ETHERTYPE_IPV4, load16be, load32be, nextOf, reasonOf, valueOf } from "./layer";
-import { decodeLink, LINKTYPE_ETHERNET } from "./link";
-import { beginBatch, beginCopy, descriptors, outUsed } from "./output";
-import { candidatesBase, inBase, inCapacity, initialised, outCapacity, resultBase } from "./regions";
-import {
-  DSCP,
-  DSCP_INHERIT,
-  INTERCEPT_ID,
-  match4,
-  match6,
-  MEDIATION_ADDRESS,
-  MEDIATION_PORT,
-  SESSION_ID,
-  SOURCE_ADDRESS,
-  targetRecord,
-  TUNNEL,
-  uniqueStreams,
-} from "./targets";
+// Everything but its name and where a copy starts is the built-in filter's (assembly/filter.ts).
+// Only Ethernet captures have an Ethernet header to keep, so iapd_configure refuses every other
+// link type (code 9).
+import { COPY_FRAME, copyFrom, filterInfo } from "./filter";
 
-// Region allocation, region addresses and the target table do not depend on the encapsulation.
 export {
   iapd_abi_version,
   iapd_init,
+  iapd_configure,
   iapd_in_ptr,
   iapd_out_ptr,
   iapd_desc_ptr,
@@ -62,146 +22,13 @@ export {
   iapd_target_add,
   iapd_target_remove,
   iapd_target_clear,
-} from "./jmirror";
+  iapd_process,
+} from "./filter";
 
-const MIN_MTU: u32 = 68;
-const MAX_MTU: u32 = 65535;
-const MAX_COPIES: u32 = 64;
-const RECORD_HEADER: u32 = 16;
 const INFO = '{"name":"jmirror-l2","version":"0.1.0"}';
 
-const info = memory.data(64);
-
-let nodeSource: u32 = 0;
-let mtu: u32 = 1500;
-let nodeDscp: u32 = DSCP_INHERIT;
+copyFrom(COPY_FRAME);
 
 export function iapd_filter_info(): usize {
-  const length = String.UTF8.encodeUnsafe(changetype<usize>(INFO), INFO.length, info + 4);
-  store<u32>(info, <u32>length);
-  return info;
-}
-
-export function iapd_configure(newLinkType: u32, sourceAddress: u32, newMtu: u32, dscp: u32): u32 {
-  if (!initialised) return NOT_INITIALISED;
-  if (newLinkType != LINKTYPE_ETHERNET) return UNSUPPORTED_LINK_TYPE;
-  if (newMtu < MIN_MTU || newMtu > MAX_MTU) return BAD_MTU;
-  if (dscp > 63 && dscp != DSCP_INHERIT) return BAD_DSCP;
-  nodeSource = sourceAddress;
-  mtu = newMtu;
-  nodeDscp = dscp;
-  return OK;
-}
-
-export function iapd_process(inOffset: u32, inLength: u32): u32 {
-  if (!initialised) return 0;
-  beginBatch();
-  let consumed: u32 = 0;
-  let frames: u32 = 0;
-  if (inOffset <= inCapacity && inLength <= inCapacity - inOffset) {
-    const start = inBase + inOffset;
-    while (inLength - consumed >= RECORD_HEADER) {
-      const record = start + consumed;
-      const captured = load<u32>(record, 8);
-      if (captured > inLength - consumed - RECORD_HEADER) break;
-      if (!processFrame(record, captured, load<u32>(record, 12))) break;
-      consumed += RECORD_HEADER + captured;
-      frames++;
-    }
-  }
-  store<u32>(resultBase, frames);
-  store<u32>(resultBase, descriptors, 4);
-  store<u32>(resultBase, outUsed, 8);
-  return consumed;
-}
-
-function malformed(reason: u32): bool {
-  count(FRAMES);
-  count(reason);
-  return true;
-}
-
-// As the built-in filter: target DSCP, else node DSCP, else the mirrored packet's (ECN cleared,
-// RFC 3168 section 5).
-@inline function outerTos(targetDscp: u32, innerTos: u32): u32 {
-  if (targetDscp != DSCP_INHERIT) return targetDscp << 2;
-  if (nodeDscp != DSCP_INHERIT) return nodeDscp << 2;
-  return innerTos & 0xfc;
-}
-
-/** Filters one record; false if its copies do not fit in the space left (it is then not consumed). */
-function processFrame(record: usize, captured: u32, original: u32): bool {
-  if (captured > original) return malformed(BAD_RECORD);
-  const frame = record + RECORD_HEADER;
-  const l2 = decodeLink(LINKTYPE_ETHERNET, frame, captured);
-  if (reasonOf(l2) != 0) return malformed(reasonOf(l2));
-  const offset = valueOf(l2);
-  const ipv4 = nextOf(l2) == ETHERTYPE_IPV4;
-  const l3 = ipv4 ? decodeIpv4(frame, offset, captured, original) : decodeIpv6(frame, offset, captured, original);
-  if (reasonOf(l3) != 0) return malformed(reasonOf(l3));
-  const packet = frame + offset;
-  // The payload: link-layer header, tags and PPPoE header as captured, then the L3 bytes the built-in
-  // filter would copy (never Ethernet padding or FCS).
-  const length = offset + valueOf(l3);
-
-  const list = candidatesBase;
-  let n: u32;
-  let innerTos: u32;
-  if (ipv4) {
-    n = match4(load32be(packet + 16), list, match4(load32be(packet + 12), list, 0));
-    innerTos = <u32>load<u8>(packet, 1);
-  } else {
-    n = match6(packet + 24, list, match6(packet + 8, list, 0));
-    innerTos = (load16be(packet) >> 4) & 0xff;
-  }
-  n = uniqueStreams(list, n);
-
-  const copies = min(n, MAX_COPIES);
-  const oversize = jmirrorOversize(length);
-  const size = jmirrorSize(length, mtu);
-  let writable: u32 = oversize ? 0 : copies;
-  const space = outCapacity - outUsed;
-  if (<u64>writable * size > <u64>space) {
-    if (outUsed != 0) return false;
-    writable = space / size;
-  }
-
-  count(FRAMES);
-  count(PARSED);
-  if (n == 0) return true;
-  count(MATCHED);
-  const seconds = load<u32>(record);
-  const nanoseconds = load<u32>(record, 4);
-  for (let i: u32 = 0; i < n; i++) {
-    const slot = load<u32>(list + (<usize>i << 2));
-    if (i >= writable) {
-      count(i >= MAX_COPIES ? TOO_MANY_COPIES : oversize ? OVERSIZE : OUTPUT_FULL);
-      countTargetDrop(slot);
-      continue;
-    }
-    const t = targetRecord(slot);
-    const source = load<u32>(t + SOURCE_ADDRESS);
-    const id = <u32>counter(NEXT_IP_ID) & 0xffff;
-    count(NEXT_IP_ID);
-    beginCopy(slot, load<u32>(t + TUNNEL), seconds, nanoseconds);
-    const packets = buildJmirror(
-      frame,
-      length,
-      outerTos(load<u32>(t + DSCP), innerTos),
-      id,
-      source != 0 ? source : nodeSource,
-      load<u32>(t + MEDIATION_ADDRESS),
-      load<u32>(t + MEDIATION_PORT),
-      load<u32>(t + INTERCEPT_ID),
-      load<u32>(t + SESSION_ID),
-      mtu,
-    );
-    count(MIRRORED);
-    count(MIRRORED_BYTES, length);
-    count(OUT_PACKETS, packets);
-    count(OUT_BYTES, size);
-    if (packets > 1) count(FRAGMENTED);
-    countTargetCopy(slot, length);
-  }
-  return true;
+  return filterInfo(INFO);
 }

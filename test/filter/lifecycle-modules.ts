@@ -78,15 +78,16 @@ export function builtinTrappingOnCall(trapAt: number, name = "trapper", options:
   if (name.length !== 7) throw new Error("the name must have 7 letters");
   let text = readFileSync(WAT, "utf8");
   if (options.tpacket3 === false) text = text.replace(/\(export "iapd_process_tpacket3" \(func [^)]*\)\)/, "");
-  const exported = '(export "iapd_process" (func $assembly/jmirror/iapd_process))';
-  if (!text.includes(exported)) throw new Error("build/filters/jmirror.wat has no iapd_process export");
-  text = text.replace(exported, '(export "iapd_process" (func $test/trap_wrapper))');
+  const exported = /\(export "iapd_process" \(func (\$[^)]+)\)\)/.exec(text);
+  if (!exported) throw new Error("build/filters/jmirror.wat has no iapd_process export");
+  const process = exported[1];
+  text = text.replace(exported[0], '(export "iapd_process" (func $test/trap_wrapper))');
   text = text.replace(/\)\s*$/, `
     (global $test/calls (mut i32) (i32.const 0))
     (func $test/trap_wrapper (param $offset i32) (param $length i32) (result i32)
       (global.set $test/calls (i32.add (global.get $test/calls) (i32.const 1)))
       (if (i32.eq (global.get $test/calls) (i32.const ${trapAt})) (then (unreachable)))
-      (call $assembly/jmirror/iapd_process (local.get $offset) (local.get $length)))
+      (call ${process} (local.get $offset) (local.get $length)))
   )`);
   const bytes = compile(text);
   // INFO is an AssemblyScript string (UTF-16LE) in a data segment.
