@@ -4,7 +4,7 @@
  * core; CoA round-trip latency and rate of iapd's dynamic authorization server; memory per
  * subscriber session.
  *
- *   node --import tsx scripts/bench-radius.ts [--requests 60000] [--sessions 1000000] [--repeat 2] [--window 128] [--json FILE]
+ *   node --import tsx scripts/bench-radius.ts [--requests 60000] [--sessions 1000000] [--repeat 2] [--window 128] [--no-floor] [--json FILE]
  *
  * - The load generator (scripts/bench/radius-load.ts) is its own process on CPU 0; each server runs
  *   alone on CPU 1 (taskset), started fresh for every run and stopped by its PID.
@@ -14,6 +14,9 @@
  *   detail file). Rounds alternate the order; each ratio compares runs of the same round. Besides
  *   requests/s, each server's CPU time per request (/proc) is reported: a noisy neighbour on a
  *   shared machine lowers the rate, not the CPU time.
+ * - The floor (`--no-floor` leaves it out): scripts/bench/udp-echo.ts, a bare node:dgram server on
+ *   the same CPU that answers each request with a signed empty Accounting-Response and does nothing
+ *   else; what one recvmsg + one sendmsg through libuv cost a Node server here.
  * - Window 128: with 256 outstanding requests a server's default UDP receive buffer (rmem_default,
  *   208 KiB here) overflows as soon as it falls behind, and the lost requests' timeouts, not the
  *   server, then set the rate. Drops are reported (UDP RcvbufErrors, system-wide).
@@ -46,6 +49,8 @@ const { values } = parseArgs({
     "coa-sequential": { type: "string", default: "2000" },
     "listener-sessions": { type: "string", default: "100000" },
     freeradius: { type: "string", default: "ok,cache,detail" },
+    floor: { type: "boolean", default: true },
+    "no-floor": { type: "boolean", default: false },
     json: { type: "string" },
   },
 });
@@ -191,6 +196,34 @@ function statusServerAnswers(port: number): Promise<boolean> {
     });
     socket.send(bytes, port, "127.0.0.1");
   });
+}
+
+/** The floor: scripts/bench/udp-echo.ts, a bare node:dgram server that only signs and sends an empty answer. */
+async function startFloor(): Promise<Server> {
+  const port = await freePort();
+  const [command, ...args] = [...serverCpu, process.execPath, "--import", "tsx", join(ROOT, "scripts/bench/udp-echo.ts"), String(port), SECRET];
+  const child: ChildProcess = spawn(command, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"] });
+  const exited = new Promise<void>((done) => child.on("close", () => done()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, "SIGTERM");
+    await exited;
+  };
+  let stderr = "";
+  await new Promise<void>((ready, fail) => {
+    const timer = setTimeout(() => fail(new Error(`udp-echo not ready after 20 s:\n${stderr}`)), 20_000);
+    child.on("close", (code) => fail(new Error(`udp-echo exited with ${code}:\n${stderr}`)));
+    child.stderr!.on("data", (d) => {
+      stderr += d;
+      if (/ready/.test(stderr)) {
+        clearTimeout(timer);
+        ready();
+      }
+    });
+  }).catch(async (e) => {
+    await stop();
+    throw e;
+  });
+  return { name: "node:dgram floor (udp-echo)", pid: child.pid!, acctPort: port, stop };
 }
 
 async function startFreeRadiusTarget(accounting: FreeRadiusAccounting): Promise<Server> {
@@ -355,6 +388,7 @@ const version = spawnSync("freeradius", ["-v"], { encoding: "utf8" }).stdout.spl
 log(`${cpus().length} CPUs (${cpus()[0]?.model.trim()}), ${pinned ? "generator on CPU 0, servers on CPU 1" : "NOT pinned (taskset or a second CPU missing)"}; ${version}; node ${process.version}`);
 
 const targets: [string, () => Promise<Server>][] = [["iapd", () => startIapd()], ...FREERADIUS.map((k) => [k, () => startFreeRadiusTarget(k)] as [string, () => Promise<Server>])];
+if (values.floor && !values["no-floor"]) targets.push(["floor", startFloor]);
 const runs: AccountingRun[] = [];
 for (let round = 1; round <= REPEAT; round++) {
   const order = round % 2 ? targets : [...targets].reverse();
