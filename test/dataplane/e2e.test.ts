@@ -1,15 +1,15 @@
 /**
  * The live data plane end to end, in network namespaces the test creates and deletes:
  *
- *   iapddp-sub (100.64.0.9) --veth-- iapddp-peer (100.64.0.1, UDP echo)
+ *   iapddp-sub (100.64.0.9, 2001:db8:100::9) --veth-- iapddp-peer (100.64.0.1, 2001:db8:100::1, UDP echo)
  *                                      | tc mirred: both directions of iapddp-p0 (a SPAN port)
  *                                   iapddp-iapd: capture on iapddp-cap; RADIUS on 127.0.0.1;
  *                                      tunnels md-a (198.51.100.1) and md-b (198.51.100.3)
  *                                      --veth-- iapddp-md (198.51.100.2: tcpdump -w)
  *
- * radclient sends the Accounting-Start and a CoA that arms a mirror; the subscriber talks to the
- * peer for ~2.5 s at ~1 packet/ms; the mirror's tunnel is removed mid-way and the mirror terminated
- * later. The mediation host must receive every packet sent between arming and terminating, once,
+ * radclient sends the Accounting-Start (Framed-IP-Address and a Delegated-IPv6-Prefix) and a CoA
+ * that arms a mirror; the subscriber talks to the peer over IPv4 and IPv6 for ~2.5 s at ~1 packet/ms
+ * each; the mirror's tunnel is removed mid-way and the mirror terminated later. The mediation host must receive every packet sent between arming and terminating, once,
  * byte for byte equal to what the subscriber's interface saw, decoded by tshark's jmirror dissector.
  * Prints the measured arming/terminating delays (the 20 ms bound is reported, asserted with slack).
  */
@@ -26,6 +26,10 @@ const ROOT = resolve(import.meta.dirname, "..", "..");
 const SECRET = "iapd-e2e-secret";
 const SUB = "100.64.0.9";
 const PEER = "100.64.0.1";
+/** The subscriber's delegated prefix and an address in it; the peer's IPv6 address. */
+const SUB6_PREFIX = "2001:db8:100::/64";
+const SUB6 = "2001:db8:100::9";
+const PEER6 = "2001:db8:100::1";
 const MD = "198.51.100.2";
 const SOURCE = { "md-a": "198.51.100.1", "md-b": "198.51.100.3" } as Record<string, string>;
 const PORT = 30030;
@@ -37,13 +41,17 @@ const BOUND_MS = 20;
 const REQUESTS = 2600;
 const SLACK_MS = 100;
 
+/** Each tick: one request over IPv4 and one over IPv6, with the same sequence number and send time. */
 const SENDER = `
-const d = require("dgram").createSocket("udp4"); const n = +process.argv[1]; const b = Buffer.alloc(64); let seq = 0;
-d.on("message", () => {});
-d.bind(40000, "${SUB}", () => { console.log("sending");
-  const t = setInterval(() => { if (seq >= n) { clearInterval(t); setTimeout(() => d.close(), 300); return; }
-    b.writeUInt32BE(seq++, 0); b.writeDoubleBE(performance.timeOrigin + performance.now(), 4); d.send(b, 7, "${PEER}"); }, 1); });`;
-const ECHO = `const d = require("dgram").createSocket("udp4"); d.on("message", (m, r) => d.send(m, r.port, r.address)); d.bind(7, "${PEER}", () => console.log("echoing"));`;
+const dgram = require("dgram"); const n = +process.argv[1]; const b = Buffer.alloc(64); let seq = 0;
+const d4 = dgram.createSocket("udp4"); const d6 = dgram.createSocket("udp6");
+d4.on("message", () => {}); d6.on("message", () => {});
+d4.bind(40000, "${SUB}", () => d6.bind(40000, "${SUB6}", () => { console.log("sending");
+  const t = setInterval(() => { if (seq >= n) { clearInterval(t); setTimeout(() => { d4.close(); d6.close(); }, 300); return; }
+    b.writeUInt32BE(seq++, 0); b.writeDoubleBE(performance.timeOrigin + performance.now(), 4); d4.send(b, 7, "${PEER}"); d6.send(b, 7, "${PEER6}"); }, 1); }));`;
+const ECHO = `const dgram = require("dgram"); const d4 = dgram.createSocket("udp4"); const d6 = dgram.createSocket({ type: "udp6", ipv6Only: true });
+for (const d of [d4, d6]) d.on("message", (m, r) => d.send(m, r.port, r.address));
+d4.bind(7, "${PEER}", () => d6.bind(7, "${PEER6}", () => console.log("echoing")));`;
 
 function hostRequest(host: ChildProcess, message: Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, any>> {
   return new Promise((resolve, reject) => {
@@ -79,8 +87,19 @@ async function captured(path: string, count: number): Promise<void> {
 }
 const ipv4 = (b: Uint8Array, at: number) => `${b[at]}.${b[at + 1]}.${b[at + 2]}.${b[at + 3]}`;
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
+/** IPv4 header length, or 40 for IPv6 (no extension headers here). */
+const l3Header = (p: Uint8Array) => (p[0] >> 4 === 6 ? 40 : (p[0] & 15) * 4);
+/** UDP to or from port 7: what the subscriber's sender and the peer's echo exchange. */
+function isTestTraffic(p: Uint8Array): boolean {
+  const udp = l3Header(p);
+  if ((p[0] >> 4 === 6 ? p[6] : p[9]) !== 17 || p.length < udp + 8) return false;
+  return ((p[udp] << 8) | p[udp + 1]) === 7 || ((p[udp + 2] << 8) | p[udp + 3]) === 7;
+}
+/** "4:up:17": family, direction (from the subscriber or to it) and sequence number. */
+const packetKey = (p: Uint8Array, seq: number) =>
+  p[0] >> 4 === 6 ? `6:${p[23] === 9 ? "up" : "down"}:${seq}` : `4:${ipv4(p, 12) === SUB ? "up" : "down"}:${seq}`;
 
-test("CoA arms a mirror; both directions reach the mediation device byte for byte; a tunnel removal moves it without loss; terminate stops it", async () => {
+test("CoA arms a mirror; both directions, IPv4 and the delegated IPv6 prefix, reach the mediation device byte for byte; a tunnel removal moves it without loss; terminate stops it", async () => {
   const lab = new Lab();
   const dir = mkdtempSync(join(tmpdir(), "iapd-dp-e2e-"));
   let host: ChildProcess | undefined;
@@ -95,7 +114,10 @@ test("CoA arms a mirror; both directions reach the mediation device byte for byt
       lab.run(ns.peer, "tc", "filter", "add", "dev", "iapddp-p0", hook, "protocol", "all", "u32", "match", "u32", "0", "0", "action", "mirred", "egress", "mirror", "dev", "iapddp-span");
     }
     // Resolve the neighbours now, so that no ARP exchange delays the first packets.
+    lab.run(ns.sub, "ip", "-6", "addr", "add", `${SUB6}/64`, "dev", "iapddp-s0", "nodad");
+    lab.run(ns.peer, "ip", "-6", "addr", "add", `${PEER6}/64`, "dev", "iapddp-p0", "nodad");
     lab.run(ns.sub, "ping", "-c1", "-W1", PEER);
+    lab.run(ns.sub, "ping", "-6", "-c1", "-W1", PEER6);
     lab.run(ns.iapd, "ping", "-c1", "-W1", MD);
 
     const mdPcap = join(dir, "md.pcap");
@@ -127,7 +149,7 @@ test("CoA arms a mirror; both directions reach the mediation device byte for byt
     const broken = await hostRequest(host, { cmd: "add-tunnel", spec: { name: "md-x", sourceAddress: "198.51.100.4", interface: "iapddp-none" } });
     assert.equal(broken.failed, ["md-x"]);
 
-    const acct = await radclientIn(lab, ns.iapd, ready.accounting, "acct", SECRET, `Acct-Status-Type = Start, Acct-Session-Id = "e2e-1", User-Name = "sub1", Framed-IP-Address = ${SUB}, Message-Authenticator = 0x00`);
+    const acct = await radclientIn(lab, ns.iapd, ready.accounting, "acct", SECRET, `Acct-Status-Type = Start, Acct-Session-Id = "e2e-1", User-Name = "sub1", Framed-IP-Address = ${SUB}, Delegated-IPv6-Prefix = ${SUB6_PREFIX}, Message-Authenticator = 0x00`);
     assert.is(acct.code, 0, acct.output);
 
     const echo = lab.spawn(ns.peer, process.execPath, ["-e", ECHO]);
@@ -164,7 +186,7 @@ test("CoA arms a mirror; both directions reach the mediation device byte for byt
     await hostRequest(host, { cmd: "stop" });
     // tcpdump stops reading at SIGINT: let it catch up with its ring first (bounded).
     await captured(mdPcap, stats.total.sent);
-    await captured(subPcap, 2 * REQUESTS);
+    await captured(subPcap, 4 * REQUESTS);
     for (const dump of [mdDump, subDump]) {
       process.kill(dump.pid!, "SIGINT");
       await new Promise((r) => (dump.exitCode !== null ? r(null) : dump.once("close", r)));
@@ -176,18 +198,19 @@ test("CoA arms a mirror; both directions reach the mediation device byte for byt
     assert.is(changes.at(-1).op, "remove");
     assert.ok(Math.abs(endedAt - terminated.at) < 50);
 
-    // What the subscriber's interface saw: requests and replies by direction and sequence number.
+    // What the subscriber's interface saw: requests and replies by family, direction and sequence number.
     const original = new Map<string, { l3: Uint8Array; sentAt: number }>();
     for (const r of readPcap(subPcap)) {
-      const l3 = r.bytes.subarray(14, 14 + ((r.bytes[16] << 8) | r.bytes[17]));
-      const payload = l3.subarray((l3[0] & 15) * 4 + 8);
-      const view = new DataView(payload.buffer, payload.byteOffset);
-      original.set(`${ipv4(l3, 12) === SUB ? "up" : "down"}:${view.getUint32(0)}`, { l3, sentAt: view.getFloat64(4) });
+      const v6 = r.bytes[12] === 0x86;
+      const l3 = r.bytes.subarray(14, 14 + (v6 ? 40 + ((r.bytes[18] << 8) | r.bytes[19]) : (r.bytes[16] << 8) | r.bytes[17]));
+      const view = new DataView(l3.buffer, l3.byteOffset + l3Header(l3) + 8);
+      original.set(packetKey(l3, view.getUint32(0)), { l3, sentAt: view.getFloat64(4) });
     }
-    assert.ok(original.size > 2 * REQUESTS - 100, `the subscriber's capture holds ${original.size} packets`);
+    assert.ok(original.size > 4 * REQUESTS - 200, `the subscriber's capture holds ${original.size} packets`);
 
     // What the mediation device received.
     const mirrored = new Map<string, { source: string; sentAt: number; arrivedAt: number }>();
+    let others = 0;
     for (const r of readPcap(mdPcap)) {
       const outer = r.bytes.subarray(14);
       assert.ok(checksumOk(outer.subarray(0, 20)), "outer IPv4 checksum");
@@ -198,8 +221,12 @@ test("CoA arms a mirror; both directions reach the mediation device byte for byt
       assert.is(header.getUint32(0), INTERCEPT);
       assert.is(header.getUint32(4), SESSION);
       const inner = outer.subarray(36, (outer[2] << 8) | outer[3]);
-      const payload = inner.subarray((inner[0] & 15) * 4 + 8);
-      const key = `${ipv4(inner, 12) === SUB ? "up" : "down"}:${new DataView(payload.buffer, payload.byteOffset).getUint32(0)}`;
+      // The subscriber's other traffic (IPv6 neighbour discovery from its prefix) is mirrored too.
+      if (!isTestTraffic(inner)) {
+        others++;
+        continue;
+      }
+      const key = packetKey(inner, new DataView(inner.buffer, inner.byteOffset + l3Header(inner) + 8).getUint32(0));
       const want = original.get(key);
       assert.ok(want, `mirrored ${key} was not sent`);
       assert.is(hex(inner), hex(want!.l3), `${key} byte for byte`);
@@ -232,13 +259,13 @@ test("CoA arms a mirror; both directions reach the mediation device byte for byt
     const rows = execFileSync("tshark", ["-r", mdPcap, "-d", `udp.port==${PORT},jmirror`, "-Y", "jmirror", "-T", "fields", "-e", "jmirror.mid", "-e", "jmirror.sid"], { encoding: "utf8" })
       .trim()
       .split("\n");
-    assert.is(rows.length, mirrored.size);
+    assert.is(rows.length, mirrored.size + others);
     assert.ok(rows.every((row) => row.split("\t").map(Number).join() === `${INTERCEPT},${SESSION}`), rows[0]);
 
     // The data plane's own counters agree, with nothing dropped in the kernel or on the way out.
     assert.is(stats.total.kernelDrops, 0);
     assert.is(stats.total.egressDrops, 0);
-    assert.is(stats.total.sent, mirrored.size);
+    assert.is(stats.total.sent, mirrored.size + others);
     const beforeTerminate = [...mirrored.values()].filter((m) => m.arrivedAt < mirrorStatsAt).length;
     assert.ok(perMirror.packets >= beforeTerminate - 20 && perMirror.packets <= beforeTerminate + 20, `${perMirror.packets} counted, ${beforeTerminate} received by then`);
     console.log(
