@@ -1,6 +1,7 @@
 /**
- * The files that ship with iapd (built-in filter, demo capture, demo configuration), read the same
- * way whether iapd runs from a checkout, from the esbuild bundle or as the single binary.
+ * The files that ship with iapd (filters, demo capture, demo configuration), read the same way
+ * whether iapd runs from a checkout, from the esbuild bundle or as the single binary; and what only
+ * the bundle and the binary need (the data plane's worker bundle, koffi's native module).
  *
  * - Single binary (Node SEA, scripts/build-binary.ts): the files are embedded assets, read with
  *   `sea.getAsset`; a file that must be a path (a capture to open) is copied once to a private
@@ -110,7 +111,7 @@ export function assetPath(name: AssetName): string {
 }
 
 /** Worker thread entry points the build bundles on their own (scripts/build-binary.ts). */
-export type WorkerBundleName = "dataplane-worker.cjs";
+export type WorkerBundleName = "dataplane-worker.cjs" | "filter-check-worker.cjs";
 
 /**
  * How to start a worker thread from the bundle: the worker's own bundle next to it (dist/), or
