@@ -44,36 +44,45 @@ export function parseIPv6(text: string): Uint8Array | null {
   if (text.length > 45 || !/^[0-9A-Fa-f:.]+$/.test(text)) return null;
   const halves = text.split("::");
   if (halves.length > 2) return null;
-  const groups = (part: string): number[] | null => {
-    if (part === "") return [];
-    const out: number[] = [];
-    const pieces = part.split(":");
-    for (const [i, p] of pieces.entries()) {
-      if (i === pieces.length - 1 && p.includes(".")) {
-        const v4 = parseIPv4(p);
-        if (!v4) return null;
-        out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
-      } else if (/^[0-9A-Fa-f]{1,4}$/.test(p)) {
-        out.push(parseInt(p, 16));
-      } else {
-        return null;
-      }
-    }
-    return out;
-  };
-  const head = groups(halves[0]);
-  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const head = ipv6Groups(halves[0]);
+  const tail = halves.length === 2 ? ipv6Groups(halves[1]) : [];
   if (!head || !tail) return null;
   const missing = 8 - head.length - tail.length;
   if (halves.length === 2 ? missing < 1 : missing !== 0) return null;
-  const all = [...head, ...new Array<number>(halves.length === 2 ? missing : 0).fill(0), ...tail];
+  // Head, then the zero groups `::` stands for (already zero), then tail.
   const bytes = new Uint8Array(16);
-  all.forEach((g, i) => {
-    bytes[2 * i] = g >> 8;
-    bytes[2 * i + 1] = g & 0xff;
-  });
+  for (let i = 0; i < head.length; i++) {
+    bytes[2 * i] = head[i] >> 8;
+    bytes[2 * i + 1] = head[i] & 0xff;
+  }
+  for (let i = 0, at = 8 - tail.length; i < tail.length; i++, at++) {
+    bytes[2 * at] = tail[i] >> 8;
+    bytes[2 * at + 1] = tail[i] & 0xff;
+  }
   return bytes;
 }
+
+/** The 16-bit groups of one side of `::` (a trailing dotted quad counts as two), or null. A module function, not a closure per call. */
+function ipv6Groups(part: string): number[] | null {
+  if (part === "") return [];
+  const out: number[] = [];
+  const pieces = part.split(":");
+  for (let i = 0; i < pieces.length; i++) {
+    const p = pieces[i];
+    if (i === pieces.length - 1 && p.includes(".")) {
+      const v4 = parseIPv4(p);
+      if (!v4) return null;
+      out.push((v4[0] << 8) | v4[1], (v4[2] << 8) | v4[3]);
+    } else if (HEX_GROUP.test(p)) {
+      out.push(parseInt(p, 16));
+    } else {
+      return null;
+    }
+  }
+  return out;
+}
+
+const HEX_GROUP = /^[0-9A-Fa-f]{1,4}$/;
 
 /** Parses an address of either family; throws AddressError naming the text. */
 export function parseAddress(text: string): { family: 4 | 6; bytes: Uint8Array } {

@@ -1,0 +1,84 @@
+/**
+ * The accounting path in one process, without the load generator or the receive syscall
+ * (docs/benchmarks.md, RADIUS control plane): pre-built Accounting-Requests are fed to the accounting
+ * RadiusServer's receive path in batches of 128 per event-loop turn, the handler is the one
+ * `iapd run` uses, and the replies go out through the server's socket to a port that discards
+ * them. Durable state (journal with group commit) as in `iapd run`, or `--memory` for the store
+ * alone. Prints process CPU (all threads) per request for each phase.
+ *
+ *   node --import tsx scripts/bench/radius-inprocess.ts [--requests 20000] [--memory] [--profile Interim-Update]
+ *
+ * `--profile PHASE` writes a V8 CPU profile of that phase alone to radius-PHASE.cpuprofile.
+ */
+import { createSocket } from "node:dgram";
+import { Session } from "node:inspector/promises";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { parsePrefix } from "../../runtime/net/address.ts";
+import { accountingService } from "../../runtime/radius/accounting.ts";
+import { Code } from "../../runtime/radius/codes.ts";
+import { encodePacket } from "../../runtime/radius/message.ts";
+import { RadiusServer } from "../../runtime/radius/server.ts";
+import { SessionStore } from "../../runtime/sessions/store.ts";
+import { DurableState } from "../../runtime/state/state.ts";
+import { accountingAttributes, type AccountingStatus } from "./subscribers.ts";
+
+const { values } = parseArgs({
+  options: { requests: { type: "string", default: "20000" }, memory: { type: "boolean", default: false }, profile: { type: "string" } },
+});
+const N = Number(values.requests);
+const SECRET = "bench-radius-secret";
+const WINDOW = 128;
+const dir = mkdtempSync(join(tmpdir(), "iapd-radius-inprocess-"));
+const state = values.memory ? undefined : await DurableState.open({ directory: dir, snapshotEveryRecords: 100_000, store: { maxMirrors: 65536 } });
+const store = state?.store ?? new SessionStore();
+const service = accountingService(store, { commit: state ? () => state.commit() : undefined });
+const server = await RadiusServer.listen({
+  service: "accounting",
+  listen: { address: "127.0.0.1", family: 4, port: 0 },
+  clients: [{ prefix: parsePrefix("127.0.0.1/32"), secret: SECRET, requireMessageAuthenticator: true }],
+  accepts: [Code.AccountingRequest],
+  handler: service.handle,
+  messageAuthenticatorInReplies: false,
+});
+const sink = createSocket("udp4");
+await new Promise<void>((ready) => sink.bind(0, "127.0.0.1", () => ready()));
+sink.on("message", () => {});
+const from = { address: "127.0.0.1", family: "IPv4", port: sink.address().port, size: 0 };
+// The private receive path: what the socket's "message" event calls.
+const receive = (server as unknown as { receive(d: Buffer, f: typeof from): void }).receive.bind(server);
+const inFlight = () => (server as unknown as { inFlight: number }).inFlight;
+const inspector = new Session();
+inspector.connect();
+
+for (const status of ["Start", "Interim-Update", "Stop"] as AccountingStatus[]) {
+  const datagrams = Array.from({ length: N }, (_, i) =>
+    Buffer.from(encodePacket({ code: Code.AccountingRequest, identifier: i & 255, attributes: accountingAttributes(i, status) }, SECRET, { messageAuthenticator: true }).bytes),
+  );
+  if (values.profile === status) {
+    await inspector.post("Profiler.enable");
+    await inspector.post("Profiler.start");
+  }
+  const wall = performance.now();
+  const cpu = process.cpuUsage();
+  for (let i = 0; i < N; i += WINDOW) {
+    for (let j = i; j < Math.min(i + WINDOW, N); j++) receive(datagrams[j], from);
+    await new Promise((turn) => setImmediate(turn));
+  }
+  while (inFlight() > 0) await new Promise((turn) => setImmediate(turn));
+  const used = process.cpuUsage(cpu);
+  const elapsed = performance.now() - wall;
+  if (values.profile === status) {
+    const { profile } = await inspector.post("Profiler.stop");
+    writeFileSync(`radius-${status}.cpuprofile`, JSON.stringify(profile));
+  }
+  console.log(`${status.padEnd(15)} ${((used.user + used.system) / N).toFixed(1)} µs CPU/request (process), ${((elapsed * 1000) / N).toFixed(1)} µs wall/request`);
+}
+const c = server.counters;
+console.log(`handled ${c.handled}, replies ${JSON.stringify(c.replies)}, dropped ${JSON.stringify(c.dropped)}, ${state ? "durable state" : "memory only"}`);
+await server.close();
+sink.close();
+await state?.close();
+rmSync(dir, { recursive: true, force: true });
