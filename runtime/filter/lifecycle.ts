@@ -27,6 +27,10 @@
  * on the thread that runs it (docs/filters.md "When a filter fails").
  */
 import { createHash } from "node:crypto";
+import { existsSync } from "node:fs";
+import { Worker } from "node:worker_threads";
+import { workerBundle } from "../assets/assets.ts";
+import type { CheckAnswer } from "./check-worker.ts";
 import { selfTest, SELF_TEST_CAPACITY } from "./selftest.ts";
 import {
   ABI_VERSION,
@@ -62,7 +66,7 @@ const wasm = (globalThis as unknown as { WebAssembly: WasmStatic }).WebAssembly;
 export { OPTIONAL_EXPORTS, REQUIRED_EXPORTS } from "./types.ts";
 
 /** Why a candidate was refused; each comes with a message saying what was expected and found. */
-export type RejectReason = "not-wasm" | "imports" | "missing-exports" | "abi-version" | "info" | "init" | "self-test" | "trap";
+export type RejectReason = "not-wasm" | "imports" | "missing-exports" | "abi-version" | "info" | "init" | "self-test" | "trap" | "timeout";
 
 export class FilterRejected extends Error {
   override name = "FilterRejected";
@@ -156,9 +160,11 @@ function readInfo(exports: Record<string, unknown>): { name: string; version: st
 
 /**
  * Every check a filter passes before it may serve: `inspectFilter`, then the self-test on a fresh
- * instance. Throws FilterRejected naming the first check that failed.
+ * instance, on the calling thread: a module whose self-test never returns hangs it. Uploads use
+ * `checkFilter`, which runs this in a worker thread with a time limit. Throws FilterRejected naming
+ * the first check that failed.
  */
-export async function checkFilter(bytes: Uint8Array): Promise<CheckedFilter> {
+export async function checkFilterHere(bytes: Uint8Array): Promise<CheckedFilter> {
   const info = await inspectFilter(bytes);
   let problems: string[];
   try {
@@ -173,6 +179,69 @@ export async function checkFilter(bytes: Uint8Array): Promise<CheckedFilter> {
     throw new FilterRejected("self-test", `self-test failed: ${shown}${problems.length > 5 ? `; and ${problems.length - 5} more` : ""}`);
   }
   return { info, bytes };
+}
+
+/** Time limit of `checkFilter` (compile, exports, ABI and self-test together). */
+export const CHECK_TIMEOUT_MS = 2000;
+
+export interface CheckOptions {
+  /**
+   * Milliseconds the checks may take, in a worker thread (default CHECK_TIMEOUT_MS); beyond it the
+   * worker is terminated and the module refused with reason `timeout`. 0: on the calling thread,
+   * without a limit (for the built-in filters, which are trusted).
+   */
+  timeoutMs?: number;
+}
+
+/**
+ * Every check a filter passes before it may serve (`checkFilterHere`), run in a short-lived worker
+ * thread with a time limit, so that a module that loops forever is refused (reason `timeout`) and
+ * the calling thread (the daemon's) stays responsive. Where no worker script is at hand (a bundle
+ * built without it) the checks run on the calling thread. Throws FilterRejected.
+ */
+export async function checkFilter(bytes: Uint8Array, options: CheckOptions = {}): Promise<CheckedFilter> {
+  const timeoutMs = options.timeoutMs ?? CHECK_TIMEOUT_MS;
+  const worker = timeoutMs > 0 ? spawnCheckWorker(bytes.slice()) : undefined;
+  if (!worker) return checkFilterHere(bytes);
+  const answer = await new Promise<CheckAnswer | { type: "timeout" }>((resolve) => {
+    const timer = setTimeout(() => resolve({ type: "timeout" }), timeoutMs);
+    const done = (a: CheckAnswer) => {
+      clearTimeout(timer);
+      resolve(a);
+    };
+    worker.once("message", done);
+    worker.once("error", (e: Error) => done({ type: "error", message: e.message }));
+    worker.once("exit", (code: number) => done({ type: "error", message: `the check worker exited (${code})` }));
+  });
+  void worker.terminate();
+  switch (answer.type) {
+    case "checked":
+      return { info: answer.info, bytes };
+    case "rejected":
+      throw new FilterRejected(answer.reason, answer.message);
+    case "timeout":
+      throw new FilterRejected("timeout", `the checks did not finish within ${timeoutMs} ms (a call into the module that never returns?)`);
+    default:
+      throw new FilterRejected("trap", `failed during the checks: ${answer.message}`);
+  }
+}
+
+/** The check worker (runtime/filter/check-worker.ts): Deno runs it as it is, Node through tsx's
+ * loader, a bundle from its own bundle; undefined when a bundle has none. */
+function spawnCheckWorker(bytes: Uint8Array): Worker | undefined {
+  const url = new URL("./check-worker.ts", import.meta.url);
+  const workerData = { bytes };
+  let bundled: ReturnType<typeof workerBundle>;
+  try {
+    bundled = workerBundle("filter-check-worker.cjs");
+  } catch {
+    return undefined; // a binary built without it
+  }
+  if (bundled) return "code" in bundled ? new Worker(bundled.code, { eval: true, workerData }) : existsSync(bundled.file) ? new Worker(bundled.file, { workerData }) : undefined;
+  if (!url.pathname.endsWith(".ts")) return undefined;
+  if ("Deno" in globalThis) return new Worker(url, { workerData });
+  const code = `import(${JSON.stringify(import.meta.resolve("tsx/esm/api"))}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); });`;
+  return new Worker(code, { eval: true, workerData });
 }
 
 /** What the switch reports: swaps, rollbacks, and batches a failing filter could not process. */

@@ -75,6 +75,8 @@ export interface FilterRegistryOptions {
   initial?: BuiltinFilterName;
   /** Uploaded modules kept; beyond it the oldest one neither active nor previous is forgotten. */
   maxFilters?: number;
+  /** Time limit of an upload's checks, self-test included (default 2000 ms; lifecycle.ts checkFilter). */
+  checkTimeoutMs?: number;
 }
 
 export class FilterRegistry {
@@ -82,6 +84,7 @@ export class FilterRegistry {
   readonly #audit: AuditSink | undefined;
   readonly #clock: () => number;
   readonly #maxFilters: number;
+  readonly #checkTimeoutMs: number | undefined;
   #host: FilterHost | undefined;
   #active: string;
   #previous: string | undefined;
@@ -91,13 +94,15 @@ export class FilterRegistry {
     this.#audit = options.audit;
     this.#clock = options.clock ?? Date.now;
     this.#maxFilters = options.maxFilters ?? 32;
+    this.#checkTimeoutMs = options.checkTimeoutMs;
   }
 
   /** Checks the built-in filters (the self-test runs on each) and starts with `initial` active. */
   static async open(options: FilterRegistryOptions = {}): Promise<FilterRegistry> {
     const loadedAt = (options.clock ?? Date.now)();
     const builtins = await Promise.all(
-      Object.entries(BUILTIN_FILTERS).map(async ([name, asset]) => [name, await checkFilter(assetBytes(asset))] as const),
+      // Shipped with iapd: checked on this thread, without the worker and time limit an upload gets.
+      Object.entries(BUILTIN_FILTERS).map(async ([name, asset]) => [name, await checkFilter(assetBytes(asset), { timeoutMs: 0 })] as const),
     );
     const initial = builtins.find(([name]) => name === (options.initial ?? "jmirror"))![1];
     const registry = new FilterRegistry(initial.info.id, options);
@@ -135,7 +140,7 @@ export class FilterRegistry {
   async upload(bytes: Uint8Array, actor: string, origin: FilterOrigin = "upload"): Promise<{ filter: FilterInfo; created: boolean }> {
     let checked: CheckedFilter;
     try {
-      checked = await checkFilter(bytes.slice());
+      checked = await checkFilter(bytes.slice(), { timeoutMs: this.#checkTimeoutMs });
     } catch (e) {
       if (!(e instanceof FilterRejected)) throw e;
       this.#record(actor, "filter.upload", "filter:-", "invalid", { reason: e.reason, size: bytes.length });

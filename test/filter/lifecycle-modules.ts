@@ -30,8 +30,9 @@ export interface SkeletonSpec {
   without?: string;
   /** An import besides env.abort. */
   extraImport?: boolean;
-  /** iapd_process body: consume everything and produce nothing (fails the self-test) or trap. */
-  process?: "consume-all" | "trap";
+  /** iapd_process body: consume everything and produce nothing (fails the self-test), trap, or
+   * loop forever (never returns). */
+  process?: "consume-all" | "trap" | "loop";
 }
 
 /** A module with every ABI export that does nothing useful; regions at fixed addresses in 6 pages. */
@@ -55,7 +56,9 @@ export function skeleton(spec: SkeletonSpec = {}): Uint8Array {
     iapd_process:
       spec.process === "trap"
         ? `(func (export "iapd_process") (param i32 i32) (result i32) (unreachable))`
-        : `(func (export "iapd_process") (param i32 i32) (result i32) (local.get 1))`,
+        : spec.process === "loop"
+          ? `(func (export "iapd_process") (param i32 i32) (result i32) (loop $forever (br $forever)) (unreachable))`
+          : `(func (export "iapd_process") (param i32 i32) (result i32) (local.get 1))`,
   };
   if (spec.without) delete exports[spec.without];
   const escaped = [...new TextEncoder().encode(info)].map((b) => `\\${b.toString(16).padStart(2, "0")}`).join("");

@@ -97,6 +97,34 @@ test("rejected modules: each with its reason, and the serving filter still serve
   assert.is(sw.stats.swaps, 0);
 });
 
+test("a module whose self-test never returns: refused (timeout) in its worker's time, the calling thread stays responsive", async () => {
+  const sw = await serving();
+  let ticks = 0;
+  const ticker = setInterval(() => ticks++, 20);
+  const started = performance.now();
+  try {
+    const e = await (async () => {
+      try {
+        await checkFilter(skeleton({ process: "loop" }), { timeoutMs: 500 });
+      } catch (e) {
+        if (e instanceof FilterRejected) return e;
+        throw e;
+      }
+      throw new Error("the module was accepted");
+    })();
+    const took = performance.now() - started;
+    assert.is(e.reason, "timeout", e.message);
+    assert.match(e.message, /did not finish within 500 ms/);
+    assert.ok(took >= 500 && took < 5000, `refused after ${Math.round(took)} ms`);
+    // The event loop went on while the module looped in the worker.
+    assert.ok(ticks >= 10, `${ticks} timer ticks during the check`);
+  } finally {
+    clearInterval(ticker);
+  }
+  assert.is(sw.active.name, "jmirror");
+  assert.is(sw.process(records(4)).packets.length, 4);
+});
+
 test("a filter that refuses the running configuration is not activated", async () => {
   const sw = await serving();
   sw.configure({ linkType: 113, sourceAddress: 0xc0000201, mtu: 1500, dscp: DSCP_INHERIT });
