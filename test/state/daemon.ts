@@ -9,14 +9,14 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { createSocket, type Socket } from "node:dgram";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { build } from "esbuild";
 import type { BuildInfo } from "../../runtime/assets/assets.ts";
 import type { Attribute } from "../../runtime/radius/attributes.ts";
 import { Code } from "../../runtime/radius/codes.ts";
 import { encodePacket } from "../../runtime/radius/message.ts";
+import { tempDir } from "./world.ts";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 export const SECRET = "crash-test-secret";
@@ -26,7 +26,7 @@ let bundled: Promise<string> | undefined;
 
 /** The bundle, built once per test run. */
 export function iapdBundle(): Promise<string> {
-  bundled ??= bundleIapd(mkdtempSync(join(tmpdir(), "iapd-bundle-")));
+  bundled ??= bundleIapd(tempDir("bundle"));
   return bundled;
 }
 

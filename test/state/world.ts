@@ -1,7 +1,7 @@
 /**
  * Random store operations for the state tests, and a canonical dump to compare whole states.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { StoreError, TRIGGER_KINDS, type SessionStore } from "../../runtime/sessions/store.ts";
@@ -12,7 +12,12 @@ import { sessionIdFromAcctSessionId } from "../../runtime/sessions/handle.ts";
 
 export const STORE_OPTIONS = { maxMirrors: 40, sessionIdFor: sessionIdFromAcctSessionId };
 
-export const tempDir = (name: string) => mkdtempSync(join(tmpdir(), `iapd-${name}-`));
+/** A temporary directory, removed when the test process exits. */
+export function tempDir(name: string): string {
+  const directory = mkdtempSync(join(tmpdir(), `iapd-${name}-`));
+  process.on("exit", () => rmSync(directory, { recursive: true, force: true }));
+  return directory;
+}
 
 /** A small deterministic PRNG (mulberry32). */
 export function prng(seed: number): () => number {
