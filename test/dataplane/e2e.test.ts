@@ -116,9 +116,19 @@ test("CoA arms a mirror; both directions, IPv4 and the delegated IPv6 prefix, re
     // Resolve the neighbours now, so that no ARP exchange delays the first packets.
     lab.run(ns.sub, "ip", "-6", "addr", "add", `${SUB6}/64`, "dev", "iapddp-s0", "nodad");
     lab.run(ns.peer, "ip", "-6", "addr", "add", `${PEER6}/64`, "dev", "iapddp-p0", "nodad");
-    lab.run(ns.sub, "ping", "-c1", "-W1", PEER);
-    lab.run(ns.sub, "ping", "-6", "-c1", "-W1", PEER6);
-    lab.run(ns.iapd, "ping", "-c1", "-W1", MD);
+    // (A fresh IPv6 address can take a moment to answer: a few tries.)
+    const reachable = (from: string, ...target: string[]) => {
+      for (let i = 0; ; i++) {
+        try {
+          return lab.run(from, "ping", "-c1", "-W1", ...target);
+        } catch (e) {
+          if (i === 4) throw e;
+        }
+      }
+    };
+    reachable(ns.sub, PEER);
+    reachable(ns.sub, "-6", PEER6);
+    reachable(ns.iapd, MD);
 
     const mdPcap = join(dir, "md.pcap");
     const subPcap = join(dir, "sub.pcap");
