@@ -7,8 +7,8 @@
  *      application (SEA) can run. The version, the git commit and where the repository lies relative
  *      to the bundle are written into it (`IAPD_BUILD`, read by runtime/assets/assets.ts).
  *   2. `node --experimental-sea-config` turns it into a blob, with the shipped files
- *      (runtime/assets ASSETS: filters, demo capture and configuration), the data plane's worker
- *      (bundled the same way, dist/dataplane-worker.cjs) and koffi's native module as assets.
+ *      (runtime/assets ASSETS: filters, demo capture and configuration), the worker threads' scripts
+ *      (WORKER_BUNDLES, bundled the same way into dist/) and koffi's native module as assets.
  *   3. postject injects the blob into a copy of this node binary (`NODE_SEA_FUSE` sentinel).
  *
  *   node --import tsx scripts/build-binary.ts      (npm run build:binary builds the filters first)
@@ -20,7 +20,7 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, wri
 import { createRequire } from "node:module";
 import { join, relative, resolve } from "node:path";
 import { build } from "esbuild";
-import { ASSETS, asconfigFilters, type BuildInfo } from "../runtime/assets/assets.ts";
+import { ASSETS, asconfigFilters, WORKER_BUNDLES, type BuildInfo } from "../runtime/assets/assets.ts";
 
 // postject ships no types: the one call used here.
 const { inject } = createRequire(import.meta.url)("postject") as {
@@ -31,8 +31,6 @@ const root = resolve(import.meta.dirname, "..");
 const dist = join(root, "dist");
 const work = join(dist, "sea");
 const bundle = join(dist, "iapd.cjs");
-/** The data plane's worker thread, bundled on its own: a worker needs a script of its own (runtime/assets workerBundle). */
-const workerBundle = join(dist, "dataplane-worker.cjs");
 const binary = join(dist, "iapd");
 const started = performance.now();
 
@@ -95,10 +93,11 @@ const options = {
   },
 } as const;
 await build({ ...options, entryPoints: [join(root, "runtime/cli/main.ts")], outfile: bundle });
-await build({ ...options, entryPoints: [join(root, "runtime/dataplane/worker.ts")], outfile: workerBundle });
+// Worker threads (data plane, filter checks) each from a bundle of their own, next to the main one.
+for (const [name, entry] of Object.entries(WORKER_BUNDLES)) await build({ ...options, entryPoints: [join(root, entry)], outfile: join(dist, name) });
 
 const assets: Record<string, string> = Object.fromEntries(embedded.map((name) => [name, join(root, name)]));
-assets["dataplane-worker.cjs"] = workerBundle;
+for (const name of Object.keys(WORKER_BUNDLES)) assets[name] = join(dist, name);
 const koffi = koffiNative();
 if (koffi) assets["koffi.node"] = koffi;
 const blob = join(work, "iapd.blob");

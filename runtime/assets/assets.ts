@@ -110,8 +110,13 @@ export function assetPath(name: AssetName): string {
   return sea ? extract(sea, name) : fileURLToPath(new URL(name, root));
 }
 
-/** Worker thread entry points the build bundles on their own (scripts/build-binary.ts). */
-export type WorkerBundleName = "dataplane-worker.cjs" | "filter-check-worker.cjs";
+/** Worker thread entry points, by the name of the bundle scripts/build-binary.ts makes of each (a
+ * worker needs a script of its own). */
+export const WORKER_BUNDLES = {
+  "dataplane-worker.cjs": "runtime/dataplane/worker.ts",
+  "filter-check-worker.cjs": "runtime/filter/check-worker.ts",
+} as const;
+export type WorkerBundleName = keyof typeof WORKER_BUNDLES;
 
 /**
  * How to start a worker thread from the bundle: the worker's own bundle next to it (dist/), or
