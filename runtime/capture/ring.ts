@@ -85,6 +85,22 @@ export function linkTypeOf(name: string): number {
   throw new Error(`capture interface ${name}: hardware type ${type} is not supported (Ethernet, loopback or tun)`);
 }
 
+/**
+ * What another thread of this process needs to take a ring over (`CaptureRing.adopt`): the socket,
+ * its mapping and the block to read next. Descriptors and mappings belong to the process, so a
+ * capture worker that had to be terminated leaves its ring to its replacement, on the same capture
+ * queue (and fanout group) and with the blocks the kernel retired meanwhile.
+ */
+export interface RingHandle {
+  fd: number;
+  address: number;
+  linkType: number;
+  blockSize: number;
+  blockCount: number;
+  /** Index of the block `next` reads. */
+  position: number;
+}
+
 export class CaptureRing {
   readonly fd: number;
   readonly linkType: number;
@@ -165,6 +181,23 @@ export class CaptureRing {
       throw e;
     }
     return new CaptureRing(fd, linkType, address, blockSize, blockCount);
+  }
+
+  /** Takes over a ring another thread opened (RingHandle); the other thread must no longer use it. */
+  static adopt(handle: RingHandle): CaptureRing {
+    const ring = new CaptureRing(handle.fd, handle.linkType, handle.address, handle.blockSize, handle.blockCount);
+    ring.#current = handle.position % handle.blockCount;
+    return ring;
+  }
+
+  /** This ring as another thread would adopt it, at the block `next` reads now. */
+  get handle(): RingHandle {
+    return { fd: this.fd, address: this.#address, linkType: this.linkType, blockSize: this.blockSize, blockCount: this.blockCount, position: this.#current };
+  }
+
+  /** Index of the block `next` reads. */
+  get position(): number {
+    return this.#current;
   }
 
   /** The next retired block (its used length, blk_len), or undefined while the kernel still fills it. */

@@ -23,6 +23,8 @@ import { EFD_CLOEXEC, EFD_NONBLOCK } from "../ffi/linux.ts";
 import type { PoolSink } from "./pool.ts";
 import type { Change, FromWorker, ToWorker, WorkerSetup, WorkerStats } from "./messages.ts";
 import { requireNetRaw } from "./capabilities.ts";
+import { framesInFlight, stuckCall, WorkerWatch, type WatchState } from "./watchdog.ts";
+import type { RingHandle } from "../capture/ring.ts";
 
 export interface DataPlaneOptions {
   capture: CaptureConfig;
@@ -33,8 +35,13 @@ export interface DataPlaneOptions {
   maxTargets?: number;
   /** The filter every worker starts with (default: the built-in jmirror filter). */
   filter?: CheckedFilter;
-  /** A worker's filter trapped or was too slow and every worker went back to the previous filter. */
+  /** A worker's filter trapped, was too slow or never returned, and every worker went back to the previous filter. */
   onFilterEvent?: (event: FilterEvent) => void;
+  /**
+   * A filter call that has not returned after this long is taken to never return (default 250 ms):
+   * the watchdog terminates its worker and starts a replacement on the same ring with the previous filter.
+   */
+  filterCallLimitMs?: number;
   /** A worker could not open a tunnel's socket (the tunnel pool then fails the tunnel over). */
   onTunnelError?: (index: number, message: string) => void;
   log?: (line: string) => void;
@@ -61,8 +68,11 @@ class CaptureWorker {
   #wake: number;
   readonly #waiting = new Map<number, (message: FromWorker) => void>();
   failure: Error | undefined;
-  /** The worker increments it on every turn of its loop (see DataPlane's supervisor). */
-  readonly heartbeat = new Int32Array(new SharedArrayBuffer(4));
+  /** What the worker publishes for the supervisor and watchdog (watchdog.ts); loop turns at index 0. */
+  readonly watch = new WorkerWatch();
+  readonly heartbeat = new Int32Array(this.watch.buffer, 0, 1);
+  /** Its ring, as a replacement adopts it (from its "ready" message). */
+  ring: RingHandle | undefined;
   lastBeat = -1;
   stillFor = 0;
   readonly startedAt = Date.now();
@@ -89,6 +99,7 @@ class CaptureWorker {
         this.onFailure(this.failure, this);
       } else if (message.type === "ready") {
         this.running = true;
+        this.ring = message.ring;
         this.#waiting.get(-1)?.(message);
         this.#waiting.delete(-1);
       } else {
@@ -127,6 +138,9 @@ class CaptureWorker {
 
   async terminate(): Promise<number> {
     const code = await this.#worker.terminate();
+    // Requests it never answered (it hung) get an answer, so no caller waits forever.
+    for (const resolve of this.#waiting.values()) resolve({ type: "failed", message: "the worker was terminated", name: "Error" });
+    this.#waiting.clear();
     if (this.#wake >= 0) libc().close(this.#wake);
     this.#wake = -1;
     return code;
@@ -153,7 +167,8 @@ function namedError(name: string, message: string): Error {
 
 /** Supervision: a worker whose loop has not turned for this long is stuck (a filter call that never returns). */
 const HUNG_AFTER_MS = 3000;
-const SUPERVISE_EVERY_MS = 500;
+/** Often enough for the watchdog's filter call limit (250 ms by default). */
+const SUPERVISE_EVERY_MS = 50;
 /** Restarts of one worker are at least this far apart. */
 const RESTART_BACKOFF_MS = 1000;
 
@@ -167,6 +182,10 @@ export class DataPlane implements PoolSink {
   #supervisor: ReturnType<typeof setInterval> | undefined;
   /** Worker restarts since start. */
   restarts = 0;
+  /** Filter calls the watchdog found stuck (their workers were replaced), and the frames lost with them. */
+  hangs = 0;
+  lostFrames = 0;
+  #callLimitMs = 250;
   #onChangeFailed: (message: string, tunnel: number | undefined) => void = () => {};
   readonly #log: (line: string) => void;
   #pending: Change[] = [];
@@ -195,6 +214,12 @@ export class DataPlane implements PoolSink {
   #supervise(): void {
     for (const w of this.#workers) {
       if (w.failure || !w.running) continue;
+      const state = w.watch.read();
+      const lasted = stuckCall(state, Date.now(), this.#callLimitMs);
+      if (lasted !== undefined) {
+        this.#hung(w, state, lasted);
+        continue;
+      }
       const beat = Atomics.load(w.heartbeat, 0);
       w.stillFor = beat === w.lastBeat ? w.stillFor + SUPERVISE_EVERY_MS : 0;
       w.lastBeat = beat;
@@ -205,6 +230,29 @@ export class DataPlane implements PoolSink {
         void this.#replace(w);
       }
     }
+  }
+
+  /**
+   * The watchdog: `worker` is stuck in a filter call. It is replaced by a worker on the same ring
+   * with the previous filter; the other workers roll back too and the registry records it (a
+   * `rolled-back` event, cause `hang`). The block in flight was given back to the kernel before
+   * the call (the worker copies it into the filter first), so its frames the filter had not
+   * finished with are counted lost (a `batch-lost` event), never processed twice.
+   */
+  #hung(worker: CaptureWorker, state: WatchState, lasted: number): void {
+    const name = `${worker.setup.interface}#${worker.setup.id}`;
+    const stuck = this.#filter.current;
+    const previous = this.#filter.previous;
+    const lost = framesInFlight(state);
+    worker.failure = new Error(`worker ${name}: a call of filter ${stuck.info.name} ${stuck.info.version} has not returned for ${Math.round(lasted)} ms (limit ${this.#callLimitMs} ms)`);
+    this.hangs++;
+    this.lostFrames += lost;
+    if (previous) this.#filter = { current: previous, previous: undefined };
+    this.#log(`data plane: ${worker.failure.message}: terminating it, a new worker takes its ring on ${this.#filter.current.info.name} ${this.#filter.current.info.version}; ${lost} frames of the block in flight lost`);
+    void this.#replace(worker);
+    const message = worker.failure.message;
+    this.#filterEvent({ type: "batch-lost", filter: stuck.info, frames: lost, message: `${message}; the block was given back to the kernel before the call` });
+    if (previous) this.#filterEvent({ type: "rolled-back", filter: previous.info, from: stuck.info, cause: "hang", message });
   }
 
   /** Ends `worker` and starts a new one with the same setup, the current table, tunnels and filter. */
@@ -221,7 +269,10 @@ export class DataPlane implements PoolSink {
       ...[...this.#tunnels.values()].map((tunnel): Change => ({ op: "set-tunnel", tunnel })),
       ...[...this.#table.values()].map((target): Change => ({ op: "add", target })),
     ];
-    const fresh = new CaptureWorker({ ...worker.setup, filter: this.#filter.current, changes }, (e, w) => this.#failed(e, w), (event) => this.#filterEvent(event), (message, tunnel) => this.#onChangeFailed(message, tunnel));
+    // The ring it used, at the block it would have read next: same capture queue, nothing retired meanwhile lost.
+    const adopt = worker.ring ? { ...worker.ring, position: worker.watch.read().position } : undefined;
+    const generation = (worker.setup.generation ?? 0) + 1;
+    const fresh = new CaptureWorker({ ...worker.setup, filter: this.#filter.current, changes, adopt, generation }, (e, w) => this.#failed(e, w), (event) => this.#filterEvent(event), (message, tunnel) => this.#onChangeFailed(message, tunnel));
     this.#workers[index] = fresh;
     this.restarts++;
     const answer = await fresh.ready();
@@ -275,7 +326,7 @@ export class DataPlane implements PoolSink {
       if (this.#failedFilter === event.from.id) return;
       this.#failedFilter = event.from.id;
       if (this.#filter.previous) this.#filter = { current: this.#filter.previous, previous: this.#filter.current };
-      this.#log(`filter ${event.from.name} ${event.from.version} ${event.cause === "trap" ? "trapped" : "was too slow"}; every worker is back on ${event.filter.name} ${event.filter.version}: ${event.message ?? ""}`);
+      this.#log(`filter ${event.from.name} ${event.from.version} ${event.cause === "trap" ? "trapped" : event.cause === "hang" ? "never returned" : "was too slow"}; every worker is back on ${event.filter.name} ${event.filter.version}: ${event.message ?? ""}`);
       const id = this.#nextId++;
       for (const w of this.#workers) if (!w.failure) void w.request({ type: "rollback", id });
     } else if (event.type === "batch-lost") {
@@ -340,6 +391,7 @@ export class DataPlane implements PoolSink {
     }
     plane = new DataPlane(workers, log, options.onFilterEvent ?? (() => {}), filter);
     plane.#onChangeFailed = onChangeFailed;
+    plane.#callLimitMs = options.filterCallLimitMs ?? 250;
     log(`data plane capturing on ${capture.interfaces.map((i) => `${i.name} (${i.workers} worker${i.workers > 1 ? "s" : ""})`).join(", ")}, egress ${options.egress.mode}`);
     return plane;
   }

@@ -3,7 +3,7 @@ import type { CheckedFilter, FilterEvent } from "../filter/lifecycle.ts";
 import type { Target } from "../filter/types.ts";
 import type { EgressConfig } from "../config/dataplane.ts";
 import type { EgressCounters, EgressTunnel } from "../egress/types.ts";
-import type { RingStatistics } from "../capture/ring.ts";
+import type { RingHandle, RingStatistics } from "../capture/ring.ts";
 
 /** Changes applied in order, all of them between two batches. */
 export type Change =
@@ -32,8 +32,12 @@ export interface WorkerSetup {
   changes: Change[];
   /** An eventfd the data plane writes to after each message, so that an idle worker wakes at once. */
   wakeFd?: number;
-  /** Int32 the worker increments on every turn of its loop: the data plane's sign of life. */
+  /** The worker's watch (runtime/dataplane/watchdog.ts): loop turns, the block in flight, the filter call running. */
   heartbeat?: SharedArrayBuffer;
+  /** A replacement worker: the ring of the worker it replaces, taken over instead of opening one. */
+  adopt?: RingHandle;
+  /** Restarts of this worker before it (0 or absent: the first). */
+  generation?: number;
 }
 
 export type ToWorker =
@@ -57,7 +61,7 @@ export interface WorkerStats {
 }
 
 export type FromWorker =
-  | { type: "ready"; linkType: number }
+  | { type: "ready"; linkType: number; ring: RingHandle }
   | { type: "failed"; message: string; name: string }
   | { type: "applied"; id: number }
   | { type: "stats"; id: number; stats: WorkerStats }

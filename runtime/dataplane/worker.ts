@@ -11,6 +11,7 @@ import { COUNTER_COUNT } from "../filter/types.ts";
 import { openEgress } from "../egress/open.ts";
 import type { Egress } from "../egress/types.ts";
 import type { Change, FromWorker, ToWorker, WorkerSetup, WorkerStats } from "./messages.ts";
+import { WorkerWatch } from "./watchdog.ts";
 
 /** Blocks handled per turn of the event loop before messages get their turn. */
 const BLOCKS_PER_TURN = 8;
@@ -112,10 +113,15 @@ function drain(): boolean {
     const input = filter.inputBuffer();
     input.set(block);
     ring.release();
+    // The block is the kernel's again: if a filter call on it never returns, the data plane counts
+    // the frames not yet done as lost (watchdog.ts) and a new worker adopts the ring after it.
+    watch?.beginBlock(ring.position, block.length >= 16 ? new DataView(block.buffer, block.byteOffset, block.byteLength).getUint32(12, true) : 0);
     const view = input.subarray(0, block.length);
     let from = 0;
     do {
+      watch?.enterCall();
       const result = filter.processTpacket3(view, from);
+      watch?.leaveCall(result.frames);
       egress.send(result.packets);
       from = result.next;
     } while (from !== 0);
@@ -124,11 +130,11 @@ function drain(): boolean {
   return handled > 0;
 }
 
-const heartbeat = setup.heartbeat ? new Int32Array(setup.heartbeat) : undefined;
+const watch = setup.heartbeat ? new WorkerWatch(setup.heartbeat) : undefined;
 
 function loop(): void {
   if (!running) return;
-  if (heartbeat) Atomics.add(heartbeat, 0, 1);
+  watch?.beat();
   try {
     if (!drain()) ring.wait(IDLE_WAIT_MS, setup.wakeFd);
   } catch (e) {
@@ -165,7 +171,8 @@ port.on("message", async (message: ToWorker) => {
 });
 
 async function start(): Promise<void> {
-  ring = CaptureRing.open({
+  // A replacement takes over the ring of the worker it replaces: same capture queue and fanout group.
+  ring = setup.adopt ? CaptureRing.adopt(setup.adopt) : CaptureRing.open({
     interface: setup.interface,
     blockSize: setup.blockSize,
     blockCount: setup.blockCount,
@@ -186,9 +193,11 @@ async function start(): Promise<void> {
   // The UDP egress lets the kernel fragment: the filter must not.
   const mtu = setup.egress.mode === "udp" ? 65535 : setup.node.mtu;
   filter.configure({ linkType: ring.linkType, sourceAddress: setup.node.sourceAddress, mtu, dscp: setup.node.dscp });
-  egress = await openEgress(setup.egress, setup.workers > 1 ? `-${setup.interface}-${setup.id}` : "");
+  // A replacement writes pcap output to a file of its own (the one it replaces may still be open).
+  const restart = setup.generation ? `-r${setup.generation}` : "";
+  egress = await openEgress(setup.egress, (setup.workers > 1 ? `-${setup.interface}-${setup.id}` : "") + restart);
   apply(setup.changes);
-  post({ type: "ready", linkType: ring.linkType });
+  post({ type: "ready", linkType: ring.linkType, ring: ring.handle });
   setImmediate(loop);
 }
 

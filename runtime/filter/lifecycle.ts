@@ -247,7 +247,7 @@ function spawnCheckWorker(bytes: Uint8Array): Worker | undefined {
 /** What the switch reports: swaps, rollbacks, and batches a failing filter could not process. */
 export type FilterEvent =
   | { type: "activated"; filter: FilterModuleInfo; previous: FilterModuleInfo; latencyMs: number }
-  | { type: "rolled-back"; filter: FilterModuleInfo; from: FilterModuleInfo; cause: "request" | "trap" | "timeout"; message?: string; reprocessedFrames?: number }
+  | { type: "rolled-back"; filter: FilterModuleInfo; from: FilterModuleInfo; cause: "request" | "trap" | "timeout" | "hang"; message?: string; reprocessedFrames?: number }
   | { type: "batch-lost"; filter: FilterModuleInfo; frames: number; message: string }
   | { type: "dropped"; filter: FilterModuleInfo; which: "previous" | "staged"; message: string };
 

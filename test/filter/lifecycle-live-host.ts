@@ -3,6 +3,7 @@
  * (`ip netns exec NS node --import tsx test/filter/lifecycle-live-host.ts INTERFACE PCAP`): the live
  * data plane (two capture workers, pcap egress) and a FilterRegistry, driven over the IPC channel.
  */
+import { readFileSync } from "node:fs";
 import { AuditLog } from "../../runtime/audit/log.ts";
 import { DataPlane } from "../../runtime/dataplane/dataplane.ts";
 import type { FilterEvent } from "../../runtime/filter/lifecycle.ts";
@@ -16,7 +17,8 @@ const send = (message: unknown) => process.send!(message);
 const events: FilterEvent[] = [];
 
 try {
-  const audit = AuditLog.open(pcap.replace(/\.pcap$/, "-audit.log"));
+  const auditPath = pcap.replace(/\.pcap$/, "-audit.log");
+  const audit = AuditLog.open(auditPath);
   const registry = await FilterRegistry.open({ audit });
   const plane = await DataPlane.start({
     capture: { interfaces: [{ name: iface, workers: 2, promiscuous: true, ignoreOutgoing: true }], blockSize: 1 << 16, blockCount: 64, retireTimeoutMs: 2 },
@@ -41,11 +43,11 @@ try {
         send({ cmd: message.cmd, active: registry.list().find((f) => f.active)?.name });
       } else if (message.cmd === "settle") {
         await plane.settled();
-        send({ cmd: message.cmd, active: registry.list().find((f) => f.active)?.name, events });
+        send({ cmd: message.cmd, active: registry.list().find((f) => f.active)?.name, events, hangs: plane.hangs, lostFrames: plane.lostFrames, restarts: plane.restarts });
       } else if (message.cmd === "stop") {
         const stats = await plane.stop();
         audit.close();
-        send({ cmd: message.cmd, total: stats.total });
+        send({ cmd: message.cmd, total: stats.total, audit: readFileSync(auditPath, "utf8") });
         process.disconnect();
       }
     } catch (e) {

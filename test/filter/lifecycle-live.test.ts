@@ -6,7 +6,7 @@
  * and every datagram reaches the mirrored output exactly once.
  */
 import type { ChildProcess } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "uvu";
@@ -19,9 +19,9 @@ const ROOT = resolve(import.meta.dirname, "..", "..");
 const NS = { sender: "iapddp-ltg", iapd: "iapddp-ltr" };
 const DATAGRAMS = 400;
 const SENDER = `
-const d = require("dgram").createSocket("udp4"); const n = +process.argv[1]; let seq = 0;
+const d = require("dgram").createSocket("udp4"); const n = +process.argv[1]; let seq = +(process.argv[2] || 0); const end = seq + n;
 d.bind(40000, "100.64.0.1", () => { console.log("sending");
-  const t = setInterval(() => { if (seq >= n) { clearInterval(t); d.close(); return; }
+  const t = setInterval(() => { if (seq >= end) { clearInterval(t); d.close(); return; }
     const b = Buffer.alloc(32); b.writeUInt32BE(seq++, 0); d.send(b, 9, "100.64.0.2"); }, 1); });`;
 
 function request(host: ChildProcess, message: Record<string, unknown>, timeoutMs = 20_000): Promise<Record<string, any>> {
@@ -83,6 +83,77 @@ test("a filter that traps on live traffic: rolled back on every worker, the bloc
       }
     }
     assert.is(seen.size, DATAGRAMS, `${seen.size} of ${DATAGRAMS} datagrams mirrored`);
+    assert.equal([...seen.values()].filter((n) => n !== 1), [], "a datagram mirrored more than once");
+  } finally {
+    if (host?.connected) host.disconnect();
+    lab.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** Sequence numbers in the mirrored output (the mirrored UDP payload starts with one), and how often each. */
+function mirroredSequence(dir: string): Map<number, number> {
+  const seen = new Map<number, number>();
+  for (const file of readdirSync(dir).filter((f) => f.startsWith("mirrored") && f.endsWith(".pcap"))) {
+    // A terminated worker's pcap file stays empty: its writer's buffer went with it.
+    if (statSync(join(dir, file)).size === 0) continue;
+    for (const { bytes } of readPcap(join(dir, file))) {
+      if (bytes.length < 68 || bytes[36 + 9] !== 17) continue;
+      const seq = new DataView(bytes.buffer, bytes.byteOffset).getUint32(64);
+      seen.set(seq, (seen.get(seq) ?? 0) + 1);
+    }
+  }
+  return seen;
+}
+
+test("a filter call that never returns on live traffic: the watchdog replaces the worker on the same ring with the previous filter", async () => {
+  const lab = new Lab();
+  const dir = mkdtempSync(join(tmpdir(), "iapd-live-hang-"));
+  let host: ChildProcess | undefined;
+  try {
+    const ns = { sender: lab.namespace(NS.sender), iapd: lab.namespace(NS.iapd) };
+    lab.veth([ns.sender, "iapddp-ltg0", "100.64.0.1/24"], [ns.iapd, "iapddp-ltr0", "100.64.0.2/24"]);
+    lab.run(ns.sender, "ping", "-c1", "-W1", "100.64.0.2");
+    host = lab.spawn(ns.iapd, process.execPath, ["--import", "tsx", join(ROOT, "test/filter/lifecycle-live-host.ts"), "iapddp-ltr0", join(dir, "mirrored.pcap")], {
+      cwd: ROOT,
+      stdio: ["ignore", "inherit", "inherit", "ipc"],
+    });
+    await request(host, { cmd: "ready" });
+    // Its third iapd_process call (in the worker that gets the one flow) loops forever.
+    const looper = builtinTrappingOnCall(3, "looper!", { tpacket3: false, hang: true });
+    assert.is((await request(host, { cmd: "activate", module: Buffer.from(looper).toString("base64") })).active, "looper!");
+
+    const send = async (count: number, first: number) => {
+      const sender = lab.spawn(ns.sender, process.execPath, ["-e", SENDER, String(count), String(first)]);
+      await waitForOutput(sender, "sending");
+      await new Promise((r) => sender.on("close", r));
+    };
+    await send(DATAGRAMS / 2, 0);
+    // The watchdog (250 ms) and the replacement (at most a second after the worker started).
+    await new Promise((r) => setTimeout(r, 1500));
+    const hung = await request(host, { cmd: "settle" });
+    assert.is(hung.hangs, 1, JSON.stringify(hung.events));
+    assert.is(hung.restarts, 1);
+    assert.is(hung.active, "jmirror", "the registry shows the built-in filter active again");
+    // The other worker's rollback, asked for by the data plane, reports cause "request".
+    const rolled = hung.events.filter((e: { type: string; cause?: string }) => e.type === "rolled-back" && e.cause !== "request");
+    assert.is(rolled.length, 1, JSON.stringify(hung.events));
+    assert.is(rolled[0].cause, "hang");
+    assert.is(rolled[0].from.name, "looper!");
+    const lost = hung.events.filter((e: { type: string }) => e.type === "batch-lost");
+    assert.is(lost.length, 1);
+    assert.ok(lost[0].frames > 0 && lost[0].frames === hung.lostFrames, JSON.stringify(lost));
+
+    // After the restart: every datagram mirrored once, by the worker that took the ring over.
+    await send(DATAGRAMS / 2, 100_000);
+    await new Promise((r) => setTimeout(r, 300));
+    await request(host, { cmd: "settle" });
+    const stopped = await request(host, { cmd: "stop" });
+    assert.match(stopped.audit, /"actor":"data-plane".*"action":"filter\.rollback"|filter\.rollback.*data-plane/);
+    assert.match(stopped.audit, /"cause":"hang"/);
+    const seen = mirroredSequence(dir);
+    const after = [...seen.keys()].filter((seq) => seq >= 100_000);
+    assert.is(after.length, DATAGRAMS / 2, `${after.length} of ${DATAGRAMS / 2} datagrams sent after the restart mirrored`);
     assert.equal([...seen.values()].filter((n) => n !== 1), [], "a datagram mirrored more than once");
   } finally {
     if (host?.connected) host.disconnect();

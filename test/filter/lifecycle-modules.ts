@@ -75,9 +75,10 @@ export function skeleton(spec: SkeletonSpec = {}): Uint8Array {
  * The built-in filter whose `iapd_process` traps (`unreachable`) on call number `trapAt` of an
  * instance, and is the built-in filter on every other call; `name` replaces "jmirror" in its info
  * (7 letters, so the info keeps its length). The self-test's instance makes one call. With
- * `tpacket3: false` the module lacks the optional iapd_process_tpacket3 export.
+ * `tpacket3: false` the module lacks the optional iapd_process_tpacket3 export; with `hang: true` that
+ * call loops forever instead of trapping (it never returns).
  */
-export function builtinTrappingOnCall(trapAt: number, name = "trapper", options: { tpacket3?: boolean } = {}): Uint8Array {
+export function builtinTrappingOnCall(trapAt: number, name = "trapper", options: { tpacket3?: boolean; hang?: boolean } = {}): Uint8Array {
   if (name.length !== 7) throw new Error("the name must have 7 letters");
   let text = readFileSync(WAT, "utf8");
   if (options.tpacket3 === false) text = text.replace(/\(export "iapd_process_tpacket3" \(func [^)]*\)\)/, "");
@@ -89,7 +90,7 @@ export function builtinTrappingOnCall(trapAt: number, name = "trapper", options:
     (global $test/calls (mut i32) (i32.const 0))
     (func $test/trap_wrapper (param $offset i32) (param $length i32) (result i32)
       (global.set $test/calls (i32.add (global.get $test/calls) (i32.const 1)))
-      (if (i32.eq (global.get $test/calls) (i32.const ${trapAt})) (then (unreachable)))
+      (if (i32.eq (global.get $test/calls) (i32.const ${trapAt})) (then ${options.hang ? "(loop $forever (br $forever))" : "(unreachable)"}))
       (call ${process} (local.get $offset) (local.get $length)))
   )`);
   const bytes = compile(text);
