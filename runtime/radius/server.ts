@@ -16,7 +16,9 @@
  * });
  * await server.close();
  */
-import { createSocket, type RemoteInfo, type Socket } from "node:dgram";
+import { createSocket, type RemoteInfo, type Socket, type SocketOptions } from "node:dgram";
+import { lookup as dnsLookup } from "node:dns";
+import { isIP } from "node:net";
 import { formatAddress, parseAddress, type Prefix } from "../net/address.ts";
 import type { ListenAddress } from "../config/radius.ts";
 import { attribute, type Attribute } from "./attributes.ts";
@@ -149,7 +151,7 @@ export class RadiusServer {
 
   /** Binds the socket; resolves once it listens (port 0: an ephemeral port, see `address()`). */
   static listen(options: RadiusServerOptions): Promise<RadiusServer> {
-    const socket = createSocket({ type: options.listen.family === 6 ? "udp6" : "udp4" });
+    const socket = createSocket({ type: options.listen.family === 6 ? "udp6" : "udp4", lookup: literalLookup });
     const server = new RadiusServer(socket, options);
     socket.on("message", (datagram, from) => server.receive(datagram, from));
     return new Promise((resolve, reject) => {
@@ -312,6 +314,17 @@ export class RadiusServer {
     return this.clients.find((c) => c.prefix.bytes.length === address.length && inPrefix(address, c.prefix));
   }
 }
+
+/**
+ * node:dgram resolves the address of every send, even an IP literal, through dns.lookup and a
+ * nextTick. Replies always go to a datagram's source, a literal: answered at once here (names, if
+ * any ever came, still go to dns.lookup).
+ */
+const literalLookup: SocketOptions["lookup"] = (hostname, options, callback) => {
+  const family = isIP(hostname);
+  if (family !== 0) return (callback as (e: null, address: string, family: number) => void)(null, hostname, family);
+  return dnsLookup(hostname, options, callback);
+};
 
 /** The source as the NAS identity: an IPv4-mapped IPv6 source (dual-stack socket) is its IPv4 address. */
 function canonicalSource(text: string): { bytes: Uint8Array; text: string } | undefined {
