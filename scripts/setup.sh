@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the tests use as real peers (tshark's jmirror dissector, tcpdump,
 # FreeRADIUS's radclient and server, iproute2 for network namespaces, systemd-analyze and setpriv
-# for the systemd unit) when one is missing.
+# for the systemd unit, capsh to drop CAP_NET_RAW) when one is missing.
 # Needs root for the install; otherwise says what is missing and exits 1.
 set -euo pipefail
-declare -A pkg=([tshark]=tshark [editcap]=tshark [tcpdump]=tcpdump [radclient]=freeradius-utils [freeradius]=freeradius [ip]=iproute2 [systemd-analyze]=systemd [setpriv]=util-linux)
+declare -A pkg=([tshark]=tshark [editcap]=tshark [tcpdump]=tcpdump [radclient]=freeradius-utils [freeradius]=freeradius [ip]=iproute2 [systemd-analyze]=systemd [setpriv]=util-linux [capsh]=libcap2-bin)
 missing=()
 for cmd in "${!pkg[@]}"; do
   command -v "$cmd" >/dev/null 2>&1 || missing+=("${pkg[$cmd]}")
