@@ -27,6 +27,7 @@ import { resolveTokens } from "../../api/auth/tokens.ts";
 import { serveOptions, type FetchApp, type RunningServer } from "../../api/adapter/options.ts";
 import { zeroCounters } from "../../api/providers.ts";
 import { FilterRegistry } from "../filter/registry.ts";
+import { ActiveFilterStore } from "../filter/persist.ts";
 import { watchFilterDirectory, type FilterDirectoryWatcher } from "../filter/watch.ts";
 import { assetText } from "../assets/assets.ts";
 import { AuditLog } from "../audit/log.ts";
@@ -136,7 +137,8 @@ export class Daemon {
     const { store } = state;
     const audit = AuditLog.open(join(o.stateDir, "audit.log"));
     // The filter the data plane starts with (config filter.module); hot swaps go through it.
-    const filters = await FilterRegistry.open({ audit, initial: config.filter.module });
+    // The recorded activation (state directory) is restored here, before the data plane starts with it.
+    const filters = await FilterRegistry.open({ audit, initial: config.filter.module, persist: new ActiveFilterStore(o.stateDir), log: o.log });
     const daemon = new Daemon(config, o, state, store, audit, state.tunnels, filters, undefined, undefined, undefined);
     try {
       // 2. RADIUS control plane, 3. API, 4. data plane.

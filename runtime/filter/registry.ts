@@ -14,6 +14,7 @@
 import type { AuditSink } from "../audit/log.ts";
 import { assetBytes } from "../assets/assets.ts";
 import { checkFilter, FilterRejected, SwapError, type CheckedFilter, type FilterEvent, type FilterModuleInfo } from "./lifecycle.ts";
+import type { ActiveFilterStore, FilterRef } from "./persist.ts";
 
 /** Built-in filters by name, shipped in build/filters/ (and embedded in the single binary). */
 export const BUILTIN_FILTERS = {
@@ -77,6 +78,13 @@ export interface FilterRegistryOptions {
   maxFilters?: number;
   /** Time limit of an upload's checks, self-test included (default 2000 ms; lifecycle.ts checkFilter). */
   checkTimeoutMs?: number;
+  /**
+   * Makes the active filter durable (state directory): activations and rollbacks are recorded
+   * before they return, and `open` restores the recorded filter (persist.ts).
+   */
+  persist?: ActiveFilterStore;
+  /** Operational lines (restoring the active filter). */
+  log?: (line: string) => void;
 }
 
 export class FilterRegistry {
@@ -85,6 +93,12 @@ export class FilterRegistry {
   readonly #clock: () => number;
   readonly #maxFilters: number;
   readonly #checkTimeoutMs: number | undefined;
+  readonly #persist: ActiveFilterStore | undefined;
+  /** Built-in filters' names by ID. */
+  readonly #builtinNames = new Map<string, string>();
+  #configured = "jmirror";
+  /** The previous filter was restored from the record: the data plane never ran it, a rollback activates it. */
+  #previousRestored = false;
   #host: FilterHost | undefined;
   #active: string;
   #previous: string | undefined;
@@ -95,6 +109,7 @@ export class FilterRegistry {
     this.#clock = options.clock ?? Date.now;
     this.#maxFilters = options.maxFilters ?? 32;
     this.#checkTimeoutMs = options.checkTimeoutMs;
+    this.#persist = options.persist;
   }
 
   /** Checks the built-in filters (the self-test runs on each) and starts with `initial` active. */
@@ -106,8 +121,72 @@ export class FilterRegistry {
     );
     const initial = builtins.find(([name]) => name === (options.initial ?? "jmirror"))![1];
     const registry = new FilterRegistry(initial.info.id, options);
-    for (const [, checked] of builtins) registry.#entries.set(checked.info.id, { checked, origin: "built-in", loadedAt });
+    registry.#configured = options.initial ?? "jmirror";
+    for (const [name, checked] of builtins) {
+      registry.#entries.set(checked.info.id, { checked, origin: "built-in", loadedAt });
+      registry.#builtinNames.set(checked.info.id, name);
+    }
+    if (options.persist) await registry.#restore(options.log ?? (() => {}));
     return registry;
+  }
+
+  /**
+   * The recorded active (and previous) filter, when there is a record for the configured
+   * filter.module. A recorded module that is missing, altered or no longer passes the checks is
+   * not restored: the configured filter stays active, and the log and the audit log say why.
+   */
+  async #restore(log: (line: string) => void): Promise<void> {
+    const persist = this.#persist!;
+    let record;
+    try {
+      record = persist.load();
+    } catch (e) {
+      log(`filter: the recorded active filter cannot be read (${(e as Error).message}); running the configured ${this.#configured}`);
+      this.#record("state", "filter.restore", "filter:-", "failed", { reason: (e as Error).message });
+      return;
+    }
+    if (!record) return;
+    if (record.configured !== this.#configured) {
+      log(`filter: filter.module changed from ${record.configured} to ${this.#configured} since the last activation: running ${this.#configured}, the recorded active filter is not restored`);
+      return;
+    }
+    const resolveRef = async (ref: FilterRef): Promise<string> => {
+      if ("builtin" in ref) {
+        const id = [...this.#builtinNames].find(([, name]) => name === ref.builtin)?.[0];
+        if (!id) throw new Error(`there is no built-in filter ${ref.builtin}`);
+        return id;
+      }
+      const checked = await checkFilter(persist.moduleBytes(ref.sha256), { timeoutMs: this.#checkTimeoutMs });
+      if (!this.#entries.has(checked.info.id)) this.#entries.set(checked.info.id, { checked, origin: ref.origin === "directory" ? "directory" : "upload", loadedAt: this.#clock() });
+      return checked.info.id;
+    };
+    try {
+      const active = await resolveRef(record.active);
+      const previous = record.previous ? await resolveRef(record.previous).catch(() => undefined) : undefined;
+      this.#active = active;
+      this.#previous = previous !== active ? previous : undefined;
+      this.#previousRestored = this.#previous !== undefined;
+    } catch (e) {
+      const message = e instanceof FilterRejected ? `${e.reason}: ${e.message}` : (e as Error).message;
+      log(`filter: the recorded active filter cannot be restored (${message}); running the configured ${this.#configured}`);
+      this.#record("state", "filter.restore", "filter:-", "failed", { reason: message });
+      return;
+    }
+    const info = this.active.info;
+    log(`filter: restored the active filter ${info.name} ${info.version} (${info.sha256.slice(0, 16)})${this.#previous ? `, previous ${this.#entries.get(this.#previous)!.checked.info.name}` : ""}`);
+    this.#record("state", "filter.restore", `filter:${info.id}`, "ok", { name: info.name, version: info.version, sha256: info.sha256 });
+  }
+
+  #ref(id: string): { ref: FilterRef; checked: CheckedFilter } {
+    const entry = this.#entries.get(id)!;
+    const builtin = this.#builtinNames.get(id);
+    const { info } = entry.checked;
+    return { ref: builtin !== undefined ? { builtin } : { sha256: info.sha256, name: info.name, origin: entry.origin }, checked: entry.checked };
+  }
+
+  /** Records the active and previous filters, durably (a no-op without `persist`). */
+  #save(): void {
+    this.#persist?.save(this.#configured, this.#ref(this.#active), this.#previous !== undefined ? this.#ref(this.#previous) : undefined);
   }
 
   /** The filter the data plane starts with (give it to FilterSwitch.create or the workers). */
@@ -190,7 +269,9 @@ export class FilterRegistry {
       throw new FilterRegistryError("conflict", e.message);
     }
     this.#previous = this.#active;
+    this.#previousRestored = false;
     this.#active = id;
+    this.#save();
     this.#record(actor, "filter.activate", object, "ok", { name: entry.checked.info.name, version: entry.checked.info.version, previous: this.#previous });
     return this.get(id)!;
   }
@@ -204,7 +285,8 @@ export class FilterRegistry {
     }
     const host = this.#requireHost(actor, "filter.rollback", object);
     try {
-      await host.rollback();
+      if (this.#previousRestored) await host.activate(this.#entries.get(this.#previous)!.checked);
+      else await host.rollback();
     } catch (e) {
       if (!(e instanceof SwapError)) throw e;
       this.#previous = undefined;
@@ -214,6 +296,8 @@ export class FilterRegistry {
     const from = this.#active;
     this.#active = this.#previous;
     this.#previous = undefined;
+    this.#previousRestored = false;
+    this.#save();
     this.#record(actor, "filter.rollback", object, "ok", { from });
     return this.get(this.#active)!;
   }
@@ -234,6 +318,11 @@ export class FilterRegistry {
     if (event.filter.id === this.#active) return;
     this.#active = event.filter.id;
     this.#previous = undefined;
+    try {
+      this.#save();
+    } catch (e) {
+      this.#record("data-plane", "filter.rollback", `filter:${event.filter.id}`, "not-durable", { reason: (e as Error).message });
+    }
     this.#record("data-plane", "filter.rollback", `filter:${event.filter.id}`, "ok", { cause: event.cause, from: event.from.id, message: event.message ?? "" });
   }
 
