@@ -93,6 +93,8 @@ test("rejections the client sees: problem+json with the reason, the active filte
     [skeleton({ without: "iapd_process" }), "missing-exports", /missing export\(s\) iapd_process/],
     [skeleton({ process: "consume-all" }), "self-test", /self-test failed/],
     [builtinTrappingOnCall(1), "trap", /failed during the self-test: unreachable/],
+    // Its self-test never returns: refused when the checks' time limit (2 s) is up.
+    [skeleton({ process: "loop" }), "timeout", /did not finish within 2000 ms/],
   ];
   for (const [bytes, reason, message] of cases) {
     const r = await w.call("POST", "/v1/filters", ADMIN, bytes);
@@ -108,7 +110,7 @@ test("rejections the client sees: problem+json with the reason, the active filte
   assert.is((await w.call("POST", "/v1/filters/0123456789abcdef/activate")).status, 404);
   assert.is(w.plane.active.name, "jmirror");
   const rejected = w.auditLines().filter((r) => r.outcome === "invalid");
-  assert.equal(rejected.map((r) => r.detail?.reason), ["not-wasm", "abi-version", "missing-exports", "self-test", "trap"]);
+  assert.equal(rejected.map((r) => r.detail?.reason), ["not-wasm", "abi-version", "missing-exports", "self-test", "trap", "timeout"]);
 });
 
 test("a filter the running configuration does not suit is refused with 409; jmirror-l2 activates on Ethernet", async () => {
