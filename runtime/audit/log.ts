@@ -15,7 +15,8 @@
  * compare the last hash (`verifyAuditLog(...).head`) with a copy kept elsewhere to detect truncation.
  */
 import { createHash } from "node:crypto";
-import { closeSync, fsyncSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
+import { basename, dirname } from "node:path";
 
 /** What happened; `detail` carries action-specific values (intercept ID, reason...). */
 export interface AuditEntry {
@@ -61,15 +62,47 @@ export class AuditLog implements AuditSink {
   /**
    * Opens (creating with mode 0600) a log and continues its chain. Refuses a log whose chain is
    * already broken: appending to it would make the damage look like part of a valid history.
+   *
+   * One exception, the journal's torn-tail rule: a last line without its newline, or a last line
+   * that is not JSON, is a write a crash cut short (`record` returns only once the whole line is
+   * fsync'd, so it was never acknowledged). When everything before it verifies, its bytes are set
+   * aside in `<path>.torn-at-<OFFSET>` (never deleted), the file is cut back to the last intact
+   * record, `log` says so, and the chain continues from there.
    */
-  static open(path: string, clock: () => number = Date.now): AuditLog {
-    let text = "";
+  static open(path: string, clock: () => number = Date.now, log: (line: string) => void = () => {}): AuditLog {
+    let bytes = Buffer.alloc(0);
     try {
-      text = readFileSync(path, "utf8");
+      bytes = readFileSync(path);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
     }
-    const check = verifyAuditText(text);
+    let check = verifyAuditText(bytes.toString("utf8"));
+    const torn = check.ok ? undefined : tornTailOffset(bytes);
+    if (!check.ok && torn !== undefined) {
+      const intact = verifyAuditText(bytes.subarray(0, torn).toString("utf8"));
+      if (intact.ok) {
+        const problem = check.problem;
+        let side = `${path}.torn-at-${torn}`;
+        for (let n = 1; existsSync(side); n++) side = `${path}.torn-at-${torn}.${n}`;
+        const sideFd = openSync(side, "wx", 0o600);
+        try {
+          writeSync(sideFd, bytes.subarray(torn));
+          fsyncSync(sideFd);
+        } finally {
+          closeSync(sideFd);
+        }
+        fsyncDirectory(dirname(path));
+        const fd = openSync(path, "r+");
+        try {
+          ftruncateSync(fd, torn);
+          fsyncSync(fd);
+        } finally {
+          closeSync(fd);
+        }
+        log(`audit: ${path}: set aside a torn last line at byte ${torn} (${bytes.length - torn} byte(s), ${problem}) in ${basename(side)}: a write cut short by a crash, never acknowledged; the chain continues from record ${intact.records}`);
+        check = intact;
+      }
+    }
     if (!check.ok) throw new AuditError(`${path}:${check.line}: ${check.problem}; refusing to append to a broken audit chain`);
     const fd = openSync(path, "a", 0o600);
     return new AuditLog(fd, check.records, check.head, clock);
@@ -107,6 +140,32 @@ export class AuditLog implements AuditSink {
   }
 }
 
+/**
+ * Where a torn last line starts: the last line has no newline, or is not JSON. Undefined when the
+ * last line is whole (a chain broken there is an edit, not a torn write).
+ */
+export function tornTailOffset(bytes: Uint8Array): number | undefined {
+  if (bytes.length === 0) return undefined;
+  const end = bytes[bytes.length - 1] === 0x0a ? bytes.length - 1 : bytes.length;
+  const start = bytes.lastIndexOf(0x0a, end - 1) + 1;
+  if (end === bytes.length) return start;
+  try {
+    JSON.parse(Buffer.from(bytes.subarray(start, end)).toString("utf8"));
+    return undefined;
+  } catch {
+    return start;
+  }
+}
+
+function fsyncDirectory(directory: string): void {
+  const fd = openSync(directory, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** SHA-256 over the canonical form (keys sorted at every level, no whitespace) of a record without its hash. */
 export function hashRecord(record: Omit<AuditRecord, "hash">): string {
   return createHash("sha256").update(canonicalJson(record)).digest("hex");
@@ -131,10 +190,13 @@ export function verifyAuditLog(path: string): VerifyResult {
 
 export function verifyAuditText(text: string): VerifyResult {
   const lines = text.split("\n");
-  if (lines.at(-1) === "") lines.pop();
+  // A last line without its newline was cut short: `record` writes the newline with the record.
+  const unterminated = lines.at(-1) !== "";
+  if (!unterminated) lines.pop();
   let head = GENESIS_HASH;
   for (const [i, line] of lines.entries()) {
     const fail = (problem: string): VerifyResult => ({ ok: false, records: i, head, line: i + 1, problem });
+    if (unterminated && i === lines.length - 1) return fail("the last line has no newline (a torn write)");
     let record: AuditRecord;
     try {
       record = JSON.parse(line) as AuditRecord;

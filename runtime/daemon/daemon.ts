@@ -135,7 +135,7 @@ export class Daemon {
       log: o.log,
     });
     const { store } = state;
-    const audit = AuditLog.open(join(o.stateDir, "audit.log"));
+    const audit = AuditLog.open(join(o.stateDir, "audit.log"), Date.now, o.log);
     // The filter the data plane starts with (config filter.module); hot swaps go through it.
     // The recorded activation (state directory) is restored here, before the data plane starts with it.
     const filters = await FilterRegistry.open({ audit, initial: config.filter.module, persist: new ActiveFilterStore(o.stateDir), log: o.log });

@@ -64,11 +64,45 @@ test("verify names the first edited, removed or reordered line; open refuses a b
       assert.is(v.line, line, `${name}: ${v.problem}`);
       assert.match(v.problem, problem, name);
     }
-    assert.throws(() => AuditLog.open(path), (e: unknown) => e instanceof AuditError && e.message.includes(`:${line}:`), name);
     const run = cli(path);
     assert.is(run.code, 1, name);
     assert.ok(run.out.includes(`${path}:${line}: `), run.out);
+    // A torn last line is set aside at open (below); anything else is refused.
+    if (name !== "torn") assert.throws(() => AuditLog.open(path), (e: unknown) => e instanceof AuditError && e.message.includes(`:${line}:`), name);
   }
+});
+
+test("a torn last line (no newline, or not JSON) is set aside at open, kept in a side file; the chain continues; verify reports it", () => {
+  const cases: [string, (l: string[]) => string][] = [
+    ["no newline", (l) => `${l.slice(0, 4).join("\n")}\n${l[4].slice(0, 40)}`],
+    ["no newline, whole record", (l) => `${l.join("\n")}`],
+    ["not JSON", (l) => `${l.slice(0, 4).join("\n")}\n${l[4].slice(0, 40)}\n`],
+  ];
+  for (const [name, change] of cases) {
+    const { path, lines } = logWith(5);
+    const text = change(lines);
+    writeFileSync(path, text);
+    const before = cli(path);
+    assert.is(before.code, 1, name);
+    assert.match(before.out, /:5: .*the last line, torn: iapd sets it aside at its next start/, name);
+    const logged: string[] = [];
+    const log = AuditLog.open(path, Date.now, (l) => logged.push(l));
+    const offset = Buffer.byteLength(`${lines.slice(0, 4).join("\n")}\n`);
+    assert.match(logged.join("\n"), new RegExp(`set aside a torn last line at byte ${offset} .*torn-at-${offset}.*continues from record 4`), name);
+    assert.is(readFileSync(`${path}.torn-at-${offset}`, "utf8"), text.slice(offset), `${name}: kept byte for byte`);
+    assert.is(log.count, 4);
+    assert.is(log.record({ actor: "api:alice", action: "mirror.terminate", object: "mirror:m9", outcome: "ok" }).seq, 5);
+    log.close();
+    const v = verifyAuditLog(path);
+    assert.ok(v.ok && v.records === 5, name);
+    const after = cli(path);
+    assert.is(after.code, 0, name);
+    assert.match(after.out, new RegExp(`torn last line was set aside at start-up in audit.log.torn-at-${offset} \\(${text.length - offset} byte`), name);
+  }
+  // A damaged line before the last one is not a torn tail: still refused.
+  const { path, lines } = logWith(5);
+  writeFileSync(path, `${lines.slice(0, 2).join("\n")}\n{x\n${lines.slice(3, 4).join("\n")}\n${lines[4].slice(0, 20)}`);
+  assert.throws(() => AuditLog.open(path), (e: unknown) => e instanceof AuditError && e.message.includes(":3:"));
 });
 
 test("iapd audit verify: ok with the head hash, usage errors", () => {
