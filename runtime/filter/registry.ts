@@ -33,15 +33,8 @@ export interface FilterHost {
 
 export type FilterOrigin = "built-in" | "upload" | "directory";
 
-/** One known filter, as the API lists it. */
-export interface FilterInfo {
-  id: string;
-  name: string;
-  version: string;
-  abiVersion: number;
-  sha256: string;
-  size: number;
-  exports: string[];
+/** One known filter, as the API lists it: what the checks found, and where it stands here. */
+export interface FilterInfo extends FilterModuleInfo {
   origin: FilterOrigin;
   /** ISO 8601: when this daemon first checked it. */
   loadedAt: string;

@@ -38,20 +38,27 @@ function request(host: ChildProcess, message: Record<string, unknown>, timeoutMs
   });
 }
 
+/** The two namespaces (the lab adds this run's suffix to their names), a veth between them, and the
+ * iapd side (lifecycle-live-host.ts) started and ready. */
+async function startLab(lab: Lab, dir: string): Promise<{ ns: { sender: string; iapd: string }; host: ChildProcess }> {
+  const ns = { sender: lab.namespace(NS.sender), iapd: lab.namespace(NS.iapd) };
+  lab.veth([ns.sender, "iapddp-ltg0", "100.64.0.1/24"], [ns.iapd, "iapddp-ltr0", "100.64.0.2/24"]);
+  lab.run(ns.sender, "ping", "-c1", "-W1", "100.64.0.2");
+  const host = lab.spawn(ns.iapd, process.execPath, ["--import", "tsx", join(ROOT, "test/filter/lifecycle-live-host.ts"), "iapddp-ltr0", join(dir, "mirrored.pcap")], {
+    cwd: ROOT,
+    stdio: ["ignore", "inherit", "inherit", "ipc"],
+  });
+  await request(host, { cmd: "ready" });
+  return { ns, host };
+}
+
 test("a filter that traps on live traffic: rolled back on every worker, the block processed again, nothing lost or duplicated", async () => {
   const lab = new Lab();
-  const dir = mkdtempSync(join(tmpdir(), "iapd-live-trap-"));
+  const dir = mkdtempSync(join(tmpdir(), "iapd-live-"));
   let host: ChildProcess | undefined;
   try {
-    // The lab adds this run's suffix to namespace names.
-    const ns = { sender: lab.namespace(NS.sender), iapd: lab.namespace(NS.iapd) };
-    lab.veth([ns.sender, "iapddp-ltg0", "100.64.0.1/24"], [ns.iapd, "iapddp-ltr0", "100.64.0.2/24"]);
-    lab.run(ns.sender, "ping", "-c1", "-W1", "100.64.0.2");
-    host = lab.spawn(ns.iapd, process.execPath, ["--import", "tsx", join(ROOT, "test/filter/lifecycle-live-host.ts"), "iapddp-ltr0", join(dir, "mirrored.pcap")], {
-      cwd: ROOT,
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    await request(host, { cmd: "ready" });
+    const { ns, host: started } = await startLab(lab, dir);
+    host = started;
     // Without iapd_process_tpacket3 the switch hands it records; its third iapd_process call traps.
     const trapper = builtinTrappingOnCall(3, "trapper", { tpacket3: false });
     const activated = await request(host, { cmd: "activate", module: Buffer.from(trapper).toString("base64") });
@@ -73,15 +80,7 @@ test("a filter that traps on live traffic: rolled back on every worker, the bloc
     assert.is(stopped.total.kernelDrops, 0);
 
     // Every datagram once: the mirrored UDP payload starts with the sequence number.
-    const seen = new Map<number, number>();
-    for (const file of readdirSync(dir).filter((f) => f.startsWith("mirrored") && f.endsWith(".pcap"))) {
-      for (const { bytes } of readPcap(join(dir, file))) {
-        // outer IPv4 (20) + UDP (8) + mirror header (8) + inner IPv4 (20) + inner UDP (8)
-        if (bytes.length < 68 || bytes[36 + 9] !== 17) continue;
-        const seq = new DataView(bytes.buffer, bytes.byteOffset).getUint32(64);
-        seen.set(seq, (seen.get(seq) ?? 0) + 1);
-      }
-    }
+    const seen = mirroredSequence(dir);
     assert.is(seen.size, DATAGRAMS, `${seen.size} of ${DATAGRAMS} datagrams mirrored`);
     assert.equal([...seen.values()].filter((n) => n !== 1), [], "a datagram mirrored more than once");
   } finally {
@@ -98,6 +97,7 @@ function mirroredSequence(dir: string): Map<number, number> {
     // A terminated worker's pcap file stays empty: its writer's buffer went with it.
     if (statSync(join(dir, file)).size === 0) continue;
     for (const { bytes } of readPcap(join(dir, file))) {
+      // outer IPv4 (20) + UDP (8) + mirror header (8) + inner IPv4 (20) + inner UDP (8)
       if (bytes.length < 68 || bytes[36 + 9] !== 17) continue;
       const seq = new DataView(bytes.buffer, bytes.byteOffset).getUint32(64);
       seen.set(seq, (seen.get(seq) ?? 0) + 1);
@@ -108,17 +108,11 @@ function mirroredSequence(dir: string): Map<number, number> {
 
 test("a filter call that never returns on live traffic: the watchdog replaces the worker on the same ring with the previous filter", async () => {
   const lab = new Lab();
-  const dir = mkdtempSync(join(tmpdir(), "iapd-live-hang-"));
+  const dir = mkdtempSync(join(tmpdir(), "iapd-live-"));
   let host: ChildProcess | undefined;
   try {
-    const ns = { sender: lab.namespace(NS.sender), iapd: lab.namespace(NS.iapd) };
-    lab.veth([ns.sender, "iapddp-ltg0", "100.64.0.1/24"], [ns.iapd, "iapddp-ltr0", "100.64.0.2/24"]);
-    lab.run(ns.sender, "ping", "-c1", "-W1", "100.64.0.2");
-    host = lab.spawn(ns.iapd, process.execPath, ["--import", "tsx", join(ROOT, "test/filter/lifecycle-live-host.ts"), "iapddp-ltr0", join(dir, "mirrored.pcap")], {
-      cwd: ROOT,
-      stdio: ["ignore", "inherit", "inherit", "ipc"],
-    });
-    await request(host, { cmd: "ready" });
+    const { ns, host: started } = await startLab(lab, dir);
+    host = started;
     // Its third iapd_process call (in the worker that gets the one flow) loops forever.
     const looper = builtinTrappingOnCall(3, "looper!", { tpacket3: false, hang: true });
     assert.is((await request(host, { cmd: "activate", module: Buffer.from(looper).toString("base64") })).active, "looper!");
