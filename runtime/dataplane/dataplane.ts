@@ -340,7 +340,8 @@ export class DataPlane implements PoolSink {
     const { capture } = options;
     // Fail in this thread, with the capability named, before any worker starts.
     requireNetRaw("capturing packets (AF_PACKET sockets)");
-    const filter = options.filter ?? (await checkFilter(assetBytes("build/filters/jmirror.wasm")));
+    // The built-in filter is trusted: checked on this thread, without the worker an upload gets.
+    const filter = options.filter ?? (await checkFilter(assetBytes("build/filters/jmirror.wasm"), { timeoutMs: 0 }));
     const setups: WorkerSetup[] = [];
     for (const [n, iface] of capture.interfaces.entries()) {
       const ifindex = libc().ifNameToIndex(iface.name);
