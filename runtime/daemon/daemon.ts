@@ -31,6 +31,7 @@ import { ActiveFilterStore } from "../filter/persist.ts";
 import { watchFilterDirectory, type FilterDirectoryWatcher } from "../filter/watch.ts";
 import { assetText } from "../assets/assets.ts";
 import { AuditLog } from "../audit/log.ts";
+import { auditStoreEvents } from "../audit/store-events.ts";
 import { ConfigError, loadConfig, parseConfig } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import { sessionIdFromAcctSessionId } from "../sessions/handle.ts";
@@ -136,6 +137,8 @@ export class Daemon {
     });
     const { store } = state;
     const audit = AuditLog.open(join(o.stateDir, "audit.log"), Date.now, o.log);
+    // From here on, every mirror session the store starts or ends (RADIUS, triggers, timeouts) is audited.
+    store.onEvent = auditStoreEvents(audit);
     // The filter the data plane starts with (config filter.module); hot swaps go through it.
     // The recorded activation (state directory) is restored here, before the data plane starts with it.
     const filters = await FilterRegistry.open({ audit, initial: config.filter.module, persist: new ActiveFilterStore(o.stateDir), log: o.log });

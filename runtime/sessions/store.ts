@@ -215,6 +215,14 @@ export class SessionStore {
     nasPortId: new Index(),
   };
   private byNas = new Index();
+  /**
+   * Sessions importState loaded that the secondary indexes (the five above and byNas) do not hold
+   * yet, from `next` on: `indexSome` works through them in slices after recovery, and any lookup
+   * finishes them first (`indexAll`). Mutations meanwhile keep the indexes as always: Index.add and
+   * Index.delete are idempotent, so a session indexed by a mutation and again by its slice, or
+   * unindexed before its slice, leaves the same entries as if it had been indexed at import.
+   */
+  private unindexed: { sessions: SubscriberSession[]; next: number } | undefined;
   private mirrors = new Map<string, MirrorSession>();
   private mirrorsBySession = new Map<string, Set<string>>();
   private mirrorSlots = new Map<string, number[]>();
@@ -227,7 +235,8 @@ export class SessionStore {
   private nextMirrorId = 1;
   private nextTriggerId = 1;
   private sink?: TargetSink;
-  private onEvent?: (event: StoreEvent) => void;
+  /** Mirror session events (audit log); set after a recovery so that replayed history is not reported again. */
+  onEvent?: (event: StoreEvent) => void;
   private sessionIdFor: (acctSessionId: string) => number;
   /** Mirrors refused because maxMirrors was reached. */
   refused = 0;
@@ -318,6 +327,7 @@ export class SessionStore {
 
   /** Accounting-On/Off: the NAS rebooted, so every session it had is gone. Returns how many ended. */
   endNasSessions(nas: string, now: number): number {
+    this.indexAll();
     const keys = this.byNas.get(nas);
     for (const key of keys) this.endSession(key, "nas-reboot", now);
     return keys.length;
@@ -337,6 +347,7 @@ export class SessionStore {
   findSessions(criteria: Partial<Pick<SessionAttributes, IndexedField | "nas">>): SubscriberSession[] {
     const fields = (Object.keys(INDEXED) as IndexedField[]).filter((f) => criteria[f] !== undefined);
     if (fields.length === 0) return [];
+    this.indexAll();
     let keys = this.indexes[fields[0]].get(criteria[fields[0]] as string);
     for (const f of fields.slice(1)) {
       const other = new Set(this.indexes[f].get(criteria[f] as string));
@@ -347,8 +358,43 @@ export class SessionStore {
   }
 
   private indexSession(s: SubscriberSession): void {
-    for (const f of INDEXED_FIELDS) this.indexes[f].add(s[f], s.key);
-    this.byNas.add(s.nas, s.key);
+    const { key } = s;
+    const x = this.indexes;
+    x.acctSessionId.add(s.acctSessionId, key);
+    x.userName.add(s.userName, key);
+    x.framedIpAddress.add(s.framedIpAddress, key);
+    x.callingStationId.add(s.callingStationId, key);
+    x.nasPortId.add(s.nasPortId, key);
+    this.byNas.add(s.nas, key);
+  }
+
+  /** Secondary index entries importState left for later: true while there are some. */
+  get indexing(): boolean {
+    return this.unindexed !== undefined;
+  }
+
+  /**
+   * Indexes up to `count` of the sessions importState loaded (those still in the store); returns
+   * false once none is left. Run it in slices after recovery, between other work.
+   */
+  indexSome(count: number): boolean {
+    const u = this.unindexed;
+    if (!u) return false;
+    const end = Math.min(u.sessions.length, u.next + count);
+    for (let i = u.next; i < end; i++) {
+      const s = u.sessions[i];
+      // Ended (or ended and started again as another object) since: not this session's entries.
+      if (this.sessions.get(s.key) === s) this.indexSession(s);
+    }
+    u.next = end;
+    if (end < u.sessions.length) return true;
+    this.unindexed = undefined;
+    return false;
+  }
+
+  /** Finishes the secondary indexes before a lookup (a no-op once they are complete). */
+  private indexAll(): void {
+    if (this.unindexed) this.indexSome(Number.MAX_SAFE_INTEGER);
   }
 
   private unindexSession(s: SubscriberSession): void {
@@ -441,6 +487,7 @@ export class SessionStore {
     const trigger: Trigger = { ...spec, mediation: { ...spec.mediation }, id: `t${this.nextTriggerId++}`, createdAt: now };
     this.triggers.set(trigger.id, trigger);
     const applied: MirrorSession[] = [];
+    this.indexAll();
     for (const key of this.indexes[fieldOf(spec.kind)].get(spec.value)) {
       const session = this.sessions.get(key)!;
       if (this.winningTriggers(session).includes(trigger)) applied.push(...this.applyTrigger(trigger, session, now));
@@ -589,10 +636,11 @@ export class SessionStore {
   /** Loads an `exportState` result into an empty store; the sink (if any) is fed the table. */
   importState(state: StoreState): void {
     if (this.sessions.size + this.mirrors.size + this.triggers.size + this.arms.size > 0) throw new StoreError("invalid", "importState needs an empty store");
-    for (const s of state.sessions) {
-      this.sessions.set(s.key, s);
-      this.indexSession(s);
-    }
+    const sessions = this.sessions;
+    const list = state.sessions;
+    for (let i = 0; i < list.length; i++) sessions.set(list[i].key, list[i]);
+    // The secondary indexes follow in slices (indexSome), or at the first lookup (indexAll).
+    if (list.length > 0) this.unindexed = { sessions: list, next: 0 };
     const targets = new Map<number, Target>();
     for (const { mirror, slots } of state.mirrors) {
       const session = this.sessions.get(mirror.subscriber);
@@ -603,7 +651,7 @@ export class SessionStore {
       if (!set) this.mirrorsBySession.set(mirror.subscriber, (set = new Set()));
       set.add(mirror.id);
       this.mirrorSlots.set(mirror.id, [...slots]);
-      slots.forEach((slot, i) => targets.set(slot, targetOf(mirror, prefixes[i], slot)));
+      for (let i = 0; i < slots.length; i++) targets.set(slots[i], targetOf(mirror, prefixes[i], slots[i]));
     }
     for (const slot of state.tableOrder) {
       const target = targets.get(slot);

@@ -5,7 +5,8 @@
  * malformed datagrams). Raw datagrams where radclient cannot send what is needed.
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { verifyAuditLog } from "../../runtime/audit/log.ts";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { suite } from "uvu";
@@ -478,9 +479,20 @@ e2e("iapd run --config: accounting and CoA from radclient, stops on SIGTERM", as
     assert.is(r.exitCode, 0, r.output);
     assert.match(r.output, /Received CoA-ACK/);
     assertNak(await coa(dasPort, `Acct-Session-Id = "e2", ${li("on")}`), "CoA", "Session-Context-Not-Found");
+    const stop = await radclient(acctPort, "acct", SECRET, `Acct-Status-Type = Stop, Acct-Session-Id = "e1", ${MA}`);
+    assert.is(stop.exitCode, 0, stop.output);
   } finally {
     if (child.exitCode === null && child.pid) process.kill(child.pid, "SIGTERM");
     assert.is(await exited, 0, output);
+  }
+  try {
+    // The CoA's start and the logout's end are LI actions from RADIUS: both in the hash-chained audit log.
+    const auditPath = join(dir, "var", "audit.log");
+    assert.ok(verifyAuditLog(auditPath).ok, "audit log verifies");
+    const records = readFileSync(auditPath, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { actor: string; action: string; detail?: { reason?: string } });
+    assert.ok(records.some((r) => r.actor === "radius:coa" && r.action === "mirror.start"), JSON.stringify(records));
+    assert.ok(records.some((r) => r.actor === "radius:accounting" && r.action === "mirror.end" && r.detail?.reason === "logout"), JSON.stringify(records));
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
   // What the daemon prints never names the subscriber or the intercept.
