@@ -3,10 +3,13 @@
  * login arms, tunnels, ID counters) as framed records (frame.ts) in one file:
  *
  * 1. header `{ kind: "snapshot", format, generation, lastSeq, createdAt, counts, table }`;
- * 2. chunks of at most `CHUNK` items: `{ columns: [...], sessions: [[...], ...] }` (a row per
- *    session), `{ mirrors: [...] }`, `{ triggers: [...] }`, `{ arms: [...] }`, `{ tunnels: [...] }`
- *    (large JSON documents parse faster per byte than many small ones, and no single string
- *    approaches V8's limit);
+ * 2. chunks of at most `CHUNK` items: `{ columns: [...], values: [...] }` (sessions by column:
+ *    one array per field, `null` where a session has none; a string field with few distinct
+ *    values, such as the NAS, as `{ "dictionary": [...], "indexes": [...] }`), `{ mirrors: [...] }`,
+ *    `{ triggers: [...] }`, `{ arms: [...] }`, `{ tunnels: [...] }` (large JSON documents of a few
+ *    arrays parse faster per byte than many small ones, and no single string approaches V8's
+ *    limit). Format 1 had `{ columns: [...], sessions: [[...], ...] }`, a row per session; it is
+ *    still read;
  * 3. `{ kind: "end", records }`: a snapshot without it is incomplete.
  *
  * A snapshot is written to a temporary name, fsync'd, renamed into place and the directory fsync'd
@@ -23,7 +26,9 @@ import type { Tunnel, TunnelRegistry } from "../sessions/tunnels.ts";
 import { encodeFrame, type Frame } from "./frame.ts";
 import { fsyncDirectory } from "./journal.ts";
 
-export const SNAPSHOT_FORMAT = 1;
+/** Written: 2 (sessions by column). Read: 1 (sessions by row) and 2. */
+export const SNAPSHOT_FORMAT = 2;
+const READABLE_FORMATS = [1, 2];
 const CHUNK = 4096;
 
 export interface SnapshotHeader {
@@ -72,7 +77,7 @@ function* snapshotRecords({ header, state, tunnels }: SnapshotContent): Generato
   let records = 1;
   for (let i = 0; i < state.sessions.length; i += CHUNK) {
     records++;
-    yield sessionRows(state.sessions.slice(i, i + CHUNK));
+    yield sessionColumns(state.sessions.slice(i, i + CHUNK));
   }
   const lists: [string, unknown[]][] = [["mirrors", state.mirrors], ["triggers", state.triggers], ["arms", state.arms], ["tunnels", tunnels]];
   for (const [name, items] of lists) {
@@ -84,16 +89,53 @@ function* snapshotRecords({ header, state, tunnels }: SnapshotContent): Generato
   yield { kind: "end", records: records + 1 };
 }
 
-/**
- * Sessions as rows under a column list (the fields the chunk's sessions have, null where one has
- * none): half the bytes of one object per session, and faster to parse, which is most of a large
- * recovery's time.
- */
-function sessionRows(sessions: SubscriberSession[]): { columns: string[]; sessions: unknown[][] } {
-  const columns = [...new Set(sessions.flatMap((s) => Object.keys(s)))];
-  return { columns, sessions: sessions.map((s) => columns.map((c) => (s as unknown as Record<string, unknown>)[c] ?? null)) };
+/** A column of strings that repeat (the NAS, a pool's port names): each distinct one once. */
+interface DictionaryColumn {
+  dictionary: (string | null)[];
+  indexes: number[];
 }
 
+/**
+ * Sessions by column (format 2): one array per field instead of one per session, fewer and larger
+ * arrays for JSON.parse; repeated strings stored once (and shared by the decoded sessions).
+ */
+function sessionColumns(sessions: SubscriberSession[]): { columns: string[]; values: (unknown[] | DictionaryColumn)[] } {
+  const columns = [...new Set(sessions.flatMap((s) => Object.keys(s)))];
+  const values = columns.map((c) => {
+    const column = sessions.map((s) => (s as unknown as Record<string, unknown>)[c] ?? null);
+    const distinct = new Map<unknown, number>();
+    for (const v of column) {
+      if (typeof v !== "string" && v !== null) return column;
+      if (!distinct.has(v)) distinct.set(v, distinct.size);
+      if (distinct.size * 4 > column.length) return column;
+    }
+    return { dictionary: [...distinct.keys()] as (string | null)[], indexes: column.map((v) => distinct.get(v)!) };
+  });
+  return { columns, values };
+}
+
+function sessionsFromColumns(columns: string[], values: (unknown[] | DictionaryColumn)[], offset: number): SubscriberSession[] {
+  if (!Array.isArray(values) || values.length !== columns.length) throw new SnapshotError("a sessions record whose columns and values do not match", offset);
+  const arrays = values.map((v) => {
+    if (Array.isArray(v)) return v;
+    if (v && Array.isArray(v.dictionary) && Array.isArray(v.indexes)) return v.indexes.map((i) => v.dictionary[i] ?? null);
+    throw new SnapshotError("a sessions record with a malformed column", offset);
+  });
+  const count = arrays.length > 0 ? arrays[0].length : 0;
+  if (arrays.some((a) => a.length !== count)) throw new SnapshotError("a sessions record with columns of different lengths", offset);
+  const sessions = new Array<SubscriberSession>(count);
+  for (let r = 0; r < count; r++) {
+    const session: Record<string, unknown> = {};
+    for (let c = 0; c < columns.length; c++) {
+      const v = arrays[c][r];
+      if (v !== null) session[columns[c]] = v;
+    }
+    sessions[r] = session as unknown as SubscriberSession;
+  }
+  return sessions;
+}
+
+/** Format 1: sessions as rows under a column list (the fields the chunk's sessions have, null where one has none). */
 function sessionObjects(columns: string[], rows: unknown[][]): SubscriberSession[] {
   return rows.map((row) => {
     const session: Record<string, unknown> = {};
@@ -141,7 +183,7 @@ export function decodeSnapshot(frames: Frame[]): SnapshotContent & { complete: b
   const first = frames[0];
   const header = first?.value as SnapshotHeader | undefined;
   if (!header || header.kind !== "snapshot") throw new SnapshotError("no snapshot header", first?.offset ?? 0);
-  if (header.format !== SNAPSHOT_FORMAT) throw new SnapshotError(`snapshot format ${header.format}, this iapd reads ${SNAPSHOT_FORMAT}`, first.offset);
+  if (!READABLE_FORMATS.includes(header.format)) throw new SnapshotError(`snapshot format ${header.format}, this iapd reads formats ${READABLE_FORMATS.join(" and ")}`, first.offset);
   const state: StoreState = { ...header.table, sessions: [], mirrors: [], triggers: [], arms: [] };
   const tunnels: Tunnel[] = [];
   let complete = false;
@@ -151,7 +193,8 @@ export function decodeSnapshot(frames: Frame[]): SnapshotContent & { complete: b
     if (v.kind === "end") {
       if (v.records !== frames.length) throw new SnapshotError(`end record counts ${v.records} records, the file has ${frames.length}`, offset);
       complete = true;
-    } else if (v.sessions && v.columns) pushAll(state.sessions, sessionObjects(v.columns as string[], v.sessions as unknown[][]));
+    } else if (v.values && v.columns && header.format >= 2) pushAll(state.sessions, sessionsFromColumns(v.columns as string[], v.values as (unknown[] | DictionaryColumn)[], offset));
+    else if (v.sessions && v.columns) pushAll(state.sessions, sessionObjects(v.columns as string[], v.sessions as unknown[][]));
     else if (v.mirrors) pushAll(state.mirrors, v.mirrors as StoreState["mirrors"]);
     else if (v.triggers) pushAll(state.triggers, v.triggers as StoreState["triggers"]);
     else if (v.arms) pushAll(state.arms, v.arms as StoreState["arms"]);

@@ -18,6 +18,9 @@ import type { JournaledSessionStore, JournaledTunnelRegistry } from "./journaled
 import { journalHeader, journalName, recover, snapshotName, type RecoveryReport } from "./recovery.ts";
 import { captureSnapshot, writeSnapshot } from "./snapshot.ts";
 
+/** Sessions indexed per turn of the event loop after recovery (a few ms each). */
+const INDEX_SLICE = 2000;
+
 export interface DurableStateOptions {
   directory: string;
   /** A snapshot (and a new journal generation) once the current journal holds this many records. */
@@ -74,7 +77,24 @@ export class DurableState {
         `${c.sessions} session(s), ${c.mirrors} mirror session(s), ${c.triggers} trigger(s), ${c.tunnels} tunnel(s), ${c.pendingArms} pending login arm(s)`,
     );
     state.snapshotIfDue();
+    state.indexInBackground();
     return state;
+  }
+
+  /**
+   * The store's secondary indexes (sessions by Acct-Session-Id, User-Name, address... and NAS)
+   * are not part of recovery: they are built here in slices once start-up goes on, between
+   * requests; a lookup before they are complete finishes them first (SessionStore.indexSome).
+   */
+  private indexInBackground(): void {
+    if (!this.store.indexing) return;
+    const started = performance.now();
+    const step = () => {
+      if (this.closed) return;
+      if (this.store.indexSome(INDEX_SLICE)) setImmediate(step);
+      else this.options.log(`state: session indexes built in ${Math.round(performance.now() - started)} ms after recovery`);
+    };
+    setImmediate(step);
   }
 
   /** Resolves once every mutation made before the call is on disk: acknowledge after it. */
