@@ -91,6 +91,12 @@ export interface FreeRadius {
   readonly acctPort: number;
   /** Everything `freeradius -X` printed so far. */
   log(): string;
+  /**
+   * The output once `pattern` appears in it (or after `ms`). A reply can arrive before the lines
+   * the server printed ahead of sending it: they come through another channel, the pipe, and
+   * under Deno the two are not read in the order they were written.
+   */
+  logged(pattern: RegExp, ms?: number): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -132,7 +138,12 @@ export async function startFreeRadius(secret: string, users: string): Promise<Fr
     await stop();
     throw e;
   }
-  return { authPort, acctPort, log: () => output, stop };
+  const logged = async (pattern: RegExp, ms = 5000) => {
+    const deadline = Date.now() + ms;
+    while (!pattern.test(output) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 5));
+    return output;
+  };
+  return { authPort, acctPort, log: () => output, logged, stop };
 }
 
 function serverConfig(dir: string, secret: string, authPort: number, acctPort: number): string {
