@@ -145,7 +145,11 @@ test("bad input: clear errors, no crash", () => {
 
 test("progress bar on a terminal (a pty from util-linux script), none when stdout is a pipe", () => {
   const out = join(dir, "tty.pcap");
-  const cmd = `${process.execPath} bin/iapd.js replay --config ${DEMO_CONFIG} --in ${DEMO_IN} --out ${out}`;
+  // Under Deno, node:child_process turns a spawn of process.execPath with node's arguments into
+  // `deno run -A ...`, but a shell command line is left as is, and `deno bin/iapd.js` is Deno's
+  // shorthand for `deno run` without permissions: it prompts on the pty and waits. Say `run -A`.
+  const runtime = "Deno" in globalThis ? `${process.execPath} run -A` : process.execPath;
+  const cmd = `${runtime} bin/iapd.js replay --config ${DEMO_CONFIG} --in ${DEMO_IN} --out ${out}`;
   const tty = execFileSync("script", ["-qec", cmd, "/dev/null"], { encoding: "utf8" });
   assert.match(tty, /\rreplay \[#+\] 100% 2,000 frames/);
   const piped = iapd("replay", "--config", DEMO_CONFIG, "--in", DEMO_IN, "--out", out);
