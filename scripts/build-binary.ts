@@ -20,7 +20,8 @@ import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, wri
 import { createRequire } from "node:module";
 import { join, relative, resolve } from "node:path";
 import { build } from "esbuild";
-import { ASSETS, asconfigFilters, WORKER_BUNDLES, type BuildInfo } from "../runtime/assets/assets.ts";
+import { ASSETS, asconfigFilters, KIT_ASSET, WORKER_BUNDLES, type BuildInfo } from "../runtime/assets/assets.ts";
+import { kitFiles, kitJson } from "../runtime/filter/kit.ts";
 
 // postject ships no types: the one call used here.
 const { inject } = createRequire(import.meta.url)("postject") as {
@@ -98,6 +99,10 @@ for (const [name, entry] of Object.entries(WORKER_BUNDLES)) await build({ ...opt
 
 const assets: Record<string, string> = Object.fromEntries(embedded.map((name) => [name, join(root, name)]));
 for (const name of Object.keys(WORKER_BUNDLES)) assets[name] = join(dist, name);
+// The filter kit: `iapd filter new` writes a project from it without iapd's sources.
+const kit = join(dist, KIT_ASSET);
+writeFileSync(kit, kitJson(kitFiles(root)));
+assets[KIT_ASSET] = kit;
 const koffi = koffiNative();
 if (koffi) assets["koffi.node"] = koffi;
 const blob = join(work, "iapd.blob");

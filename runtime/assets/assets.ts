@@ -25,7 +25,9 @@ import { fileURLToPath } from "node:url";
  * same name, and every filter that asconfig.json builds (`filterAssets`) besides.
  */
 export const ASSETS = ["build/filters/jmirror.wasm", "fixtures/captures/demo.pcap", "fixtures/configs/demo.yaml"] as const;
-export type AssetName = (typeof ASSETS)[number] | `build/filters/${string}.wasm`;
+/** The filter kit (runtime/filter/kit.ts): embedded in the binary only, the checkout reads the sources. */
+export const KIT_ASSET = "filter-kit.json";
+export type AssetName = (typeof ASSETS)[number] | `build/filters/${string}.wasm` | typeof KIT_ASSET;
 
 /** What the build wrote into the bundle (esbuild `define`); absent when running the sources. */
 export interface BuildInfo {

@@ -6,8 +6,9 @@
  */
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
-import { assetBytes, assetPath, sourceRoot } from "../assets/assets.ts";
+import { basename, dirname, join } from "node:path";
+import { assetBytes, assetPath, assetText, KIT_ASSET, sourceRoot } from "../assets/assets.ts";
+import { kitFiles, kitFromJson } from "../filter/kit.ts";
 import { differentialCheck, formatComparison } from "../filter/differential.ts";
 import { checkFilter, FilterRejected, inspectFilter, type FilterModuleInfo } from "../filter/lifecycle.ts";
 import { BUILTIN_FILTERS } from "../filter/registry.ts";
@@ -15,8 +16,6 @@ import { BUILTIN_FILTERS } from "../filter/registry.ts";
 export const FILTER_USAGE = `usage: iapd filter new NAME | test FILE.wasm | inspect FILE.wasm`;
 
 const NAME = /^[a-z][a-z0-9-]{0,31}$/;
-/** Filter entry points in assembly/: not copied into a new project, whose own entry is index.ts. */
-const ENTRY_FILES = new Set(["jmirror-l2.ts"]);
 
 export async function filterCommand(args: string[], out: (line: string) => void, err: (line: string) => void): Promise<number> {
   const [sub, arg, ...rest] = args;
@@ -97,23 +96,17 @@ function newProject(name: string, out: (line: string) => void, err: (line: strin
     err(`filter names are 1-32 lower-case letters, digits and '-', starting with a letter; found ${JSON.stringify(name)}`);
     return 2;
   }
-  if (sourceRoot === undefined) {
-    err("iapd filter new needs iapd's sources (templates/ and assembly/): run it from a checkout or the npm package, not the single binary");
-    return 1;
-  }
   if (existsSync(name)) {
     err(`${name} already exists`);
     return 1;
   }
-  cpSync(join(sourceRoot, "templates/filter"), name, { recursive: true });
-  renameSync(join(name, "gitignore"), join(name, ".gitignore"));
-  // The ABI helpers: this iapd's layer decoders, target table, counters and encapsulations.
-  const helpers = join(name, "assembly/iapd");
-  mkdirSync(helpers, { recursive: true });
-  cpSync(join(sourceRoot, "assembly"), helpers, { recursive: true, filter: (src) => !ENTRY_FILES.has(basename(src)) && basename(src) !== "tsconfig.json" });
-  for (const file of ["package.json", "asconfig.json", "README.md", "assembly/index.ts"]) {
-    const path = join(name, file);
-    writeFileSync(path, readFileSync(path, "utf8").replaceAll("__NAME__", name));
+  const files = sourceRoot === undefined ? kitFromJson(assetText(KIT_ASSET)) : kitFiles(sourceRoot);
+  const renamed = (path: string) => (path === "gitignore" ? ".gitignore" : path);
+  for (const [path, bytes] of files) {
+    const target = join(name, renamed(path));
+    mkdirSync(dirname(target), { recursive: true });
+    const named = ["package.json", "asconfig.json", "README.md", "assembly/index.ts"].includes(path);
+    writeFileSync(target, named ? new TextDecoder().decode(bytes).replaceAll("__NAME__", name) : bytes);
   }
   out(`${name}/: an iapd filter project (filter ABI version 1)`);
   out(`  cd ${name} && npm install && npm run build     # build/${name}.wasm`);

@@ -5,7 +5,7 @@
  * same as `node bin/iapd.js replay`.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
@@ -168,6 +168,26 @@ test("run with a capture section: the live data plane (embedded worker and koffi
     assert.equal(copies.stdout.trim().split("\n"), new Array(6).fill("0x00000007\t0x00000009"));
   } finally {
     lab.close();
+  }
+});
+
+test("filter new: the binary writes the same project as a checkout does", () => {
+  const fromBinary = iapd("filter", "new", "myfilter");
+  assert.is(fromBinary.status, 0, fromBinary.stderr);
+  const ref = mkdtempSync(join(tmpdir(), "iapd-kit-ref-"));
+  try {
+    execFileSync(process.execPath, [join(ROOT, "bin/iapd.js"), "filter", "new", "myfilter"], { cwd: ref, stdio: "ignore" });
+    const tree = (root: string) =>
+      (readdirSync(root, { recursive: true, withFileTypes: true }) as import("node:fs").Dirent[])
+        .filter((e) => e.isFile())
+        .map((e) => join(e.parentPath ?? e.path, e.name).slice(root.length + 1))
+        .sort();
+    const files = tree(join(ref, "myfilter"));
+    assert.ok(files.includes("assembly/index.ts") && files.includes("assembly/iapd/filter.ts") && files.includes(".gitignore"), files.join(" "));
+    assert.equal(tree(join(dir, "myfilter")), files);
+    for (const f of files) assert.ok(readFileSync(join(dir, "myfilter", f)).equals(readFileSync(join(ref, "myfilter", f))), f);
+  } finally {
+    rmSync(ref, { recursive: true, force: true });
   }
 });
 
