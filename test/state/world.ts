@@ -19,17 +19,8 @@ export function tempDir(name: string): string {
   return directory;
 }
 
-/** A small deterministic PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The tests' seeded PRNG (mulberry32), shared with the frame builders. */
+export { mulberry32 as prng } from "../helpers/frames.ts";
 
 /** One random operation that makes sense for the store's current state (it may still be refused). */
 export function randomOperation(store: SessionStore, tunnels: TunnelRegistry, random: () => number, now: number): Operation {
