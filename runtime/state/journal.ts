@@ -16,7 +16,8 @@
  */
 import { closeSync, fdatasync, fsync, openSync, write } from "node:fs";
 import { dirname } from "node:path";
-import { encodeFrame } from "./frame.ts";
+import { crc32 } from "node:zlib";
+import { encodeFrame, HEADER_BYTES, MAGIC } from "./frame.ts";
 
 interface Segment {
   path: string;
@@ -26,12 +27,40 @@ interface Segment {
   fresh: boolean;
 }
 
+/** Records are encoded straight into chunks of this size (a larger record gets a chunk of its own). */
+const CHUNK_BYTES = 256 * 1024;
+const RESOLVED: Promise<void> = Promise.resolve();
+const MAGIC_WORD = MAGIC.readUInt32LE(0);
+
+/** A promise with its settle functions: what every `sync` of one group commit shares. */
+interface Waiters {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+function waiters(): Waiters {
+  let resolve!: () => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<void>((done, fail) => ((resolve = done), (reject = fail)));
+  // A group nobody awaits any more (its callers went away) must not become an unhandled rejection.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
+}
+
 export class Journal {
   private segments: Segment[];
   private appended = 0;
   private durable = 0;
-  private flushing: Promise<void> | undefined;
+  /** The group of `sync` callers that the next flush makes durable; undefined: nobody waits. */
+  private next: Waiters | undefined;
+  /** A flush is running or scheduled. */
+  private pumping = false;
   private failure: Error | undefined;
+  /** Where records are encoded: `chunk[chunkStart, chunkUsed)` is appended and not yet handed to a flush. */
+  private chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+  private chunkStart = 0;
+  private chunkUsed = 0;
   /** Records appended to the current file (rotate resets it): the snapshot policy reads it. */
   recordsInFile: number;
 
@@ -61,10 +90,38 @@ export class Journal {
     return this.segments[this.segments.length - 1].path;
   }
 
+  /**
+   * Buffers one record (frame.ts framing: magic, length, CRC-32, JSON), encoded in place into the
+   * current chunk: no Buffer of its own per record.
+   */
   append(record: unknown): void {
-    this.segments[this.segments.length - 1].buffers.push(encodeFrame(record));
+    const json = JSON.stringify(record);
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    const room = HEADER_BYTES + 3 * json.length;
+    if (this.chunk.length - this.chunkUsed < room) this.newChunk(room);
+    const chunk = this.chunk;
+    const at = this.chunkUsed;
+    const length = chunk.write(json, at + HEADER_BYTES, "utf8");
+    chunk.writeUInt32LE(MAGIC_WORD, at);
+    chunk.writeUInt32LE(length, at + 4);
+    chunk.writeUInt32LE(crc32(chunk.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length), crc32(chunk.subarray(at + 4, at + 8))), at + 8);
+    this.chunkUsed = at + HEADER_BYTES + length;
     this.appended++;
     this.recordsInFile++;
+  }
+
+  /** Hands the encoded, not yet flushed records to the current segment. */
+  private seal(): void {
+    if (this.chunkUsed === this.chunkStart) return;
+    this.segments[this.segments.length - 1].buffers.push(this.chunk.subarray(this.chunkStart, this.chunkUsed));
+    this.chunkStart = this.chunkUsed;
+  }
+
+  /** Seals the current chunk and starts one with at least `room` bytes (the sealed bytes stay with their flush). */
+  private newChunk(room: number): void {
+    this.seal();
+    this.chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, room));
+    this.chunkStart = this.chunkUsed = 0;
   }
 
   /**
@@ -72,24 +129,49 @@ export class Journal {
    * the old file, which is closed once they are durable.
    */
   rotate(path: string, header: unknown): void {
+    this.seal();
     this.segments.push({ path, fd: openSync(path, "wx", 0o600), buffers: [encodeFrame(header)], fresh: true });
     this.recordsInFile = 0;
   }
 
-  /** Resolves once every record appended before the call is on disk. */
-  async sync(): Promise<void> {
-    const target = this.appended;
-    while (this.durable < target || this.segments.some((s) => s.fresh)) {
-      if (this.failure) throw this.failure;
-      this.flushing ??= this.flush()
-        .catch((e: Error) => {
-          this.failure = new Error(`journal ${this.path}: ${e.message}; nothing more can be acknowledged`, { cause: e });
-        })
-        .finally(() => (this.flushing = undefined));
-      await this.flushing;
+  /**
+   * Resolves once every record appended before the call is on disk. Callers of one event-loop
+   * turn, and all those that arrive while a flush is under way, share one promise and one
+   * write + fdatasync (group commit); the flush starts after the turn (setImmediate), so the
+   * records of every request received in it go in the same write.
+   */
+  sync(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.durable === this.appended && !this.segments.some((s) => s.fresh)) return RESOLVED;
+    if (!this.next) {
+      this.next = waiters();
+      if (!this.pumping) {
+        this.pumping = true;
+        setImmediate(this.pump);
+      }
     }
-    if (this.failure) throw this.failure;
+    return this.next.promise;
   }
+
+  /** Flushes for each waiting group in turn: a group is released only by a flush that started after it formed. */
+  private readonly pump = async (): Promise<void> => {
+    while (this.next) {
+      const group = this.next;
+      this.next = undefined;
+      if (this.failure) {
+        group.reject(this.failure);
+        continue;
+      }
+      try {
+        await this.flush();
+        group.resolve();
+      } catch (e) {
+        this.failure = new Error(`journal ${this.path}: ${(e as Error).message}; nothing more can be acknowledged`, { cause: e });
+        group.reject(this.failure);
+      }
+    }
+    this.pumping = false;
+  };
 
   /** Syncs, then closes the file. */
   async close(): Promise<void> {
@@ -100,6 +182,7 @@ export class Journal {
 
   private async flush(): Promise<void> {
     const upTo = this.appended;
+    this.seal();
     // By index: a rotation during the awaits adds a segment that this flush also writes.
     for (let i = 0; i < this.segments.length; i++) {
       const segment = this.segments[i];
@@ -116,6 +199,8 @@ export class Journal {
     }
     while (this.segments.length > 1 && this.segments[0].buffers.length === 0) closeSync(this.segments.shift()!.fd);
     this.durable = upTo;
+    // Start the next records at the chunk's beginning again once nothing in it awaits a write.
+    if (this.chunkStart === this.chunkUsed && this.segments.every((s) => s.buffers.length === 0)) this.chunkStart = this.chunkUsed = 0;
   }
 }
 

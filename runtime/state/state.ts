@@ -97,10 +97,15 @@ export class DurableState {
     setImmediate(step);
   }
 
-  /** Resolves once every mutation made before the call is on disk: acknowledge after it. */
-  async commit(): Promise<void> {
-    await this.journal.sync();
+  /**
+   * Resolves once every mutation made before the call is on disk: acknowledge after it. The
+   * callers of one group commit share the promise (Journal.sync), so a request costs none of its own.
+   */
+  commit(): Promise<void> {
+    const durable = this.journal.sync();
+    // A snapshot due now first waits for this same sync (writeSnapshot), so starting it here is safe.
     this.snapshotIfDue();
+    return durable;
   }
 
   /**
