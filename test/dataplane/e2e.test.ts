@@ -21,6 +21,7 @@ import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Lab } from "../../scripts/netns/netns.ts";
 import { checksumOk, radclientIn, readPcap, waitForOutput } from "./lab.ts";
+import { RUNTIME, evalArgs, tsArgs } from "../helpers/runtime.ts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const SECRET = "iapd-e2e-secret";
@@ -149,7 +150,7 @@ test("CoA arms a mirror; both directions, IPv4 and the delegated IPv6 prefix, re
         { name: "md-b", sourceAddress: SOURCE["md-b"] },
       ],
     };
-    host = lab.spawn(ns.iapd, process.execPath, ["--import", "tsx", join(ROOT, "test/dataplane/host.ts"), JSON.stringify(config)], {
+    host = lab.spawn(ns.iapd, RUNTIME, tsArgs(join(ROOT, "test/dataplane/host.ts"), JSON.stringify(config)), {
       cwd: ROOT,
       stdio: ["ignore", "inherit", "inherit", "ipc"],
     });
@@ -162,9 +163,9 @@ test("CoA arms a mirror; both directions, IPv4 and the delegated IPv6 prefix, re
     const acct = await radclientIn(lab, ns.iapd, ready.accounting, "acct", SECRET, `Acct-Status-Type = Start, Acct-Session-Id = "e2e-1", User-Name = "sub1", Framed-IP-Address = ${SUB}, Delegated-IPv6-Prefix = ${SUB6_PREFIX}, Message-Authenticator = 0x00`);
     assert.is(acct.code, 0, acct.output);
 
-    const echo = lab.spawn(ns.peer, process.execPath, ["-e", ECHO]);
+    const echo = lab.spawn(ns.peer, RUNTIME, evalArgs(ECHO));
     await waitForOutput(echo, "echoing");
-    const sender = lab.spawn(ns.sub, process.execPath, ["-e", SENDER, String(REQUESTS)]);
+    const sender = lab.spawn(ns.sub, RUNTIME, evalArgs(SENDER, String(REQUESTS)));
     await waitForOutput(sender, "sending");
     await sleep(400);
     const handle = `0x${INTERCEPT.toString(16).padStart(8, "0")}${SESSION.toString(16).padStart(8, "0")}`;

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Lab } from "../../scripts/netns/netns.ts";
+import { RUNTIME, tsArgs } from "../helpers/runtime.ts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const ticks = (pid: number) => {
@@ -26,7 +27,7 @@ test("capture interface down: the worker sleeps; up again: capture resumes", asy
       capture: { interfaces: [{ name: "iapddp-cap" }], blockSize: 1 << 16, blockCount: 8, retireTimeoutMs: 2 },
       egress: { mode: "pcap", path: "/dev/null" },
     };
-    const host = lab.spawn(iapd, process.execPath, ["--import", "tsx", join(ROOT, "test/dataplane/host.ts"), JSON.stringify(config)], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const host = lab.spawn(iapd, RUNTIME, tsArgs(join(ROOT, "test/dataplane/host.ts"), JSON.stringify(config)), { cwd: ROOT, stdio: ["ignore", "inherit", "inherit", "ipc"] });
     const request = (cmd: string) =>
       new Promise<Record<string, any>>((done, fail) => {
         const timer = setTimeout(() => fail(new Error(`no answer to ${cmd}`)), 20_000);

@@ -14,6 +14,7 @@ import * as assert from "uvu/assert";
 import { Lab } from "../../scripts/netns/netns.ts";
 import { readPcap, waitForOutput } from "../dataplane/lab.ts";
 import { builtinTrappingOnCall } from "./lifecycle-modules.ts";
+import { RUNTIME, evalArgs, tsArgs } from "../helpers/runtime.ts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
 const NS = { sender: "iapddp-ltg", iapd: "iapddp-ltr" };
@@ -44,7 +45,7 @@ async function startLab(lab: Lab, dir: string): Promise<{ ns: { sender: string; 
   const ns = { sender: lab.namespace(NS.sender), iapd: lab.namespace(NS.iapd) };
   lab.veth([ns.sender, "iapddp-ltg0", "100.64.0.1/24"], [ns.iapd, "iapddp-ltr0", "100.64.0.2/24"]);
   lab.run(ns.sender, "ping", "-c1", "-W1", "100.64.0.2");
-  const host = lab.spawn(ns.iapd, process.execPath, ["--import", "tsx", join(ROOT, "test/filter/lifecycle-live-host.ts"), "iapddp-ltr0", join(dir, "mirrored.pcap")], {
+  const host = lab.spawn(ns.iapd, RUNTIME, tsArgs(join(ROOT, "test/filter/lifecycle-live-host.ts"), "iapddp-ltr0", join(dir, "mirrored.pcap")), {
     cwd: ROOT,
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
@@ -64,7 +65,7 @@ test("a filter that traps on live traffic: rolled back on every worker, the bloc
     const activated = await request(host, { cmd: "activate", module: Buffer.from(trapper).toString("base64") });
     assert.is(activated.active, "trapper");
 
-    const sender = lab.spawn(ns.sender, process.execPath, ["-e", SENDER, String(DATAGRAMS)]);
+    const sender = lab.spawn(ns.sender, RUNTIME, evalArgs(SENDER, String(DATAGRAMS)));
     await waitForOutput(sender, "sending");
     await new Promise((r) => sender.on("close", r));
     await new Promise((r) => setTimeout(r, 300));
@@ -118,7 +119,7 @@ test("a filter call that never returns on live traffic: the watchdog replaces th
     assert.is((await request(host, { cmd: "activate", module: Buffer.from(looper).toString("base64") })).active, "looper!");
 
     const send = async (count: number, first: number) => {
-      const sender = lab.spawn(ns.sender, process.execPath, ["-e", SENDER, String(count), String(first)]);
+      const sender = lab.spawn(ns.sender, RUNTIME, evalArgs(SENDER, String(count), String(first)));
       await waitForOutput(sender, "sending");
       await new Promise((r) => sender.on("close", r));
     };
