@@ -4,7 +4,12 @@
  * is recovered on its own and checked against what the clients saw acknowledged: every
  * acknowledged change is there; a change in flight at the kill is either wholly there or wholly
  * absent; every active mirror session has its targets in the recovered target table. After each
- * restart the daemon itself reports the same counts.
+ * restart the daemon itself reports the same counts, and mirroring is checked on its output: the
+ * daemon runs in a network namespace (test/state/lab.ts) with its live data plane capturing on a
+ * veth end; the moment it logs "ready", one probe datagram goes to every subscriber address the
+ * test ever created, and the mirrored packets its UDP egress sends to the mediation socket must be
+ * exactly one copy per probe per active mirror session of that address (intercept and session ID
+ * in the mirror header), none for subscribers without one (ended sessions, ended mirrors).
  */
 import { spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -19,13 +24,15 @@ import { sessionIdFromAcctSessionId } from "../../runtime/sessions/handle.ts";
 import { readFrames } from "../../runtime/state/frame.ts";
 import { journalName, recover } from "../../runtime/state/recovery.ts";
 import { DurableState } from "../../runtime/state/state.ts";
-import { iapdBundle, RadiusClient, startDaemon, TOKEN, writeConfig, type Running } from "./daemon.ts";
+import { iapdBundle, RadiusClient, startDaemon, writeConfig, type Running } from "./daemon.ts";
+import { Lab, MEDIATION_PORT } from "./lab.ts";
 import { prng, tempDir } from "./world.ts";
 
 const KILLS = Number(process.env.CRASH_KILLS ?? 50);
 const WORKERS = 4;
 const NAS = "127.0.0.1";
-const MEDIATION = { address: "127.0.0.1", port: 30030 };
+const MEDIATION = { address: "127.0.0.1", port: MEDIATION_PORT };
+const PROBE_PORT = 9;
 
 interface Fact<T> {
   /** As last acknowledged (or found after a kill). */
@@ -64,18 +71,7 @@ const coa = (acct: string, action: 0 | 1, interceptId: number): Attribute[] => [
 async function worker(w: number, daemon: Running, radius: RadiusClient, model: Model, random: () => number, running: () => boolean, counter: { n: number; acked: number }, problems: string[]) {
   const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)];
   const mine = (prefix: string) => (k: string) => k.startsWith(prefix);
-  const api = async (method: string, path: string, body?: unknown): Promise<Response | undefined> => {
-    try {
-      return await fetch(`${daemon.api}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${TOKEN}`, "content-type": "application/json" },
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: AbortSignal.timeout(5000),
-      });
-    } catch {
-      return undefined;
-    }
-  };
+  const api = (method: string, path: string, body?: unknown) => daemon.http(method, path, body);
   /**
    * Runs a change: its fact is in flight until answered. Without an answer (killed, or too slow on
    * a loaded machine) the daemon may still apply it, so this client stops until the next restart.
@@ -125,31 +121,31 @@ async function worker(w: number, daemon: Running, radius: RadiusClient, model: M
       const attrs = [attribute("Acct-Status-Type", ACCT_STATUS_TYPE.Stop), attribute("Acct-Session-Id", acct)];
       await change(session, { exists: false, mirrors: [] }, () => answered(Code.AccountingResponse)(attrs, daemon.accountingPort, Code.AccountingRequest));
     } else if (r < 0.75) {
-      await change(session, { exists: true, mirrors: [] }, async () => (await api("DELETE", `/v1/sessions/${apiId(acct)}`))?.status === 200 || undefined);
+      await change(session, { exists: true, mirrors: [] }, async () => (await api("DELETE", `/v1/sessions/${apiId(acct)}`)).status === 200 || undefined);
     } else if (r < 0.87) {
       const existing = [...model.tunnels.entries()].filter(([k, t]) => mine(`w${w}t`)(k) && t.value);
       if (existing.length > 0 && random() < 0.5) {
         const [name, tunnel] = pick(existing);
-        await change(tunnel, false, async () => (await api("DELETE", `/v1/tunnels/${name}`))?.status === 200 || undefined);
+        await change(tunnel, false, async () => (await api("DELETE", `/v1/tunnels/${name}`)).status === 200 || undefined);
       } else {
         const name = `w${w}t${n}`;
         const tunnel: Fact<boolean> = { value: false };
         model.tunnels.set(name, tunnel);
-        await change(tunnel, true, async () => (await api("POST", "/v1/tunnels", { name, sourceAddress: "192.0.2.9" }))?.status === 201 || undefined);
+        await change(tunnel, true, async () => (await api("POST", "/v1/tunnels", { name, sourceAddress: "192.0.2.9" })).status === 201 || undefined);
       }
     } else {
       const existing = [...model.triggers.entries()].filter(([k, t]) => mine(`w${w}c`)(k) && t.value && t.id);
       if (existing.length > 0 && random() < 0.5) {
         const [, trigger] = pick(existing);
-        await change(trigger, false, async () => (await api("DELETE", `/v1/triggers/${trigger.id}`))?.status === 200 || undefined);
+        await change(trigger, false, async () => (await api("DELETE", `/v1/triggers/${trigger.id}`)).status === 200 || undefined);
       } else {
         const value = `w${w}c${n}`;
         const trigger: Fact<boolean> & { id?: string } = { value: false };
         model.triggers.set(value, trigger);
         await change(trigger, true, async () => {
           const res = await api("POST", "/v1/triggers", { kind: "calling-station-id", value, interceptId: 77, mediation: MEDIATION });
-          if (res?.status !== 201) return undefined;
-          trigger.id = ((await res.json()) as { trigger: { id: string } }).trigger.id;
+          if (res.status !== 201) return undefined;
+          trigger.id = (JSON.parse(res.body) as { trigger: { id: string } }).trigger.id;
           return true;
         });
       }
@@ -202,34 +198,77 @@ function verify(stateDir: string, model: Model, cycle: number) {
   return { subscriberSessions: sessions, mirrorSessions: mirrors, tunnels: tunnelCount, triggers: byValue.size, torn: report.tornTail !== undefined, snapshot: report.snapshot !== undefined };
 }
 
-test(`crash: kill -9 iapd run ${KILLS} times under accounting, CoA and API changes; every acknowledged change survives, none is half-applied, mirroring resumes`, async () => {
+/**
+ * Mirroring on the restarted daemon's output, from the moment it said "ready": sends one probe to
+ * every subscriber address of the model (those without a mirror session first) and waits for the
+ * copies the model's mirror sessions call for; they must be exactly those. Once the last expected
+ * copy is in, every earlier probe has been through the one capture worker, so a copy for an
+ * address without a mirror session would have arrived before it.
+ */
+async function checkMirroring(lab: Lab, model: Model, cycle: number, probed: Promise<void>): Promise<number> {
+  const expected = new Map<string, number[]>();
+  for (const fact of model.sessions.values()) expected.set(fact.ip, fact.value.mirrors);
+  const want = [...expected.values()].reduce((n, m) => n + m.length, 0);
+  await probed;
+  const got: [number, number, string, string][] = [];
+  const deadline = Date.now() + 10_000;
+  while (got.length < want && Date.now() < deadline) {
+    got.push(...(await lab.mirrored()));
+    if (got.length < want) await new Promise((r) => setTimeout(r, 10));
+  }
+  if (want === 0) {
+    // Nothing to wait for: give the worker a moment to show a copy it should not make.
+    await new Promise((r) => setTimeout(r, 200));
+    got.push(...(await lab.mirrored()));
+  }
+  const seen = new Map<string, number[]>();
+  for (const [interceptId, sessionId, dst, tag] of got) {
+    assert.is(tag, `probe ${cycle}`, `restart ${cycle}: a mirrored packet from another cycle`);
+    assert.is(sessionId, sessionIdOf(interceptId), `restart ${cycle}: session ID of intercept ${interceptId}`);
+    seen.set(dst, [...(seen.get(dst) ?? []), interceptId].sort());
+  }
+  for (const [ip, mirrors] of expected) {
+    assert.equal(seen.get(ip) ?? [], mirrors, `restart ${cycle}: mirrored copies of the probe to ${ip} (intercept IDs), ${got.length} of ${want} copies in all`);
+  }
+  assert.equal([...seen.keys()].filter((ip) => !expected.has(ip)), [], `restart ${cycle}: copies for addresses nobody probed`);
+  return want;
+}
+
+test(`crash: kill -9 iapd run ${KILLS} times under accounting, CoA and API changes; every acknowledged change survives, none is half-applied, mirroring resumes (on mirrored output) before ready`, async () => {
   const started = Date.now();
   const directory = tempDir("crash");
   const stateDir = join(directory, "state");
   mkdirSync(stateDir);
   const bundle = await iapdBundle();
-  const config = writeConfig(directory, stateDir, 150);
+  const config = writeConfig(directory, stateDir, 150, true);
   const model: Model = { sessions: new Map(), tunnels: new Map(), triggers: new Map() };
   const seed = Number(process.env.CRASH_SEED ?? Date.now() % 100000);
   const random = prng(seed);
-  const clients = await Promise.all(Array.from({ length: WORKERS }, () => RadiusClient.open()));
+  const lab = await Lab.open();
   const counter = { n: 0, acked: 0 };
   const problems: string[] = [];
   let expected: ReturnType<typeof verify> | undefined;
   let torn = 0;
+  let copies = 0;
+  let daemon: Running | undefined;
   try {
+    const clients = await Promise.all(Array.from({ length: WORKERS }, () => RadiusClient.open(lab)));
     for (let cycle = 1; cycle <= KILLS; cycle++) {
-      const daemon = await startDaemon(bundle, config);
+      daemon = await startDaemon(bundle, config, lab);
+      // Probes leave the moment "ready" is read: mirroring must already be in place.
+      const addresses = [...model.sessions.values()].sort((a, b) => a.value.mirrors.length - b.value.mirrors.length).map((s) => s.ip);
+      const probed = lab.probe(addresses, PROBE_PORT, `probe ${cycle}`);
       if (expected) {
-        const stats = (await (await fetch(`${daemon.api}/v1/stats`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(5000) })).json()) as Record<string, unknown>;
+        const stats = JSON.parse((await daemon.http("GET", "/v1/stats")).body) as Record<string, unknown>;
         assert.equal(
           { subscriberSessions: stats.subscriberSessions, mirrorSessions: stats.mirrorSessions, tunnels: stats.tunnels, triggers: stats.triggers, ready: stats.ready },
           { subscriberSessions: expected.subscriberSessions, mirrorSessions: expected.mirrorSessions, tunnels: expected.tunnels, triggers: expected.triggers, ready: true },
           `restart ${cycle}: the daemon restored what recovery found`,
         );
       }
+      copies += await checkMirroring(lab, model, cycle, probed);
       let running = true;
-      const workers = clients.map((radius, w) => worker(w, daemon, radius, model, random, () => running, counter, problems));
+      const workers = clients.map((radius, w) => worker(w, daemon!, radius, model, random, () => running, counter, problems));
       await new Promise((r) => setTimeout(r, 30 + random() * 220));
       daemon.child.kill("SIGKILL");
       await daemon.exited;
@@ -245,12 +284,24 @@ test(`crash: kill -9 iapd run ${KILLS} times under accounting, CoA and API chang
       }
       if (expected.torn) torn++;
     }
-  } finally {
+    // The last state, as the last kill left it, on a daemon's output too.
+    daemon = await startDaemon(bundle, config, lab);
+    const addresses = [...model.sessions.values()].sort((a, b) => a.value.mirrors.length - b.value.mirrors.length).map((s) => s.ip);
+    copies += await checkMirroring(lab, model, KILLS + 1, lab.probe(addresses, PROBE_PORT, `probe ${KILLS + 1}`));
     await Promise.all(clients.map((c) => c.close()));
+  } catch (e) {
+    if (daemon) (e as Error).message += `\n${daemon.log.join("").slice(-2000)}`;
+    throw e;
+  } finally {
+    if (daemon?.child.pid && daemon.child.exitCode === null && daemon.child.signalCode === null) {
+      process.kill(daemon.child.pid, "SIGKILL");
+      await daemon.exited;
+    }
+    await lab.close();
   }
   assert.ok(counter.acked > KILLS * 5, `${counter.acked} acknowledged changes`);
   assert.ok(expected!.mirrorSessions > 0, "mirror sessions were active at the end");
-  console.log(`  crash: ${KILLS} kills, ${counter.acked} acknowledged changes, ${torn} torn tail(s), final ${JSON.stringify(expected)}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`  crash: ${KILLS} kills, ${counter.acked} acknowledged changes, ${torn} torn tail(s), ${copies} mirrored copies checked over ${KILLS + 1} starts, final ${JSON.stringify(expected)}, ${((Date.now() - started) / 1000).toFixed(1)} s`);
 });
 
 test("a damaged journal stops iapd run with a message naming file and offset; after iapd state repair it starts with the intact records", async () => {
@@ -280,7 +331,7 @@ test("a damaged journal stops iapd run with a message naming file and offset; af
   assert.is(repair.status, 0, repair.stderr + repair.stdout);
   const daemon = await startDaemon(bundle, config);
   try {
-    const stats = (await (await fetch(`${daemon.api}/v1/stats`, { headers: { authorization: `Bearer ${TOKEN}` }, signal: AbortSignal.timeout(5000) })).json()) as { subscriberSessions: number };
+    const stats = JSON.parse((await daemon.http("GET", "/v1/stats")).body) as { subscriberSessions: number };
     assert.is(stats.subscriberSessions, 1);
   } finally {
     // process.kill rather than child.kill: after child.kill(), Deno's node:child_process reports the
