@@ -1,26 +1,24 @@
 /**
  * What the API reads from the data plane, passed in by whoever builds the app. The live data plane
- * supplies real implementations; until it exists, `zeroCounters` reports zeros (nothing is mirrored
- * outside `iapd replay` yet). The filters come from runtime/filter/registry.ts.
+ * supplies per mirror session counters from the cache its capture workers refresh
+ * (runtime/dataplane/start.ts `counters`); without one, `zeroCounters` reports zeros. The filters
+ * come from runtime/filter/registry.ts.
  */
-import { DROP_REASONS, type DropReason } from "../runtime/filter/types.ts";
+import { MIRROR_DROP_REASONS, type MirrorCounters, type MirrorDropReason } from "../runtime/dataplane/messages.ts";
 
-/** Counters of one mirror session: what was sent to the mediation device and what was dropped. */
-export interface MirrorCounters {
-  packets: number;
-  bytes: number;
-  drops: Record<DropReason, number>;
-}
+/** Counters of one mirror session: outer packets and bytes sent to the mediation device, and copies dropped by reason. */
+export type { MirrorCounters };
 
 export type MirrorCountersProvider = (mirrorId: string) => MirrorCounters;
 
-export const DROP_REASON_NAMES = Object.keys(DROP_REASONS) as DropReason[];
+/** The filter ABI's drop reasons (output_full, oversize, too_many_copies), then the egress's (socket_full, unreachable, too_big, other). */
+export const DROP_REASON_NAMES: readonly MirrorDropReason[] = MIRROR_DROP_REASONS;
 
-/** The provider to use until the live data plane exists: every counter is zero. */
+/** The provider when no data plane counts anything: every counter is zero. */
 export const zeroCounters: MirrorCountersProvider = () => ({
   packets: 0,
   bytes: 0,
-  drops: Object.fromEntries(DROP_REASON_NAMES.map((r) => [r, 0])) as Record<DropReason, number>,
+  drops: Object.fromEntries(DROP_REASON_NAMES.map((r) => [r, 0])) as Record<MirrorDropReason, number>,
 });
 
 export interface FilterInfo {

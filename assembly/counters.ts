@@ -28,6 +28,10 @@ export const TOO_MANY_COPIES: u32 = 34;
 const TARGET_PACKETS: usize = 0;
 const TARGET_BYTES: usize = 8;
 const TARGET_DROPPED: usize = 16;
+// Of `dropped`, the copies dropped as oversize and as too_many_copies (u32 each; the rest are
+// output_full). Older filters leave both words zero.
+const TARGET_OVERSIZE: usize = 24;
+const TARGET_TOO_MANY_COPIES: usize = 28;
 
 @inline export function count(index: u32, by: u64 = 1): void {
   const p = countersBase + (<usize>index << 3);
@@ -44,9 +48,12 @@ const TARGET_DROPPED: usize = 16;
   store<u64>(p + TARGET_BYTES, load<u64>(p + TARGET_BYTES) + <u64>bytes);
 }
 
-@inline export function countTargetDrop(slot: u32): void {
-  const p = targetCountersBase + <usize>slot * TARGET_COUNTERS_SIZE + TARGET_DROPPED;
-  store<u64>(p, load<u64>(p) + 1);
+/** Counts a dropped copy of `slot` for `reason` (OUTPUT_FULL, OVERSIZE or TOO_MANY_COPIES). */
+@inline export function countTargetDrop(slot: u32, reason: u32): void {
+  const p = targetCountersBase + <usize>slot * TARGET_COUNTERS_SIZE;
+  store<u64>(p + TARGET_DROPPED, load<u64>(p + TARGET_DROPPED) + 1);
+  if (reason == OVERSIZE) store<u32>(p + TARGET_OVERSIZE, load<u32>(p + TARGET_OVERSIZE) + 1);
+  else if (reason == TOO_MANY_COPIES) store<u32>(p + TARGET_TOO_MANY_COPIES, load<u32>(p + TARGET_TOO_MANY_COPIES) + 1);
 }
 
 export function resetTargetCounters(slot: u32): void {

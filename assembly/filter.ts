@@ -320,8 +320,9 @@ function processFrame(frame: usize, captured: u32, original: u32, seconds: u32, 
   for (let i: u32 = 0; i < n; i++) {
     const slot = load<u32>(list + (<usize>i << 2));
     if (i >= writable) {
-      count(i >= MAX_COPIES ? TOO_MANY_COPIES : oversize ? OVERSIZE : OUTPUT_FULL);
-      countTargetDrop(slot);
+      const reason = i >= MAX_COPIES ? TOO_MANY_COPIES : oversize ? OVERSIZE : OUTPUT_FULL;
+      count(reason);
+      countTargetDrop(slot, reason);
       continue;
     }
     const t = targetRecord(slot);

@@ -25,7 +25,7 @@ import type { ApiConfig } from "../config/api.ts";
 import { createApp } from "../../api/app.ts";
 import { resolveTokens } from "../../api/auth/tokens.ts";
 import { serveOptions, type FetchApp, type RunningServer } from "../../api/adapter/options.ts";
-import { zeroCounters } from "../../api/providers.ts";
+import { zeroCounters, type MirrorCounters } from "../../api/providers.ts";
 import { FilterRegistry } from "../filter/registry.ts";
 import { ActiveFilterStore } from "../filter/persist.ts";
 import { watchFilterDirectory, type FilterDirectoryWatcher } from "../filter/watch.ts";
@@ -50,6 +50,8 @@ export interface DataPlane {
   /** The configuration changed (SIGHUP, already validated). */
   reload(config: Config): Promise<void>;
   stop(): Promise<void>;
+  /** A mirror session's counters, synchronously (a cache the data plane refreshes); undefined: not counted. */
+  counters?(mirrorId: string): MirrorCounters | undefined;
 }
 
 export interface DaemonOptions {
@@ -183,7 +185,8 @@ export class Daemon {
       audit: this.audit,
       clock: Date.now,
       filters: this.filters,
-      counters: zeroCounters,
+      // The data plane starts after the API: until then, and for what it does not count, zeros.
+      counters: (mirrorId) => this.dataPlane?.counters?.(mirrorId) ?? zeroCounters(mirrorId),
       ready: () => this.ready,
       commit: this.commit,
     });

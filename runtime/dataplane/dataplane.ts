@@ -21,7 +21,7 @@ import type { Target } from "../filter/types.ts";
 import { libc } from "../ffi/libc.ts";
 import { EFD_CLOEXEC, EFD_NONBLOCK } from "../ffi/linux.ts";
 import type { PoolSink } from "./pool.ts";
-import type { Change, FromWorker, ToWorker, WorkerSetup, WorkerStats } from "./messages.ts";
+import { SLOT_FIELDS, type Change, type CountersUpdate, type FromWorker, type ToWorker, type WorkerSetup, type WorkerStats } from "./messages.ts";
 import { requireNetRaw } from "./capabilities.ts";
 import { framesInFlight, stuckCall, WorkerWatch, type WatchState } from "./watchdog.ts";
 import type { RingHandle } from "../capture/ring.ts";
@@ -59,8 +59,8 @@ export interface DataPlaneStats {
     sent: number;
     egressDrops: number;
   };
-  /** Per target slot over all workers: copies made, and dropped by the filter or the egress. */
-  slots: Map<number, { packets: number; dropped: number }>;
+  /** Per target slot over all workers: outer packets sent and their bytes, copies dropped by the filter or the egress. */
+  slots: Map<number, { packets: number; bytes: number; dropped: number }>;
 }
 
 class CaptureWorker {
@@ -78,6 +78,8 @@ class CaptureWorker {
   readonly startedAt = Date.now();
   /** Its loop runs: supervision starts then (starting compiles the filter and may take a while). */
   running = false;
+  /** Its per-slot counters as it last published them (SLOT_FIELDS numbers each). */
+  readonly counters = new Map<number, Float64Array>();
 
   constructor(
     readonly setup: WorkerSetup,
@@ -90,6 +92,8 @@ class CaptureWorker {
     this.#worker.on("message", (message: FromWorker) => {
       if (message.type === "filter-event") {
         this.onFilterEvent(message.event);
+      } else if (message.type === "counters") {
+        this.#cache(message.update);
       } else if (message.type === "change-failed") {
         this.onChangeFailed(message.message, message.tunnel);
       } else if (message.type === "failed") {
@@ -117,6 +121,12 @@ class CaptureWorker {
 
   ready(): Promise<FromWorker> {
     return this.#expect(-1);
+  }
+
+  #cache(update: CountersUpdate): void {
+    for (const slot of update.removed) this.counters.delete(slot);
+    const run = SLOT_FIELDS + 1;
+    for (let at = 0; at + run <= update.changed.length; at += run) this.counters.set(update.changed[at], update.changed.subarray(at + 1, at + run));
   }
 
   request(message: ToWorker): Promise<FromWorker> {
@@ -177,6 +187,10 @@ export class DataPlane implements PoolSink {
   /** What a restarted worker must be given: the current target table and tunnels. */
   readonly #table = new Map<number, Target>();
   readonly #tunnels = new Map<number, EgressTunnel>();
+  /** Target slots by stream (intercept ID, session ID, mediation address and port): a mirror session's slots. */
+  readonly #streams = new Map<string, Set<number>>();
+  /** Per-slot counters of workers that were replaced, added to the live ones' (SLOT_FIELDS numbers each). */
+  readonly #retired = new Map<number, Float64Array>();
   /** The filter workers run, and the one before it (what a rollback returns to). */
   #filter: { current: CheckedFilter; previous: CheckedFilter | undefined };
   #supervisor: ReturnType<typeof setInterval> | undefined;
@@ -261,6 +275,14 @@ export class DataPlane implements PoolSink {
     const since = Date.now() - worker.startedAt;
     if (since < RESTART_BACKOFF_MS) await new Promise((r) => setTimeout(r, RESTART_BACKOFF_MS - since));
     await worker.terminate();
+    // What it had published stays counted (what it counted after its last publication is lost).
+    for (const [slot, counts] of worker.counters) {
+      if (!this.#table.has(slot)) continue;
+      const sum = this.#retired.get(slot) ?? new Float64Array(SLOT_FIELDS);
+      for (let i = 0; i < SLOT_FIELDS; i++) sum[i] += counts[i];
+      this.#retired.set(slot, sum);
+    }
+    worker.counters.clear();
     const index = this.#workers.indexOf(worker);
     if (this.#stopped || index < 0) return;
     // Changes still queued are in the table already; sent again they would be applied twice.
@@ -418,17 +440,37 @@ export class DataPlane implements PoolSink {
 
   #queue(change: Change): void {
     if (this.#stopped) return;
-    if (change.op === "add") this.#table.set(change.target.slot, change.target);
-    else if (change.op === "remove") this.#table.delete(change.slot);
+    if (change.op === "add") {
+      this.#unstream(change.target.slot);
+      this.#table.set(change.target.slot, change.target);
+      const key = streamKey(change.target);
+      let set = this.#streams.get(key);
+      if (!set) this.#streams.set(key, (set = new Set()));
+      set.add(change.target.slot);
+    } else if (change.op === "remove") {
+      this.#unstream(change.slot);
+      this.#table.delete(change.slot);
+    }
     else if (change.op === "set-tunnel") this.#tunnels.set(change.tunnel.index, change.tunnel);
     else this.#tunnels.delete(change.index);
     if (this.#pending.length === 0) queueMicrotask(() => this.#flush());
     this.#pending.push(change);
   }
 
+  #unstream(slot: number): void {
+    const old = this.#table.get(slot);
+    if (!old) return;
+    const key = streamKey(old);
+    const set = this.#streams.get(key);
+    set?.delete(slot);
+    if (set?.size === 0) this.#streams.delete(key);
+  }
+
   #flush(): void {
     if (this.#pending.length === 0 || this.#stopped) return;
     const changes = this.#pending;
+    // A slot removed and not added back in the same stretch (a move is both) ends its counters.
+    for (const c of changes) if (c.op === "remove" && !this.#table.has(c.slot)) this.#retired.delete(c.slot);
     this.#pending = [];
     const message: ToWorker = { type: "apply", changes, id: this.#nextId++ };
     for (const w of this.#workers) if (!w.failure) w.send(message);
@@ -439,6 +481,26 @@ export class DataPlane implements PoolSink {
     this.#flush();
     const id = this.#nextId++;
     await Promise.all(this.#workers.filter((w) => !w.failure).map((w) => w.request({ type: "apply", changes: [], id })));
+  }
+
+  /**
+   * A target slot's counters summed over the workers, from the cache they refresh every 250 ms while
+   * they work (synchronous, for the API): SLOT_FIELDS numbers (messages.ts), added into `into`.
+   */
+  slotCounters(slot: number, into = new Float64Array(SLOT_FIELDS)): Float64Array {
+    const add = (counts: Float64Array | undefined) => {
+      if (counts) for (let i = 0; i < SLOT_FIELDS; i++) into[i] += counts[i];
+    };
+    add(this.#retired.get(slot));
+    for (const w of this.#workers) add(w.counters.get(slot));
+    return into;
+  }
+
+  /** The counters of every slot of a stream (a mirror session's targets), summed; zeros if it has none. */
+  streamCounters(stream: { interceptId: number; sessionId: number; mediationAddress: number; mediationPort: number }): Float64Array {
+    const into = new Float64Array(SLOT_FIELDS);
+    for (const slot of this.#streams.get(streamKey(stream)) ?? []) this.slotCounters(slot, into);
+    return into;
   }
 
   async stats(): Promise<DataPlaneStats> {
@@ -465,13 +527,18 @@ export class DataPlane implements PoolSink {
   }
 }
 
+/** The filter merges copies of one stream; the pool gives all targets of a mirror session one stream. */
+function streamKey(t: { interceptId: number; sessionId: number; mediationAddress: number; mediationPort: number }): string {
+  return `${t.interceptId}/${t.sessionId}/${t.mediationAddress >>> 0}:${t.mediationPort}`;
+}
+
 const FRAMES = 0;
 const MATCHED = 2;
 const MIRRORED = 3;
 
 function summarise(workers: WorkerStats[]): DataPlaneStats {
   const total = { received: 0, kernelDrops: 0, frames: 0, matched: 0, mirrored: 0, sent: 0, egressDrops: 0 };
-  const slots = new Map<number, { packets: number; dropped: number }>();
+  const slots = new Map<number, { packets: number; bytes: number; dropped: number }>();
   for (const w of workers) {
     total.received += w.ring.packets;
     total.kernelDrops += w.ring.drops;
@@ -481,8 +548,9 @@ function summarise(workers: WorkerStats[]): DataPlaneStats {
     total.sent += w.egress.sent;
     total.egressDrops += Object.values(w.egress.dropped).reduce((a, b) => a + b, 0);
     for (const s of w.slots) {
-      const sum = slots.get(s.slot) ?? { packets: 0, dropped: 0 };
+      const sum = slots.get(s.slot) ?? { packets: 0, bytes: 0, dropped: 0 };
       sum.packets += s.packets;
+      sum.bytes += s.bytes;
       sum.dropped += s.dropped;
       slots.set(s.slot, sum);
     }

@@ -5,6 +5,48 @@ import type { EgressConfig } from "../config/dataplane.ts";
 import type { EgressCounters, EgressTunnel } from "../egress/types.ts";
 import type { RingHandle, RingStatistics } from "../capture/ring.ts";
 
+import { DROP_REASONS } from "../filter/types.ts";
+import { EGRESS_DROPS } from "../egress/types.ts";
+
+/** Why a mirror session's copy did not reach the wire: the filter's reasons, then the egress's. */
+export const MIRROR_DROP_REASONS = [...(Object.keys(DROP_REASONS) as (keyof typeof DROP_REASONS)[]), ...EGRESS_DROPS] as const;
+export type MirrorDropReason = (typeof MIRROR_DROP_REASONS)[number];
+
+/**
+ * One target slot's counters as a run of numbers: outer packets sent, their bytes (whole outer IPv4
+ * packets), then copies dropped by MIRROR_DROP_REASONS in order.
+ */
+export const SLOT_PACKETS = 0;
+export const SLOT_BYTES = 1;
+export const SLOT_DROPS = 2;
+export const SLOT_FIELDS = SLOT_DROPS + MIRROR_DROP_REASONS.length;
+
+/** A mirror session's counters as the API shows them (api/providers.ts). */
+export interface MirrorCounters {
+  /** Outer packets sent to the mediation device (fragments count one each). */
+  packets: number;
+  /** Their bytes: whole outer IPv4 packets, headers included. */
+  bytes: number;
+  /** Copies dropped, by reason: the filter's (output_full, oversize, too_many_copies), then the egress's. */
+  drops: Record<MirrorDropReason, number>;
+}
+
+/** A slot run (SLOT_FIELDS numbers) as MirrorCounters. */
+export function mirrorCountersOf(counts: Float64Array): MirrorCounters {
+  const drops = {} as Record<MirrorDropReason, number>;
+  for (let i = 0; i < MIRROR_DROP_REASONS.length; i++) drops[MIRROR_DROP_REASONS[i]] = counts[SLOT_DROPS + i];
+  return { packets: counts[SLOT_PACKETS], bytes: counts[SLOT_BYTES], drops };
+}
+
+/**
+ * What a worker publishes every COUNTERS_EVERY_MS while it works: the slots whose counters changed,
+ * as runs of [slot, ...SLOT_FIELDS numbers], and the slots removed for good since the last one.
+ */
+export interface CountersUpdate {
+  changed: Float64Array;
+  removed: number[];
+}
+
 /** Changes applied in order, all of them between two batches. */
 export type Change =
   | { op: "add"; target: Target }
@@ -55,8 +97,8 @@ export interface WorkerStats {
   /** Filter counters by index (docs/filter-abi.md "Counters"), as numbers. */
   filter: number[];
   egress: EgressCounters;
-  /** Per target slot: copies made by the filter, copies it or the egress dropped. */
-  slots: { slot: number; packets: number; dropped: number }[];
+  /** Per target slot: outer packets sent and bytes, copies the filter or the egress dropped (all reasons). */
+  slots: { slot: number; packets: number; bytes: number; dropped: number }[];
   blocks: number;
 }
 
@@ -65,6 +107,8 @@ export type FromWorker =
   | { type: "failed"; message: string; name: string }
   | { type: "applied"; id: number }
   | { type: "stats"; id: number; stats: WorkerStats }
+  /** Per-slot counters that changed (a cache the API reads synchronously: DataPlane.slotCounters). */
+  | { type: "counters"; update: CountersUpdate }
   | { type: "stopped"; id: number; stats: WorkerStats }
   /** The answer to prepare, activate or rollback; `error` when the worker's filter did not change. */
   | { type: "filter"; id: number; error?: string }

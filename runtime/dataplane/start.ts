@@ -12,10 +12,11 @@ import type { Config } from "../config/schema.ts";
 import { dscpCode } from "../config/targets.ts";
 import type { FilterRegistry } from "../filter/registry.ts";
 import { ipv4ToU32 } from "../net/address.ts";
-import type { SessionStore } from "../sessions/store.ts";
+import type { MirrorSession, SessionStore } from "../sessions/store.ts";
 import type { TunnelRegistry } from "../sessions/tunnels.ts";
 import { DataPlane, type DataPlaneStats } from "./dataplane.ts";
 import { watchTunnelLinks } from "./links.ts";
+import { mirrorCountersOf, type MirrorCounters } from "./messages.ts";
 import { TunnelPool } from "./pool.ts";
 
 export interface LiveDataPlane {
@@ -24,8 +25,13 @@ export interface LiveDataPlane {
   readonly plane: DataPlane;
   readonly pool: TunnelPool;
   stats(): Promise<DataPlaneStats>;
-  /** Per running mirror session (by ID): copies made, and copies dropped by the filter or the egress. */
-  mirrorStats(): Promise<Map<string, { packets: number; dropped: number }>>;
+  /** Per running mirror session (by ID), asked of the workers now: outer packets and bytes sent, copies dropped by the filter or the egress. */
+  mirrorStats(): Promise<Map<string, { packets: number; bytes: number; dropped: number }>>;
+  /**
+   * One mirror session's counters from the cache the workers refresh every 250 ms (synchronous: the
+   * API's provider); undefined for a mirror session the store does not know.
+   */
+  counters(mirrorId: string): MirrorCounters | undefined;
   /** Applies a new configuration's tunnels; capture and egress changes take effect at the next start. */
   reload(config: Config): Promise<void>;
   stop(): Promise<void>;
@@ -37,6 +43,10 @@ export interface StartOptions {
   /** The daemon's filters: the workers start with its active one, and it drives hot swaps. */
   filters?: FilterRegistry;
 }
+
+type Stream = { interceptId: number; sessionId: number; mediationAddress: number; mediationPort: number };
+const stream = (t: Stream) => `${t.interceptId}/${t.sessionId}/${t.mediationAddress >>> 0}:${t.mediationPort}`;
+const streamOf = (m: MirrorSession): Stream => ({ interceptId: m.interceptId, sessionId: m.sessionId, mediationAddress: ipv4ToU32(m.mediation.address), mediationPort: m.mediation.port });
 
 export async function startDataPlane(config: Config, store: SessionStore, tunnels: TunnelRegistry, options: StartOptions = {}): Promise<LiveDataPlane> {
   const log = options.log ?? (() => {});
@@ -85,20 +95,19 @@ export async function startDataPlane(config: Config, store: SessionStore, tunnel
     stats: () => plane.stats(),
     async mirrorStats() {
       const { slots } = await plane.stats();
-      const stream = (t: { interceptId: number; sessionId: number; mediationAddress: number; mediationPort: number }) =>
-        `${t.interceptId}/${t.sessionId}/${t.mediationAddress}:${t.mediationPort}`;
-      const byStream = new Map<string, { packets: number; dropped: number }>();
+      const byStream = new Map<string, { packets: number; bytes: number; dropped: number }>();
       for (const t of store.targetTable()) {
-        const c = slots.get(t.slot) ?? { packets: 0, dropped: 0 };
-        const sum = byStream.get(stream(t)) ?? { packets: 0, dropped: 0 };
-        byStream.set(stream(t), { packets: sum.packets + c.packets, dropped: sum.dropped + c.dropped });
+        const c = slots.get(t.slot) ?? { packets: 0, bytes: 0, dropped: 0 };
+        const sum = byStream.get(stream(t)) ?? { packets: 0, bytes: 0, dropped: 0 };
+        byStream.set(stream(t), { packets: sum.packets + c.packets, bytes: sum.bytes + c.bytes, dropped: sum.dropped + c.dropped });
       }
-      const result = new Map<string, { packets: number; dropped: number }>();
-      for (const m of store.allMirrors()) {
-        const key = stream({ interceptId: m.interceptId, sessionId: m.sessionId, mediationAddress: ipv4ToU32(m.mediation.address), mediationPort: m.mediation.port });
-        result.set(m.id, byStream.get(key) ?? { packets: 0, dropped: 0 });
-      }
+      const result = new Map<string, { packets: number; bytes: number; dropped: number }>();
+      for (const m of store.allMirrors()) result.set(m.id, byStream.get(stream(streamOf(m))) ?? { packets: 0, bytes: 0, dropped: 0 });
       return result;
+    },
+    counters(mirrorId) {
+      const m = store.getMirror(mirrorId);
+      return m ? mirrorCountersOf(plane.streamCounters(streamOf(m))) : undefined;
     },
     async reload(next) {
       if (JSON.stringify(next.capture) !== JSON.stringify(running.capture) || JSON.stringify(next.egress) !== JSON.stringify(running.egress)) {

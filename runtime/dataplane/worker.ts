@@ -10,7 +10,9 @@ import { FilterSwitch } from "../filter/lifecycle.ts";
 import { COUNTER_COUNT } from "../filter/types.ts";
 import { openEgress } from "../egress/open.ts";
 import type { Egress } from "../egress/types.ts";
-import type { Change, FromWorker, ToWorker, WorkerSetup, WorkerStats } from "./messages.ts";
+import { EGRESS_DROPS } from "../egress/types.ts";
+import { DROP_REASONS } from "../filter/types.ts";
+import { SLOT_BYTES, SLOT_DROPS, SLOT_FIELDS, SLOT_PACKETS, type Change, type CountersUpdate, type FromWorker, type ToWorker, type WorkerSetup, type WorkerStats } from "./messages.ts";
 import { WorkerWatch } from "./watchdog.ts";
 
 /** Blocks handled per turn of the event loop before messages get their turn. */
@@ -20,6 +22,13 @@ const BLOCKS_PER_TURN = 8;
  * message, which ends the wait at once; this only bounds the cost of a lost wake-up.
  */
 const IDLE_WAIT_MS = 100;
+/** How often the per-slot counters are published to the data plane's cache (what the API reads). */
+const COUNTERS_EVERY_MS = 250;
+/** Positions of the filter's drop reasons in MIRROR_DROP_REASONS (the egress's follow). */
+const OUTPUT_FULL = 0;
+const OVERSIZE = 1;
+const TOO_MANY_COPIES = 2;
+const FILTER_REASONS = Object.keys(DROP_REASONS).length;
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -34,21 +43,34 @@ let blocks = 0;
 const slots = new Set<number>();
 /**
  * Counts of slots moved to another tunnel: a move is a remove and an add of the same slot in one
- * message, and adding a target zeroes its filter counters, so what it had counted is carried here.
+ * message, and adding a target zeroes its filter and egress counters, so what it had counted is
+ * carried here (SLOT_FIELDS numbers).
  */
-const carried = new Map<number, { packets: number; dropped: number }>();
+const carried = new Map<number, Float64Array>();
+/** What was last published per slot (the sum of its fields), and slots removed since. */
+const published = new Map<number, number>();
+let removedSince: number[] = [];
+let publishedAt = 0;
 
-function slotCounts(slot: number): { packets: number; dropped: number } {
+/** A slot's counters: egress packets and bytes sent, drops by MIRROR_DROP_REASONS, carried ones added. */
+function slotCounts(slot: number, into = new Float64Array(SLOT_FIELDS)): Float64Array {
   const c = filter.targetCounters(slot);
+  const oversize = Number(c.oversize);
+  const tooMany = Number(c.tooManyCopies);
+  into[SLOT_DROPS + OUTPUT_FULL] = Number(c.dropped) - oversize - tooMany;
+  into[SLOT_DROPS + OVERSIZE] = oversize;
+  into[SLOT_DROPS + TOO_MANY_COPIES] = tooMany;
+  const e = egress.slotCounters.get(slot);
+  into[SLOT_PACKETS] = e?.packets ?? 0;
+  into[SLOT_BYTES] = e?.bytes ?? 0;
+  for (let i = 0; i < EGRESS_DROPS.length; i++) into[SLOT_DROPS + FILTER_REASONS + i] = e?.dropped[EGRESS_DROPS[i]] ?? 0;
   const before = carried.get(slot);
-  return {
-    packets: Number(c.packets) + (before?.packets ?? 0),
-    dropped: Number(c.dropped) + (egress.slotDrops.get(slot) ?? 0) + (before?.dropped ?? 0),
-  };
+  if (before) for (let i = 0; i < SLOT_FIELDS; i++) into[i] += before[i];
+  return into;
 }
 
 function apply(changes: Change[]): void {
-  const removed = new Map<number, { packets: number; dropped: number }>();
+  const removed = new Map<number, Float64Array>();
   for (const change of changes) {
     try {
       applyOne(change, removed);
@@ -58,10 +80,14 @@ function apply(changes: Change[]): void {
       post({ type: "change-failed", message: (e as Error).message, tunnel });
     }
   }
-  for (const slot of removed.keys()) carried.delete(slot);
+  for (const slot of removed.keys()) {
+    carried.delete(slot);
+    published.delete(slot);
+    removedSince.push(slot);
+  }
 }
 
-function applyOne(change: Change, removed: Map<number, { packets: number; dropped: number }>): void {
+function applyOne(change: Change, removed: Map<number, Float64Array>): void {
   {
     switch (change.op) {
       case "add": {
@@ -71,7 +97,11 @@ function applyOne(change: Change, removed: Map<number, { packets: number; droppe
         egress.resetSlot(slot);
         const moved = removed.get(slot);
         if (moved) carried.set(slot, moved);
-        else carried.delete(slot);
+        else {
+          // A new target in the slot: its counters start at zero, and are published as such.
+          carried.delete(slot);
+          published.delete(slot);
+        }
         removed.delete(slot);
         break;
       }
@@ -90,6 +120,26 @@ function applyOne(change: Change, removed: Map<number, { packets: number; droppe
   }
 }
 
+const scratch = new Float64Array(SLOT_FIELDS);
+
+/** Posts the slots whose counters changed since the last time (the data plane's synchronous cache). */
+function publish(): void {
+  publishedAt = performance.now();
+  const changed: number[] = [];
+  for (const slot of slots) {
+    const counts = slotCounts(slot, scratch);
+    let sum = 0;
+    for (let i = 0; i < SLOT_FIELDS; i++) sum += counts[i];
+    if (published.get(slot) === sum) continue;
+    published.set(slot, sum);
+    changed.push(slot, ...counts);
+  }
+  if (changed.length === 0 && removedSince.length === 0) return;
+  const update: CountersUpdate = { changed: Float64Array.from(changed), removed: removedSince };
+  removedSince = [];
+  port.postMessage({ type: "counters", update } satisfies FromWorker, [update.changed.buffer as ArrayBuffer]);
+}
+
 function stats(): WorkerStats {
   const counters = filter.counters().map(Number);
   return {
@@ -98,7 +148,12 @@ function stats(): WorkerStats {
     ring: ring.readStatistics(),
     filter: counters.length === COUNTER_COUNT ? counters : [],
     egress: structuredClone(egress.counters),
-    slots: [...slots].map((slot) => ({ slot, ...slotCounts(slot) })),
+    slots: [...slots].map((slot) => {
+      const c = slotCounts(slot);
+      let dropped = 0;
+      for (let i = SLOT_DROPS; i < SLOT_FIELDS; i++) dropped += c[i];
+      return { slot, packets: c[SLOT_PACKETS], bytes: c[SLOT_BYTES], dropped };
+    }),
     blocks,
   };
 }
@@ -137,6 +192,7 @@ function loop(): void {
   watch?.beat();
   try {
     if (!drain()) ring.wait(IDLE_WAIT_MS, setup.wakeFd);
+    if (performance.now() - publishedAt >= COUNTERS_EVERY_MS) publish();
   } catch (e) {
     running = false;
     post({ type: "failed", message: (e as Error).message, name: (e as Error).name });
@@ -162,6 +218,7 @@ port.on("message", async (message: ToWorker) => {
     }
   } else if (message.type === "stop") {
     running = false;
+    publish();
     const final = stats();
     ring.close();
     await egress.close();

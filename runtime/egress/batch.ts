@@ -6,7 +6,7 @@
 import { ERRNO, libc } from "../ffi/libc.ts";
 import { MAP_ANONYMOUS, MAP_PRIVATE, MSG_DONTWAIT, PROT_READ, PROT_WRITE } from "../ffi/linux.ts";
 import type { MirroredPacket } from "../filter/types.ts";
-import { emptyCounters, type EgressCounters, type EgressDrop } from "./types.ts";
+import { emptyCounters, emptySlotCounters, type EgressCounters, type EgressDrop, type SlotEgressCounters } from "./types.ts";
 
 const MMSGHDR = 64;
 const IOVEC = 16;
@@ -47,12 +47,14 @@ export type NameWriter = (packet: MirroredPacket, names: DataView, at: number) =
 export class MessageBatch {
   readonly capacity: number;
   readonly counters: EgressCounters = emptyCounters();
-  readonly slotDrops = new Map<number, number>();
+  readonly slotCounters = new Map<number, SlotEgressCounters>();
   readonly #base: number;
   readonly #view: DataView;
   #count = 0;
   #slots: Uint32Array;
   #lengths: Uint32Array;
+  /** Bytes of each whole outer packet (what the mediation device receives), skipped bytes included. */
+  #skip = 0;
   #buffer: ArrayBuffer | undefined;
   #bufferAddress = 0;
 
@@ -77,6 +79,7 @@ export class MessageBatch {
    * on `fd`, `capacity` at a time; failures are counted per reason and slot and the batch goes on.
    */
   send(fd: number, packets: readonly MirroredPacket[], skip: number, name: NameWriter): void {
+    this.#skip = skip;
     for (const packet of packets) {
       if (this.#count === this.capacity) this.flush(fd);
       const i = this.#count++;
@@ -103,7 +106,18 @@ export class MessageBatch {
     while (at < this.#count) {
       const sent = c.sendmmsg(fd, this.#base + at * MMSGHDR, this.#count - at, MSG_DONTWAIT);
       if (sent > 0) {
-        for (let i = at; i < at + sent; i++) this.counters.sentBytes += this.#lengths[i];
+        let bytes = 0;
+        // Consecutive packets of one slot (a stream's fragments, a burst) share one map lookup.
+        let slot = -1;
+        let counts: SlotEgressCounters | undefined;
+        for (let i = at; i < at + sent; i++) {
+          const length = this.#lengths[i];
+          bytes += length;
+          if (this.#slots[i] !== slot) counts = this.#slot((slot = this.#slots[i]));
+          counts!.packets++;
+          counts!.bytes += length + this.#skip;
+        }
+        this.counters.sentBytes += bytes;
         this.counters.sent += sent;
         at += sent;
         continue;
@@ -111,11 +125,16 @@ export class MessageBatch {
       // The message at `at` failed: count it and go on with the rest (never fatal).
       const reason = dropReason(sent === 0 ? ERRNO.EAGAIN : -sent);
       this.counters.dropped[reason]++;
-      const slot = this.#slots[at];
-      this.slotDrops.set(slot, (this.slotDrops.get(slot) ?? 0) + 1);
+      this.#slot(this.#slots[at]).dropped[reason]++;
       at++;
     }
     this.#count = 0;
+  }
+
+  #slot(slot: number): SlotEgressCounters {
+    let counts = this.slotCounters.get(slot);
+    if (!counts) this.slotCounters.set(slot, (counts = emptySlotCounters()));
+    return counts;
   }
 
   close(): void {

@@ -4,18 +4,21 @@
  */
 import { PcapWriter } from "../capture/pcap-file.ts";
 import type { MirroredPacket } from "../filter/types.ts";
-import { emptyCounters, type Egress } from "./types.ts";
+import { emptyCounters, emptySlotCounters, type Egress, type SlotEgressCounters } from "./types.ts";
 
 const LINKTYPE_IPV4 = 228;
 
 export async function pcapEgress(path: string): Promise<Egress> {
   const writer = await PcapWriter.create(path, LINKTYPE_IPV4);
   const counters = emptyCounters();
+  const slotCounters = new Map<number, SlotEgressCounters>();
   return {
     kind: "pcap",
     counters,
-    slotDrops: new Map(),
-    resetSlot() {},
+    slotCounters,
+    resetSlot(slot) {
+      slotCounters.delete(slot);
+    },
     setTunnel() {},
     removeTunnel() {},
     send(packets: readonly MirroredPacket[]) {
@@ -23,6 +26,10 @@ export async function pcapEgress(path: string): Promise<Egress> {
         writer.write(p.tsSeconds, p.tsNanoseconds, p.bytes);
         counters.sent++;
         counters.sentBytes += p.bytes.length;
+        let slot = slotCounters.get(p.slot);
+        if (!slot) slotCounters.set(p.slot, (slot = emptySlotCounters()));
+        slot.packets++;
+        slot.bytes += p.bytes.length;
       }
     },
     close: () => writer.close(),

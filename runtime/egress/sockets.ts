@@ -33,12 +33,12 @@ export class SocketEgress implements Egress {
     return this.#batch.counters;
   }
 
-  get slotDrops() {
-    return this.#batch.slotDrops;
+  get slotCounters() {
+    return this.#batch.slotCounters;
   }
 
   resetSlot(slot: number): void {
-    this.#batch.slotDrops.delete(slot);
+    this.#batch.slotCounters.delete(slot);
   }
 
   setTunnel(tunnel: EgressTunnel): void {

@@ -30,10 +30,24 @@ export interface Egress {
   setTunnel(tunnel: EgressTunnel): void;
   removeTunnel(index: number): void;
   readonly counters: EgressCounters;
-  /** Copies not sent, by target slot (cleared when a slot is reused: see `resetSlot`). */
-  readonly slotDrops: Map<number, number>;
+  /**
+   * Per target slot: outer packets sent and their bytes, and those not sent by reason (cleared when
+   * a slot is reused: see `resetSlot`). Only slots that sent or dropped something have an entry.
+   */
+  readonly slotCounters: Map<number, SlotEgressCounters>;
   resetSlot(slot: number): void;
   close(): Promise<void>;
+}
+
+/** One target slot's share of the egress counters; `bytes` are whole outer IPv4 packets. */
+export interface SlotEgressCounters {
+  packets: number;
+  bytes: number;
+  dropped: Record<EgressDrop, number>;
+}
+
+export function emptySlotCounters(): SlotEgressCounters {
+  return { packets: 0, bytes: 0, dropped: { socket_full: 0, unreachable: 0, too_big: 0, other: 0 } };
 }
 
 export function emptyCounters(): EgressCounters {

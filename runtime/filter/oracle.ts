@@ -49,8 +49,8 @@ const MAX_DATAGRAM = 65535;
 /** IEEE 802.1Q, 802.1ad and the pre-standard 0x9100 QinQ tag. */
 const VLAN_TPIDS = new Set([0x8100, 0x88a8, 0x9100]);
 const MAX_TAGS = 8;
-/** Per-target counter words: packets, bytes, dropped. */
-const TARGET_WORDS = 3;
+/** Per-target counter words: packets, bytes, dropped, dropped as oversize, dropped as too_many_copies. */
+const TARGET_WORDS = 5;
 
 interface StoredTarget extends Target {
   /** (interceptId, sessionId, mediationAddress, mediationPort): copies with equal streams are one copy. */
@@ -280,6 +280,8 @@ export class OracleFilter implements Filter {
       packets: BigInt(this.slotCounters[base]),
       bytes: BigInt(this.slotCounters[base + 1]),
       dropped: BigInt(this.slotCounters[base + 2]),
+      oversize: BigInt(this.slotCounters[base + 3]),
+      tooManyCopies: BigInt(this.slotCounters[base + 4]),
     };
   }
 
@@ -290,6 +292,8 @@ export class OracleFilter implements Filter {
   private drop(reason: DropReason, slot: number): void {
     this.count(DROP_REASONS[reason]);
     this.slotCounters[slot * TARGET_WORDS + 2]++;
+    if (reason === "oversize") this.slotCounters[slot * TARGET_WORDS + 3]++;
+    else if (reason === "too_many_copies") this.slotCounters[slot * TARGET_WORDS + 4]++;
   }
 
   private index(target: StoredTarget): void {

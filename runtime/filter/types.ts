@@ -137,7 +137,11 @@ export type DropReason = keyof typeof DROP_REASONS;
 export interface TargetCounters {
   packets: bigint;
   bytes: bigint;
+  /** Copies dropped, every reason. */
   dropped: bigint;
+  /** Of `dropped`, those dropped as `oversize` and as `too_many_copies`; the rest are `output_full`. */
+  oversize: bigint;
+  tooManyCopies: bigint;
 }
 
 /** Error codes returned by init/configure/targetAdd (docs/filter-abi.md). */

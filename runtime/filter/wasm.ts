@@ -331,6 +331,8 @@ export class WasmFilter implements Filter {
       packets: this.#view.getBigUint64(at, true),
       bytes: this.#view.getBigUint64(at + 8, true),
       dropped: this.#view.getBigUint64(at + 16, true),
+      oversize: BigInt(this.#view.getUint32(at + 24, true)),
+      tooManyCopies: BigInt(this.#view.getUint32(at + 28, true)),
     };
   }
 }

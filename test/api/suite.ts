@@ -287,7 +287,7 @@ export function apiSuite(name: string, start: () => Promise<Target>) {
     const list = await get("/v1/mirrors");
     assert.is(list.body.items.length, 2);
     const m = list.body.items.find((x: { id: string }) => x.id === s.mirror);
-    assert.equal(m.counters, { packets: 0, bytes: 0, drops: { output_full: 0, oversize: 0, too_many_copies: 0 } });
+    assert.equal(m.counters, { packets: 0, bytes: 0, drops: { output_full: 0, oversize: 0, too_many_copies: 0, socket_full: 0, unreachable: 0, too_big: 0, other: 0 } });
     assert.is(m.session, s.sessions.alice);
     assert.equal(m.origin, { kind: "coa" });
     assert.equal((await get("/v1/mirrors?interceptId=9")).body.items.map((x: { interceptId: number }) => x.interceptId), [9]);

@@ -11,6 +11,8 @@
  * that arms a mirror; the subscriber talks to the peer over IPv4 and IPv6 for ~2.5 s at ~1 packet/ms
  * each; the mirror's tunnel is removed mid-way and the mirror terminated later. The mediation host must receive every packet sent between arming and terminating, once,
  * byte for byte equal to what the subscriber's interface saw, decoded by tshark's jmirror dissector.
+ * A second mirror then gets a burst of traffic, and the API's counters for it (GET /v1/mirrors)
+ * must equal the packets and bytes the mediation host received from it.
  * Prints the measured arming/terminating delays (the 20 ms bound is reported, asserted with slack).
  */
 import { execFileSync, type ChildProcess } from "node:child_process";
@@ -50,6 +52,15 @@ d4.on("message", () => {}); d6.on("message", () => {});
 d4.bind(40000, "${SUB}", () => d6.bind(40000, "${SUB6}", () => { console.log("sending");
   const t = setInterval(() => { if (seq >= n) { clearInterval(t); setTimeout(() => { d4.close(); d6.close(); }, 300); return; }
     b.writeUInt32BE(seq++, 0); b.writeDoubleBE(performance.timeOrigin + performance.now(), 4); d4.send(b, 7, "${PEER}"); d6.send(b, 7, "${PEER6}"); }, 1); }));`;
+/** The second mirror's burst: `n` datagrams to the discard port over IPv4 and IPv6, one pair per millisecond. */
+const BURST = `
+const dgram = require("dgram"); const n = +process.argv[1]; const b = Buffer.alloc(100, 7); let i = 0;
+const d4 = dgram.createSocket("udp4"); const d6 = dgram.createSocket("udp6");
+d4.bind(40001, "${SUB}", () => d6.bind(40001, "${SUB6}", () => {
+  const t = setInterval(() => { if (i++ >= n) { clearInterval(t); setTimeout(() => { d4.close(); d6.close(); }, 100); return; }
+    d4.send(b, 9, "${PEER}"); d6.send(b, 9, "${PEER6}"); }, 1); }));`;
+const BURST_PACKETS = 300;
+const SECOND = { interceptId: 8, sessionId: 82 };
 const ECHO = `const dgram = require("dgram"); const d4 = dgram.createSocket("udp4"); const d6 = dgram.createSocket({ type: "udp6", ipv6Only: true });
 for (const d of [d4, d6]) d.on("message", (m, r) => d.send(m, r.port, r.address));
 d4.bind(7, "${PEER}", () => d6.bind(7, "${PEER6}", () => console.log("echoing")));`;
@@ -193,6 +204,33 @@ test("CoA arms a mirror; both directions, IPv4 and the delegated IPv6 prefix, re
     const terminated = await hostRequest(host, { cmd: "terminate" });
     await new Promise((r) => sender.once("close", r));
     await sleep(100);
+
+    // A second mirror (intercept 8) on the same session, a burst of traffic to the discard port, and
+    // the API's counters for it once the traffic has stopped: they must equal what the mediation
+    // host received with intercept 8 (checked below, after its capture is read).
+    const second = await radclientIn(
+      lab,
+      ns.iapd,
+      ready.das,
+      "coa",
+      SECRET,
+      `Acct-Session-Id = "e2e-1", ERX-LI-Action = 1, ERX-Med-Dev-Handle = 0x${SECOND.interceptId.toString(16).padStart(8, "0")}${SECOND.sessionId.toString(16).padStart(8, "0")}, ERX-Med-Ip-Address = ${MD}, ERX-Med-Port-Number = ${PORT}, Message-Authenticator = 0x00`,
+    );
+    assert.match(second.output, /CoA-ACK/, second.output);
+    const burst = lab.spawn(ns.sub, process.execPath, ["-e", BURST, String(BURST_PACKETS)]);
+    await new Promise((r) => burst.once("close", r));
+    // The workers publish their counters every 250 ms: read the API until two reads 400 ms apart agree (at most ~5 s).
+    let apiCounters: { packets: number; bytes: number; drops: Record<string, number> } | undefined;
+    for (let i = 0, last = ""; i < 12; i++) {
+      await sleep(400);
+      const listed = await hostRequest(host, { cmd: "api-mirrors" });
+      assert.is(listed.status, 200);
+      const mirror = listed.body.items.find((m: { interceptId: number }) => m.interceptId === SECOND.interceptId);
+      assert.ok(mirror, "the second mirror session is listed");
+      apiCounters = mirror.counters;
+      if (JSON.stringify(apiCounters) === last) break;
+      last = JSON.stringify(apiCounters);
+    }
     const stats = await hostRequest(host, { cmd: "stats" });
     const { changes } = await hostRequest(host, { cmd: "table-changes" });
     await hostRequest(host, { cmd: "stop" });
@@ -204,10 +242,12 @@ test("CoA arms a mirror; both directions, IPv4 and the delegated IPv6 prefix, re
       await new Promise((r) => (dump.exitCode !== null ? r(null) : dump.once("close", r)));
     }
 
-    // The store's table changes: the CoA's add, the move (remove + add), the terminate's remove.
+    // The store's table changes: the CoA's add, the move (remove + add), the terminate's remove
+    // (then the second mirror's add).
     const armedAt = changes.find((c: { op: string }) => c.op === "add").at as number;
-    const endedAt = changes.at(-1).at as number;
-    assert.is(changes.at(-1).op, "remove");
+    const firstPhase = changes.filter((c: { at: number }) => c.at <= terminated.at);
+    const endedAt = firstPhase.at(-1).at as number;
+    assert.is(firstPhase.at(-1).op, "remove");
     assert.ok(Math.abs(endedAt - terminated.at) < 50);
 
     // What the subscriber's interface saw: requests and replies by family, direction and sequence number.
@@ -223,6 +263,7 @@ test("CoA arms a mirror; both directions, IPv4 and the delegated IPv6 prefix, re
     // What the mediation device received.
     const mirrored = new Map<string, { source: string; sentAt: number; arrivedAt: number }>();
     let others = 0;
+    const secondReceived = { packets: 0, bytes: 0 };
     for (const r of readPcap(mdPcap)) {
       const outer = r.bytes.subarray(14);
       assert.ok(checksumOk(outer.subarray(0, 20)), "outer IPv4 checksum");
@@ -230,6 +271,12 @@ test("CoA arms a mirror; both directions, IPv4 and the delegated IPv6 prefix, re
       assert.is(ipv4(outer, 16), MD);
       assert.is((outer[20] << 8) | outer[21], PORT);
       const header = new DataView(outer.buffer, outer.byteOffset + 28, 8);
+      if (header.getUint32(0) === SECOND.interceptId) {
+        assert.is(header.getUint32(4), SECOND.sessionId);
+        secondReceived.packets++;
+        secondReceived.bytes += (outer[2] << 8) | outer[3];
+        continue;
+      }
       assert.is(header.getUint32(0), INTERCEPT);
       assert.is(header.getUint32(4), SESSION);
       const inner = outer.subarray(36, (outer[2] << 8) | outer[3]);
@@ -271,13 +318,18 @@ test("CoA arms a mirror; both directions, IPv4 and the delegated IPv6 prefix, re
     const rows = execFileSync("tshark", ["-r", mdPcap, "-d", `udp.port==${PORT},jmirror`, "-Y", "jmirror", "-T", "fields", "-e", "jmirror.mid", "-e", "jmirror.sid"], { encoding: "utf8" })
       .trim()
       .split("\n");
-    assert.is(rows.length, mirrored.size + others);
-    assert.ok(rows.every((row) => row.split("\t").map(Number).join() === `${INTERCEPT},${SESSION}`), rows[0]);
+    assert.is(rows.length, mirrored.size + others + secondReceived.packets);
+    assert.is(rows.filter((row) => row.split("\t").map(Number).join() === `${INTERCEPT},${SESSION}`).length, mirrored.size + others, rows[0]);
+    assert.is(rows.filter((row) => row.split("\t").map(Number).join() === `${SECOND.interceptId},${SECOND.sessionId}`).length, secondReceived.packets);
 
     // The data plane's own counters agree, with nothing dropped in the kernel or on the way out.
     assert.is(stats.total.kernelDrops, 0);
     assert.is(stats.total.egressDrops, 0);
-    assert.is(stats.total.sent, mirrored.size + others);
+    assert.is(stats.total.sent, mirrored.size + others + secondReceived.packets);
+    // The API's counters of the second mirror session (GET /v1/mirrors, from the workers' cache)
+    // equal what the mediation host received from it: outer packets and their IPv4 bytes.
+    assert.ok(secondReceived.packets >= 2 * BURST_PACKETS, `${secondReceived.packets} packets of the burst received`);
+    assert.equal(apiCounters, { packets: secondReceived.packets, bytes: secondReceived.bytes, drops: { output_full: 0, oversize: 0, too_many_copies: 0, socket_full: 0, unreachable: 0, too_big: 0, other: 0 } });
     // The counters were read between statsAsked and statsAnswered. A copy is counted before it is
     // sent, so everything that had arrived when they were asked was counted, and nothing counted
     // can arrive later than the read plus the slowest transit seen.
@@ -288,7 +340,8 @@ test("CoA arms a mirror; both directions, IPv4 and the delegated IPv6 prefix, re
       `  data plane e2e: ${mirrored.size} packets mirrored of ${original.size} seen; tunnel move after ${switchAt} packets, none lost\n` +
         `  every packet sent later than ${armDelay.toFixed(1)} ms after the CoA's table change was mirrored, none sent later than ${stopDelay.toFixed(1)} ms after the terminate's (bound ${BOUND_MS} ms)\n` +
         `  first copy at the mediation device ${firstArrival.toFixed(1)} ms after the CoA's change, last ${lastArrival.toFixed(1)} ms after the terminate's; ` +
-        `capture to mediation device median ${transit[transit.length >> 1].toFixed(1)} ms, max ${transit.at(-1)!.toFixed(1)} ms`,
+        `capture to mediation device median ${transit[transit.length >> 1].toFixed(1)} ms, max ${transit.at(-1)!.toFixed(1)} ms\n` +
+        `  second mirror: the API reports ${apiCounters!.packets} packets, ${apiCounters!.bytes} bytes; the mediation host received ${secondReceived.packets}, ${secondReceived.bytes}`,
     );
   } finally {
     if (host?.connected) host.disconnect();

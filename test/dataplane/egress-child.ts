@@ -29,7 +29,7 @@ const result: Record<string, unknown> = {};
 const raw = rawIpv4Egress();
 const unreachable = await copies(0xc6336402, 5);
 raw.send(unreachable.packets);
-result.raw = { counters: raw.counters, slotDrops: Object.fromEntries(raw.slotDrops) };
+result.raw = { counters: raw.counters, slots: Object.fromEntries(raw.slotCounters) };
 await raw.close();
 
 const listener = createSocket("udp4");
@@ -40,7 +40,7 @@ const udp = udpEgress();
 const local = await copies(0x7f000001, 3);
 udp.send(local.packets);
 await new Promise((r) => setTimeout(r, 200));
-result.udp = { counters: structuredClone(udp.counters), received: received.map((m) => m.toString("hex")), expected: Buffer.concat([Buffer.from("0000000700000051", "hex"), Buffer.from(local.inner)]).toString("hex") };
+result.udp = { counters: structuredClone(udp.counters), slots: Object.fromEntries(structuredClone(udp.slotCounters)), received: received.map((m) => m.toString("hex")), expected: Buffer.concat([Buffer.from("0000000700000051", "hex"), Buffer.from(local.inner)]).toString("hex") };
 
 // Nobody reads: the receiver drops what does not fit its buffer; the sender never blocks, and a full
 // send buffer would be counted as socket_full.

@@ -18,8 +18,10 @@ test("raw: an unreachable mediation device is counted per slot; udp: payload = m
     const out = execFileSync("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", join(ROOT, "test/dataplane/egress-child.ts")], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
     const r = JSON.parse(out.trim().split("\n").at(-1)!);
     assert.equal(r.raw.counters, { sent: 0, sentBytes: 0, dropped: { socket_full: 0, unreachable: 5, too_big: 0, other: 0 } });
-    assert.equal(r.raw.slotDrops, { 3: 5 });
+    assert.equal(r.raw.slots, { 3: { packets: 0, bytes: 0, dropped: { socket_full: 0, unreachable: 5, too_big: 0, other: 0 } } });
     assert.is(r.udp.counters.sent, 3);
+    // Per slot, whole outer packets: the 28 bytes of IPv4 and UDP header the kernel builds included.
+    assert.equal(r.udp.slots, { 3: { packets: 3, bytes: r.udp.received.reduce((n: number, hex: string) => n + hex.length / 2 + 28, 0), dropped: { socket_full: 0, unreachable: 0, too_big: 0, other: 0 } } });
     assert.equal(r.udp.received, [r.udp.expected, r.udp.expected, r.udp.expected]);
     const flood = r.flood.counters;
     assert.is(flood.sent + flood.dropped.socket_full, 3 + 100_000);

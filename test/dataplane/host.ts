@@ -1,9 +1,17 @@
 /**
  * The iapd host of the end-to-end test, run inside its network namespace by the test
  * (`ip netns exec iapddp-iapd node --import tsx test/dataplane/host.ts CONFIG_JSON`): the RADIUS
- * control plane on loopback and the live data plane, driven over the IPC channel. It records when
- * the store changed the target table (the moment the CoA-ACK is sent, give or take the encoding).
+ * control plane on loopback, the live data plane and the HTTP API app (asked in-process, with the
+ * live data plane's per mirror counters), driven over the IPC channel. It records when the store
+ * changed the target table (the moment the CoA-ACK is sent, give or take the encoding).
  */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApp } from "../../api/app.ts";
+import { hashToken } from "../../api/auth/tokens.ts";
+import { zeroCounters } from "../../api/providers.ts";
+import { AuditLog } from "../../runtime/audit/log.ts";
 import { ControlPlane } from "../../runtime/daemon/control-plane.ts";
 import { configSchema } from "../../runtime/config/schema.ts";
 import { startDataPlane } from "../../runtime/dataplane/start.ts";
@@ -11,7 +19,7 @@ import { SessionStore, type TargetSink } from "../../runtime/sessions/store.ts";
 import { sessionIdFromAcctSessionId } from "../../runtime/sessions/handle.ts";
 import { TunnelRegistry, type TunnelSpec } from "../../runtime/sessions/tunnels.ts";
 
-export type HostCommand = { cmd: "add-tunnel"; spec: TunnelSpec } | { cmd: "mirror-stats" } | { cmd: "terminate" } | { cmd: "remove-tunnel"; name: string } | { cmd: "stats" } | { cmd: "stop" } | { cmd: "table-changes" };
+export type HostCommand = { cmd: "add-tunnel"; spec: TunnelSpec } | { cmd: "mirror-stats" } | { cmd: "api-mirrors" } | { cmd: "terminate" } | { cmd: "remove-tunnel"; name: string } | { cmd: "stats" } | { cmd: "stop" } | { cmd: "table-changes" };
 
 const send = (message: unknown) => process.send!(message);
 const now = () => performance.timeOrigin + performance.now();
@@ -22,6 +30,19 @@ try {
   const radius = await ControlPlane.start(config.radius, { store });
   const tunnels = new TunnelRegistry();
   const live = await startDataPlane(config, store, tunnels, { maxTargets: 4096 });
+  // The API as the daemon builds it: counters from the live data plane's cache.
+  const token = "e2e-li-admin-token-0123456789abcdef";
+  const auditDir = mkdtempSync(join(tmpdir(), "iapd-dp-host-"));
+  const audit = AuditLog.open(join(auditDir, "audit.log"));
+  const app = createApp({
+    store,
+    tunnels,
+    config: { tokens: [{ name: "e2e", role: "li-admin", sha256: hashToken(token) }] },
+    audit,
+    clock: Date.now,
+    filters: { list: () => [] },
+    counters: (id) => live.counters(id) ?? zeroCounters(id),
+  });
   // Every change the store makes to the table, timed, on its way to the pool.
   const changes: { at: number; op: string; slot: number }[] = [];
   const pool = live.pool;
@@ -46,6 +67,9 @@ try {
         send({ cmd: message.cmd, failed: pool.failed() });
       } else if (message.cmd === "mirror-stats") {
         send({ cmd: message.cmd, mirrors: Object.fromEntries(await live.mirrorStats()) });
+      } else if (message.cmd === "api-mirrors") {
+        const response = await app.request("/v1/mirrors", { headers: { authorization: `Bearer ${token}` } });
+        send({ cmd: message.cmd, status: response.status, body: await response.json() });
       } else if (message.cmd === "table-changes") {
         send({ cmd: message.cmd, changes, load: Object.fromEntries(pool.load()) });
       } else if (message.cmd === "stats") {
@@ -55,6 +79,8 @@ try {
         const stats = await live.plane.stats();
         await live.stop();
         await radius.stop();
+        audit.close();
+        rmSync(auditDir, { recursive: true, force: true });
         send({ cmd: message.cmd, total: stats.total });
         process.disconnect();
       }

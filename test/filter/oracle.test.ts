@@ -115,7 +115,7 @@ test("a known frame gives exactly these outer IPv4, UDP and mirror header bytes"
     { slot: 3, tunnel: 7, ts: [1700000000, 123456789], fragment: false },
   );
   assert.equal(filter.counters().slice(0, 9), [1n, 1n, 1n, 1n, 28n, 1n, 64n, 0n, 1n]);
-  assert.equal(filter.targetCounters(3), { packets: 1n, bytes: 28n, dropped: 0n });
+  assert.equal(filter.targetCounters(3), { packets: 1n, bytes: 28n, dropped: 0n, oversize: 0n, tooManyCopies: 0n });
 });
 
 test("DSCP: target overrides node, node overrides packet, packet TOS / traffic class inherited without ECN", () => {
@@ -211,7 +211,7 @@ test("a copy whose outer datagram exceeds 65,535 bytes is dropped as oversize", 
     [COUNTERS.parsed, COUNTERS.matched, COUNTERS.mirrored, DROP_REASONS.oversize].map((i) => counter(filter, i)),
     [2, 2, 1, 1],
   );
-  assert.equal(filter.targetCounters(0), { packets: 1n, bytes: 65499n, dropped: 1n });
+  assert.equal(filter.targetCounters(0), { packets: 1n, bytes: 65499n, dropped: 1n, oversize: 1n, tooManyCopies: 0n });
   assert.is(counter(filter, COUNTERS.next_ip_id), 1, "a dropped copy takes no Identification");
 });
 
@@ -222,8 +222,8 @@ test("at most 64 copies per frame; the rest count as too_many_copies on their sl
   assert.equal(packets.map((p) => p.slot), Array.from({ length: 64 }, (_, i) => i));
   assert.is(counter(filter, DROP_REASONS.too_many_copies), 6);
   assert.is(counter(filter, COUNTERS.mirrored), 64);
-  assert.equal(filter.targetCounters(63), { packets: 1n, bytes: 28n, dropped: 0n });
-  assert.equal(filter.targetCounters(64), { packets: 0n, bytes: 0n, dropped: 1n });
+  assert.equal(filter.targetCounters(63), { packets: 1n, bytes: 28n, dropped: 0n, oversize: 0n, tooManyCopies: 0n });
+  assert.equal(filter.targetCounters(64), { packets: 0n, bytes: 0n, dropped: 1n, oversize: 0n, tooManyCopies: 1n });
 });
 
 test("a frame whose outputs do not fit stops the call before it; the next call resumes there", () => {
@@ -257,7 +257,7 @@ test("a frame whose outputs exceed an empty output region is consumed and the co
   assert.is(first.frames, 1);
   assert.equal(first.packets.map((p) => p.slot), [0, 1]);
   assert.is(counter(filter, DROP_REASONS.output_full), 1);
-  assert.equal(filter.targetCounters(2), { packets: 0n, bytes: 0n, dropped: 1n });
+  assert.equal(filter.targetCounters(2), { packets: 0n, bytes: 0n, dropped: 1n, oversize: 0n, tooManyCopies: 0n });
   assert.is(counter(filter, COUNTERS.matched), 1);
 });
 
@@ -316,7 +316,7 @@ test("removing a target restores the next shorter prefix; clearing removes all",
   assert.equal(intercepts(), []);
   filter.addTarget(target({ slot: 1, ...v6("2001:db8:0:1::", 64), interceptId: 64 }));
   assert.equal(intercepts(), [64]);
-  assert.equal(filter.targetCounters(1), { packets: 1n, bytes: 48n, dropped: 0n }, "adding zeroes the slot's counters");
+  assert.equal(filter.targetCounters(1), { packets: 1n, bytes: 48n, dropped: 0n, oversize: 0n, tooManyCopies: 0n }, "adding zeroes the slot's counters");
 });
 
 test("L3 bytes mirrored are min(IP length, captured): no padding, no FCS, no more than captured", () => {

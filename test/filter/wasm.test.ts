@@ -596,6 +596,7 @@ test("more than 64 copies are dropped as too_many_copies", async () => {
   assert.is(counter(filter, "too_many_copies"), 6);
   assert.is(counter(filter, "mirrored"), 64);
   assert.is(filter.targetCounters(69).dropped, 1n);
+  assert.is(filter.targetCounters(69).tooManyCopies, 1n, "counted by reason for the slot");
   assert.is(filter.targetCounters(63).packets, 1n);
 });
 
@@ -627,7 +628,7 @@ test("outer headers: exact bytes", async () => {
     { slot: 6, tunnel: 12, s: 77, ns: 88, f: false },
   );
   assert.is(counter(filter, "out_bytes"), 60);
-  assert.equal(filter.targetCounters(6), { packets: 1n, bytes: 24n, dropped: 0n });
+  assert.equal(filter.targetCounters(6), { packets: 1n, bytes: 24n, dropped: 0n, oversize: 0n, tooManyCopies: 0n });
 });
 
 test("outer TOS, source address and IP ID", async () => {
@@ -691,6 +692,7 @@ test("oversize copies are dropped", async () => {
   assert.is(r.packets.length, 45, "65,515 bytes of IP payload in 1,480-byte fragments");
   assert.is(r.packets[44].bytes.length, 20 + 65515 - 44 * 1480);
   assert.is(filter.targetCounters(1).dropped, 1n);
+  assert.is(filter.targetCounters(1).oversize, 1n, "counted by reason for the slot");
 });
 
 // ---- batches ----------------------------------------------------------------------------------------
@@ -720,6 +722,7 @@ test("one frame's copies that do not fit an empty output region are dropped as o
   assert.equal(r.packets.map((p) => p.slot), [0, 1]);
   assert.is(counter(filter, "output_full"), 1);
   assert.is(filter.targetCounters(2).dropped, 1n);
+  assert.equal([filter.targetCounters(2).oversize, filter.targetCounters(2).tooManyCopies], [0n, 0n], "output_full: neither of the other reasons");
 });
 
 test("the smallest packets (1-byte last fragments at MTU 68) fill the output region", async () => {

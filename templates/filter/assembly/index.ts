@@ -176,8 +176,9 @@ function processFrame(record: usize, captured: u32, original: u32): bool {
   for (let i: u32 = 0; i < n; i++) {
     const slot = load<u32>(list + (<usize>i << 2));
     if (i >= writable) {
-      count(i >= MAX_COPIES ? TOO_MANY_COPIES : oversize ? OVERSIZE : OUTPUT_FULL);
-      countTargetDrop(slot);
+      const reason = i >= MAX_COPIES ? TOO_MANY_COPIES : oversize ? OVERSIZE : OUTPUT_FULL;
+      count(reason);
+      countTargetDrop(slot, reason);
       continue;
     }
     const t = targetRecord(slot);
