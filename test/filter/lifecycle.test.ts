@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { loadConfig } from "../../runtime/config/load.ts";
-import { checkFilter, FilterRejected, FilterSwitch, SwapError, type CheckedFilter, type FilterEvent } from "../../runtime/filter/lifecycle.ts";
+import { checkFilter as checkWithLimit, FilterRejected, FilterSwitch, SwapError, type CheckedFilter, type CheckOptions, type FilterEvent } from "../../runtime/filter/lifecycle.ts";
 import { COUNTERS, DSCP_INHERIT, type Target } from "../../runtime/filter/types.ts";
 import { replay, type ReplaySummary } from "../../runtime/replay/replay.ts";
 import { tpacket3Block } from "../dataplane/blocks.ts";
@@ -22,6 +22,13 @@ const DEMO_IN = "fixtures/captures/demo.pcap";
 const demoConfig = loadConfig("fixtures/configs/demo.yaml");
 /** Small regions: the demo capture becomes ~80 batches, so swaps land between many of them. */
 const SMALL = { maxTargets: 64, inCapacity: 16384, outCapacity: 16384 };
+
+/**
+ * The checks with a limit far above their time, except where a test is about the limit: the first use
+ * of binaryen (lifecycle-modules.ts) sets V8 compiling its large wasm in the background for ~2 s of CPU,
+ * which on a loaded 2-CPU machine (seen under Deno) held the check worker past the default 2 s.
+ */
+const checkFilter = (bytes: Uint8Array, options: CheckOptions = { timeoutMs: 30_000 }) => checkWithLimit(bytes, options);
 
 const builtin = await checkFilter(BUILTIN);
 /** The built-in filter in another module (its wrapper never traps): equivalent output, a different hash. */
