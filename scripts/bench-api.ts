@@ -8,7 +8,8 @@
  * Scenarios, each bounded by --seconds:
  * - walk: every client follows `next` cursors through the listing (the steady state of a paging client);
  * - first-page: every request is a fresh listing (each parks a cursor, exercising expiry and the cap);
- * - filtered: a NAS filter that matches one session in three (scans beyond the page).
+ * - filtered: a NAS filter that matches one session in three (scans beyond the page);
+ * - page of 1: walk with pages of one session, the fixed cost of a request (not part of the target).
  */
 import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
@@ -32,7 +33,11 @@ const { values } = parseArgs({
     connections: { type: "string", default: "50" },
     seconds: { type: "string", default: "10" },
     json: { type: "string" },
+    /** Runs only the scenarios whose name starts with this. */
+    only: { type: "string" },
     serve: { type: "boolean", default: false },
+    /** Extra Node flags for the server process, e.g. --node-flag=--cpu-prof --node-flag=--trace-gc. */
+    "node-flag": { type: "string", multiple: true, default: [] },
   },
 });
 
@@ -99,12 +104,13 @@ function cpuMs(pid: number): number {
 
 async function bench() {
   const count = Number(values.sessions);
-  const child = spawn(process.execPath, ["--import", "tsx", new URL(import.meta.url).pathname, "--serve", "--sessions", String(count)], {
+  const child = spawn(process.execPath, [...values["node-flag"], "--import", "tsx", new URL(import.meta.url).pathname, "--serve", "--sessions", String(count)], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   try {
     const info = await new Promise<{ port: number; loadMs: number; heapMiB: number }>((resolve, reject) => {
-      createInterface({ input: child.stdout! }).once("line", (l) => resolve(JSON.parse(l)));
+      // The first line starting with {"port" is the server's; anything else (--trace-gc) goes to stderr.
+      createInterface({ input: child.stdout! }).on("line", (l) => (l.startsWith('{"port"') ? resolve(JSON.parse(l)) : process.stderr.write(`server: ${l}\n`)));
       child.once("exit", (code) => reject(new Error(`server exited with ${code}`)));
     });
     console.log(`${count.toLocaleString("en-US")} sessions loaded in ${info.loadMs} ms (server heap ${info.heapMiB} MiB); ${values.connections} connections, ${values.seconds} s per scenario`);
@@ -117,7 +123,10 @@ async function bench() {
       ["walk", "/v1/sessions?limit=100", true],
       ["first-page", "/v1/sessions?limit=100", false],
       ["filtered (nas)", "/v1/sessions?limit=100&nas=192.0.2.2", true],
+      // Not the target's scenario: a page of one session shows the fixed cost of a request (HTTP, routing, auth).
+      ["page of 1", "/v1/sessions?limit=1", true],
     ] as const) {
+      if (values.only && !scenario.startsWith(values.only)) continue;
       const cpuBefore = cpuMs(child.pid!);
       const r = await autocannon({
         url: base,

@@ -26,7 +26,7 @@ export const pageParams = {
     .meta({ description: "the `next` value of the previous page; the other filters must stay the same" }),
 };
 
-export interface ListingRequest<T, V> {
+export interface PageRequest<T> {
   cursors: Cursors;
   principal: Principal;
   /** The listing's filters; a cursor only continues a listing with the same ones. */
@@ -37,10 +37,19 @@ export interface ListingRequest<T, V> {
   open: () => Iterator<T>;
   /** Whether an item belongs in the listing now (still present, still matching). */
   keep: (item: T) => boolean;
+}
+
+export interface ListingRequest<T, V> extends PageRequest<T> {
   view: (item: T) => V;
 }
 
 export function listing<T, V>(r: ListingRequest<T, V>): { items: V[]; next: string | null } {
+  const page = pageOf(r);
+  return { items: page.items.map(r.view), next: page.next };
+}
+
+/** The items of a page, as the store holds them, and the cursor of the next page (null at the end). */
+export function pageOf<T>(r: PageRequest<T>): { items: T[]; next: string | null } {
   const filters = JSON.stringify(Object.entries(r.filters).filter(([, v]) => v !== undefined).sort());
   let iterator: Iterator<T>;
   if (r.cursor === undefined) iterator = r.open();
@@ -51,5 +60,5 @@ export function listing<T, V>(r: ListingRequest<T, V>): { items: V[]; next: stri
     iterator = taken;
   }
   const page = fill(iterator, r.limit === undefined ? DEFAULT_PAGE_SIZE : Number(r.limit), r.keep);
-  return { items: page.items.map(r.view), next: page.done ? null : r.cursors.park(r.principal.name, filters, iterator) };
+  return { items: page.items, next: page.done ? null : r.cursors.park(r.principal.name, filters, iterator) };
 }
