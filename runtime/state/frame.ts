@@ -8,6 +8,9 @@
  * | 4 | CRC-32 (zlib's, ISO-HDLC) of the length field and the payload, little-endian |
  * | n | payload: one JSON document, UTF-8 |
  *
+ * A record with magic `iapb` has the same layout with a binary payload (snapshot format 3 stores
+ * its sessions so, runtime/state/snapshot.ts); the reader hands its bytes over as a Buffer.
+ *
  * The CRC covers the length so that a flipped length bit is caught, not trusted; the magic lets a
  * reader that met damage look for intact records after it, which is how a torn tail (nothing
  * intact follows: a crash mid-write) is told from damage in the middle (intact records follow).
@@ -20,6 +23,8 @@
 import { crc32 } from "node:zlib";
 
 export const MAGIC = Buffer.from("iaps", "latin1");
+/** A record whose payload is bytes, not JSON. */
+export const BINARY_MAGIC = Buffer.from("iapb", "latin1");
 export const HEADER_BYTES = 12;
 /** Larger claimed lengths are damage, not records: no record iapd writes comes near it. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
@@ -30,6 +35,16 @@ export function encodeFrame(value: unknown): Buffer {
   MAGIC.copy(frame, 0);
   frame.writeUInt32LE(payload.length, 4);
   payload.copy(frame, HEADER_BYTES);
+  frame.writeUInt32LE(crc32(payload, crc32(frame.subarray(4, 8))), 8);
+  return frame;
+}
+
+/** A record of `payload` as it is (read back as a Buffer). */
+export function encodeBinaryFrame(payload: Uint8Array): Buffer {
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
+  BINARY_MAGIC.copy(frame, 0);
+  frame.writeUInt32LE(payload.length, 4);
+  frame.set(payload, HEADER_BYTES);
   frame.writeUInt32LE(crc32(payload, crc32(frame.subarray(4, 8))), 8);
   return frame;
 }
@@ -74,6 +89,11 @@ export function readFrames(bytes: Buffer): FrameRead {
     const length = bytes.readUInt32LE(offset + 4);
     const start = offset + HEADER_BYTES;
     let value: unknown;
+    if (bytes[offset + 3] === BINARY_MAGIC[3]) {
+      records.push({ offset, value: bytes.subarray(start, start + length) });
+      offset = start + length;
+      continue;
+    }
     try {
       value = JSON.parse(bytes.toString("utf8", start, start + length));
     } catch {
@@ -88,7 +108,7 @@ export function readFrames(bytes: Buffer): FrameRead {
 
 function frameProblem(bytes: Buffer, offset: number): string | undefined {
   if (bytes.length - offset < HEADER_BYTES) return `${bytes.length - offset} byte(s) where a ${HEADER_BYTES}-byte record header belongs`;
-  if (!bytes.subarray(offset, offset + 4).equals(MAGIC)) return "no record magic";
+  if (!bytes.subarray(offset, offset + 4).equals(MAGIC) && !bytes.subarray(offset, offset + 4).equals(BINARY_MAGIC)) return "no record magic";
   const length = bytes.readUInt32LE(offset + 4);
   if (length > MAX_PAYLOAD_BYTES) return `record length ${length} is beyond the ${MAX_PAYLOAD_BYTES}-byte limit`;
   const end = offset + HEADER_BYTES + length;
@@ -99,8 +119,11 @@ function frameProblem(bytes: Buffer, offset: number): string | undefined {
   return undefined;
 }
 
+/** "iap", the part both magics share. */
+const MAGIC_STEM = MAGIC.subarray(0, 3);
+
 function findIntactFrame(bytes: Buffer, from: number): number | undefined {
-  for (let at = bytes.indexOf(MAGIC, from); at !== -1; at = bytes.indexOf(MAGIC, at + 1)) {
+  for (let at = bytes.indexOf(MAGIC_STEM, from); at !== -1; at = bytes.indexOf(MAGIC_STEM, at + 1)) {
     if (frameProblem(bytes, at) === undefined) return at;
   }
   return undefined;

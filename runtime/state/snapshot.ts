@@ -3,14 +3,30 @@
  * login arms, tunnels, ID counters) as framed records (frame.ts) in one file:
  *
  * 1. header `{ kind: "snapshot", format, generation, lastSeq, createdAt, counts, table }`;
- * 2. chunks of at most `CHUNK` items: `{ columns: [...], values: [...] }` (sessions by column:
- *    one array per field, `null` where a session has none; a string field with few distinct
- *    values, such as the NAS, as `{ "dictionary": [...], "indexes": [...] }`), `{ mirrors: [...] }`,
- *    `{ triggers: [...] }`, `{ arms: [...] }`, `{ tunnels: [...] }` (large JSON documents of a few
- *    arrays parse faster per byte than many small ones, and no single string approaches V8's
- *    limit). Format 1 had `{ columns: [...], sessions: [[...], ...] }`, a row per session; it is
- *    still read;
+ * 2. sessions in chunks of at most `SESSION_CHUNK`, each one binary record (format 3, below), then
+ *    chunks of at most `CHUNK` items as JSON records: `{ mirrors: [...] }`, `{ triggers: [...] }`,
+ *    `{ arms: [...] }`, `{ tunnels: [...] }`;
  * 3. `{ kind: "end", records }`: a snapshot without it is incomplete.
+ *
+ * A format 3 session chunk is the sessions by column, decoded without JSON.parse: a string column
+ * is its values' text in one UTF-8 run plus each value's length (restored as substrings of one
+ * decoded string), a column of few distinct strings (the NAS) a dictionary plus an index per
+ * session, a number column float64s; anything else (a value of another type, text with surrogate
+ * pairs) a JSON array. All little-endian:
+ *
+ * | field | |
+ * |---|---|
+ * | u32 | session count N |
+ * | u16 | column count |
+ * | per column: u8 name length, name (ASCII), u8 kind, then by kind: | |
+ * | 1 text | u32 byte length, UTF-8 text, N x u32 length in UTF-16 units (0xffffffff: absent) |
+ * | 2 dictionary | u32 byte length, JSON array of the distinct values (string or null: absent), u8 index width (1, 2, 4), N indexes |
+ * | 3 number | N x f64 (every session has one) |
+ * | 4 JSON | u32 byte length, JSON array of N values (null: absent) |
+ *
+ * Format 2 had JSON session records `{ columns: [...], values: [...] }` (an array per column, or
+ * `{ dictionary, indexes }`), format 1 `{ columns: [...], sessions: [[...], ...] }` (a row per
+ * session); both are still read.
  *
  * A snapshot is written to a temporary name, fsync'd, renamed into place and the directory fsync'd
  * (POSIX rename is atomic: a reader sees the old state or the whole new file, never a part).
@@ -23,13 +39,14 @@ import { closeSync, fsync, openSync, renameSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { SessionStore, StoreState, SubscriberSession } from "../sessions/store.ts";
 import type { Tunnel, TunnelRegistry } from "../sessions/tunnels.ts";
-import { encodeFrame, type Frame } from "./frame.ts";
+import { encodeBinaryFrame, encodeFrame, type Frame } from "./frame.ts";
 import { fsyncDirectory } from "./journal.ts";
 
-/** Written: 2 (sessions by column). Read: 1 (sessions by row) and 2. */
-export const SNAPSHOT_FORMAT = 2;
-const READABLE_FORMATS = [1, 2];
+/** Written: 3 (binary session columns). Read: 1 (JSON sessions by row), 2 (JSON sessions by column) and 3. */
+export const SNAPSHOT_FORMAT = 3;
+const READABLE_FORMATS = [1, 2, 3];
 const CHUNK = 4096;
+const SESSION_CHUNK = 16384;
 
 export interface SnapshotHeader {
   kind: "snapshot";
@@ -71,22 +88,180 @@ export function captureSnapshot(store: SessionStore, tunnels: TunnelRegistry, me
   return { header, state, tunnels: tunnelList };
 }
 
-/** The snapshot's records in file order, one chunk at a time. */
-function* snapshotRecords({ header, state, tunnels }: SnapshotContent): Generator<unknown> {
-  yield header;
+/** The snapshot's records in file order, one chunk at a time, framed. */
+function* snapshotFrames({ header, state, tunnels }: SnapshotContent): Generator<Buffer> {
+  yield encodeFrame(header);
   let records = 1;
-  for (let i = 0; i < state.sessions.length; i += CHUNK) {
+  for (let i = 0; i < state.sessions.length; i += SESSION_CHUNK) {
     records++;
-    yield sessionColumns(state.sessions.slice(i, i + CHUNK));
+    yield encodeBinaryFrame(encodeSessions(state.sessions.slice(i, i + SESSION_CHUNK)));
   }
   const lists: [string, unknown[]][] = [["mirrors", state.mirrors], ["triggers", state.triggers], ["arms", state.arms], ["tunnels", tunnels]];
   for (const [name, items] of lists) {
     for (let i = 0; i < items.length; i += CHUNK) {
       records++;
-      yield { [name]: items.slice(i, i + CHUNK) };
+      yield encodeFrame({ [name]: items.slice(i, i + CHUNK) });
     }
   }
-  yield { kind: "end", records: records + 1 };
+  yield encodeFrame({ kind: "end", records: records + 1 });
+}
+
+const TEXT = 1;
+const DICTIONARY = 2;
+const NUMBER = 3;
+const JSON_COLUMN = 4;
+const ABSENT = 0xffffffff;
+
+/** Format 3: a chunk of sessions as one binary record (the table in the comment at the top). */
+export function encodeSessions(sessions: SubscriberSession[]): Buffer {
+  const rows = sessions as unknown as Record<string, unknown>[];
+  const columns = [...new Set(rows.flatMap((s) => Object.keys(s)))];
+  const n = rows.length;
+  const parts: Buffer[] = [];
+  const head = Buffer.alloc(6);
+  head.writeUInt32LE(n, 0);
+  head.writeUInt16LE(columns.length, 4);
+  parts.push(head);
+  const u32 = (v: number) => {
+    const b = Buffer.allocUnsafe(4);
+    b.writeUInt32LE(v, 0);
+    return b;
+  };
+  for (const name of columns) {
+    const nameBytes = Buffer.from(name, "latin1");
+    parts.push(Buffer.from([nameBytes.length]), nameBytes);
+    const column = rows.map((s) => s[name]);
+    const strings = column.every((v) => v === undefined || typeof v === "string");
+    const distinct = new Map<string | undefined, number>();
+    if (strings) {
+      for (const v of column) {
+        if (!distinct.has(v as string | undefined)) distinct.set(v as string | undefined, distinct.size);
+        if (distinct.size * 4 > n) break;
+      }
+    }
+    if (strings && distinct.size * 4 <= n) {
+      const dictionary = Buffer.from(JSON.stringify([...distinct.keys()].map((v) => v ?? null)), "utf8");
+      const width = distinct.size <= 0xff ? 1 : distinct.size <= 0xffff ? 2 : 4;
+      const indexes = Buffer.allocUnsafe(n * width);
+      for (let r = 0; r < n; r++) indexes.writeUIntLE(distinct.get(column[r] as string | undefined)!, r * width, width);
+      parts.push(Buffer.from([DICTIONARY]), u32(dictionary.length), dictionary, Buffer.from([width]), indexes);
+      continue;
+    }
+    const text = strings ? (column as (string | undefined)[]).join("") : "";
+    if (strings && !/[\ud800-\udfff]/.test(text)) {
+      const bytes = Buffer.from(text, "utf8");
+      const lengths = Buffer.allocUnsafe(n * 4);
+      for (let r = 0; r < n; r++) lengths.writeUInt32LE(column[r] === undefined ? ABSENT : (column[r] as string).length, r * 4);
+      parts.push(Buffer.from([TEXT]), u32(bytes.length), bytes, lengths);
+    } else if (column.every((v) => typeof v === "number")) {
+      const numbers = Buffer.allocUnsafe(n * 8);
+      for (let r = 0; r < n; r++) numbers.writeDoubleLE(column[r] as number, r * 8);
+      parts.push(Buffer.from([NUMBER]), numbers);
+    } else {
+      const json = Buffer.from(JSON.stringify(column.map((v) => v ?? null)), "utf8");
+      parts.push(Buffer.from([JSON_COLUMN]), u32(json.length), json);
+    }
+  }
+  return Buffer.concat(parts);
+}
+
+/** Object literal factories by column list: a session built by one is created in one step, with its final shape. */
+const factories = new Map<string, ((...values: unknown[]) => Record<string, unknown>) | undefined>();
+
+function factoryFor(columns: string[]): ((...values: unknown[]) => Record<string, unknown>) | undefined {
+  const id = columns.join(",");
+  if (factories.has(id)) return factories.get(id);
+  // Only names that are plain identifiers (every session field is): they are written into code.
+  const factory = columns.every((c) => /^[A-Za-z][A-Za-z0-9]{0,63}$/.test(c))
+    ? (new Function(...columns.map((_, i) => `v${i}`), `return { ${columns.map((c, i) => `${c}: v${i}`).join(", ")} };`) as (...values: unknown[]) => Record<string, unknown>)
+    : undefined;
+  factories.set(id, factory);
+  return factory;
+}
+
+/** Decodes a format 3 session chunk; SnapshotError (at `offset`) when it is not one. */
+export function decodeSessions(bytes: Buffer, offset: number): SubscriberSession[] {
+  const fail = (what: string): never => {
+    throw new SnapshotError(`a sessions record ${what}`, offset);
+  };
+  let at = 0;
+  const need = (count: number) => {
+    if (at + count > bytes.length) fail("that ends early");
+    const start = at;
+    at += count;
+    return start;
+  };
+  const n = bytes.readUInt32LE(need(4));
+  const columnCount = bytes.readUInt16LE(need(2));
+  // Every column takes at least a byte per session: a count beyond that is not a session record.
+  if (columnCount === 0 || n > bytes.length) fail(`claiming ${n} sessions in ${columnCount} columns of ${bytes.length} bytes`);
+  const names: string[] = [];
+  const values: unknown[][] = [];
+  for (let c = 0; c < columnCount; c++) {
+    const nameLength = bytes[need(1)];
+    names.push(bytes.toString("latin1", need(nameLength), at));
+    const kind = bytes[need(1)];
+    const column = new Array<unknown>(n);
+    if (kind === TEXT) {
+      const length = bytes.readUInt32LE(need(4));
+      const text = bytes.toString("utf8", need(length), at);
+      const lengths = need(n * 4);
+      let position = 0;
+      for (let r = 0; r < n; r++) {
+        const l = bytes.readUInt32LE(lengths + r * 4);
+        if (l === ABSENT) continue;
+        column[r] = text.substring(position, (position += l));
+      }
+      if (position !== text.length) fail(`whose text column ${names[c]} does not add up`);
+    } else if (kind === DICTIONARY) {
+      const length = bytes.readUInt32LE(need(4));
+      let dictionary: unknown;
+      try {
+        dictionary = JSON.parse(bytes.toString("utf8", need(length), at));
+      } catch {
+        fail(`whose dictionary column ${names[c]} is not JSON`);
+      }
+      if (!Array.isArray(dictionary)) return fail(`whose dictionary column ${names[c]} is not a list`);
+      const width = bytes[need(1)];
+      if (width !== 1 && width !== 2 && width !== 4) fail(`whose dictionary column ${names[c]} has index width ${width}`);
+      const indexes = need(n * width);
+      for (let r = 0; r < n; r++) {
+        const i = bytes.readUIntLE(indexes + r * width, width);
+        if (i >= dictionary.length) fail(`whose dictionary column ${names[c]} has index ${i} of ${dictionary.length}`);
+        column[r] = dictionary[i] ?? undefined;
+      }
+    } else if (kind === NUMBER) {
+      const numbers = need(n * 8);
+      for (let r = 0; r < n; r++) column[r] = bytes.readDoubleLE(numbers + r * 8);
+    } else if (kind === JSON_COLUMN) {
+      const length = bytes.readUInt32LE(need(4));
+      let list: unknown;
+      try {
+        list = JSON.parse(bytes.toString("utf8", need(length), at));
+      } catch {
+        fail(`whose column ${names[c]} is not JSON`);
+      }
+      if (!Array.isArray(list) || list.length !== n) return fail(`whose column ${names[c]} does not have ${n} values`);
+      for (let r = 0; r < n; r++) column[r] = list[r] ?? undefined;
+    } else fail(`with a column of unknown kind ${kind}`);
+    values.push(column);
+  }
+  if (at !== bytes.length) fail("with bytes after its last column");
+  const sessions = new Array<SubscriberSession>(n);
+  const factory = factoryFor(names);
+  const row = new Array<unknown>(columnCount);
+  for (let r = 0; r < n; r++) {
+    let complete = true;
+    for (let c = 0; c < columnCount; c++) if ((row[c] = values[c][r]) === undefined) complete = false;
+    if (complete && factory) {
+      sessions[r] = factory(...row) as unknown as SubscriberSession;
+      continue;
+    }
+    const session: Record<string, unknown> = {};
+    for (let c = 0; c < columnCount; c++) if (row[c] !== undefined) session[names[c]] = row[c];
+    sessions[r] = session as unknown as SubscriberSession;
+  }
+  return sessions;
 }
 
 /** A column of strings that repeat (the NAS, a pool's port names): each distinct one once. */
@@ -96,10 +271,10 @@ interface DictionaryColumn {
 }
 
 /**
- * Sessions by column (format 2): one array per field instead of one per session, fewer and larger
- * arrays for JSON.parse; repeated strings stored once (and shared by the decoded sessions).
+ * Sessions by column as format 2 wrote them (JSON: one array per field, repeated strings once);
+ * kept to write format 2 snapshots in the tests that check they are still read.
  */
-function sessionColumns(sessions: SubscriberSession[]): { columns: string[]; values: (unknown[] | DictionaryColumn)[] } {
+export function sessionColumns(sessions: SubscriberSession[]): { columns: string[]; values: (unknown[] | DictionaryColumn)[] } {
   const columns = [...new Set(sessions.flatMap((s) => Object.keys(s)))];
   const values = columns.map((c) => {
     const column = sessions.map((s) => (s as unknown as Record<string, unknown>)[c] ?? null);
@@ -152,8 +327,8 @@ export async function writeSnapshot(path: string, content: SnapshotContent): Pro
   const temporary = `${path}.tmp`;
   const fd = openSync(temporary, "w", 0o600);
   try {
-    for (const record of snapshotRecords(content)) {
-      writeSync(fd, encodeFrame(record));
+    for (const frame of snapshotFrames(content)) {
+      writeSync(fd, frame);
       await new Promise((next) => setImmediate(next));
     }
     await new Promise<void>((done, fail) => fsync(fd, (e) => (e ? fail(e) : done())));
@@ -183,18 +358,23 @@ export function decodeSnapshot(frames: Frame[]): SnapshotContent & { complete: b
   const first = frames[0];
   const header = first?.value as SnapshotHeader | undefined;
   if (!header || header.kind !== "snapshot") throw new SnapshotError("no snapshot header", first?.offset ?? 0);
-  if (!READABLE_FORMATS.includes(header.format)) throw new SnapshotError(`snapshot format ${header.format}, this iapd reads formats ${READABLE_FORMATS.join(" and ")}`, first.offset);
+  if (!READABLE_FORMATS.includes(header.format)) throw new SnapshotError(`snapshot format ${header.format}, this iapd reads formats ${READABLE_FORMATS.slice(0, -1).join(", ")} and ${READABLE_FORMATS.at(-1)}`, first.offset);
   const state: StoreState = { ...header.table, sessions: [], mirrors: [], triggers: [], arms: [] };
   const tunnels: Tunnel[] = [];
   let complete = false;
   for (const { offset, value } of frames.slice(1)) {
     if (complete) throw new SnapshotError("records after the end record", offset);
+    if (value instanceof Uint8Array) {
+      if (header.format < 3) throw new SnapshotError(`a binary record in a format ${header.format} snapshot`, offset);
+      pushAll(state.sessions, decodeSessions(value as Buffer, offset));
+      continue;
+    }
     const v = value as Record<string, unknown[] | undefined> & { kind?: string; records?: number };
     if (v.kind === "end") {
       if (v.records !== frames.length) throw new SnapshotError(`end record counts ${v.records} records, the file has ${frames.length}`, offset);
       complete = true;
-    } else if (v.values && v.columns && header.format >= 2) pushAll(state.sessions, sessionsFromColumns(v.columns as string[], v.values as (unknown[] | DictionaryColumn)[], offset));
-    else if (v.sessions && v.columns) pushAll(state.sessions, sessionObjects(v.columns as string[], v.sessions as unknown[][]));
+    } else if (v.values && v.columns && header.format === 2) pushAll(state.sessions, sessionsFromColumns(v.columns as string[], v.values as (unknown[] | DictionaryColumn)[], offset));
+    else if (v.sessions && v.columns && header.format === 1) pushAll(state.sessions, sessionObjects(v.columns as string[], v.sessions as unknown[][]));
     else if (v.mirrors) pushAll(state.mirrors, v.mirrors as StoreState["mirrors"]);
     else if (v.triggers) pushAll(state.triggers, v.triggers as StoreState["triggers"]);
     else if (v.arms) pushAll(state.arms, v.arms as StoreState["arms"]);
