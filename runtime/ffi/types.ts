@@ -25,6 +25,8 @@ export interface Libc {
   poll(fds: Uint8Array, count: number, timeoutMs: number): number;
   /** Messages sent, or -errno: the hot path never throws. */
   sendmmsg(fd: number, vector: number, count: number, flags: number): number;
+  /** Messages received, or -errno (EAGAIN: none waiting, with MSG_DONTWAIT); no timeout. */
+  recvmmsg(fd: number, vector: number, count: number, flags: number): number;
   close(fd: number): void;
   eventfd(flags: number): number;
   /** Bytes written, or -errno. */

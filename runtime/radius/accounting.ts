@@ -12,7 +12,7 @@
  */
 import { ACCT_STATUS_TYPE } from "./dictionary.ts";
 import { Code } from "./codes.ts";
-import type { RadiusHandler, RadiusRequest } from "./server.ts";
+import type { RadiusHandler, RadiusReply, RadiusRequest } from "./server.ts";
 import { AddressError } from "../net/address.ts";
 import { SessionStore, StoreError, type SessionAttributes } from "../sessions/store.ts";
 
@@ -118,10 +118,19 @@ export function accountingService(store: SessionStore, options: ServiceOptions =
     else counters.interimUpdates++;
     return ok;
   };
-  const handle = async (request: RadiusRequest) => {
+  // Synchronous: the reply carries the commit's promise, shared by the requests of one group
+  // commit, and the server sends it once that resolves (RadiusReply.after).
+  let lastAfter: Promise<void> | undefined;
+  let lastReply: RadiusReply | undefined;
+  const handle = (request: RadiusRequest): RadiusReply | undefined => {
     const reply = apply(request);
-    if (reply) await options.commit?.();
-    return reply;
+    if (!reply || !options.commit) return reply;
+    const after = options.commit();
+    if (after !== lastAfter) {
+      lastAfter = after;
+      lastReply = { ...reply, after };
+    }
+    return lastReply;
   };
   return { counters, handle };
 }

@@ -80,16 +80,18 @@ export interface DasService {
 export function dasService(store: SessionStore, options: ServiceOptions = {}): DasService {
   const counters: DasCounters = { mirrorsStarted: 0, mirrorsStopped: 0, decoys: 0, disconnects: 0, naks: {} };
 
-  const handle = async (request: RadiusRequest): Promise<RadiusReply> => {
+  // Synchronous: the reply carries the commit's promise (RadiusReply.after), sent once it resolves.
+  const handle = (request: RadiusRequest): RadiusReply => {
     const { packet } = request;
     const outcome = packet.is(Code.DisconnectRequest) ? disconnect(packet, request.receivedAt) : coa(packet, request.receivedAt);
     // Durable before the ACK; a NAK waits too, as it may rest on changes not yet written.
-    await options.commit?.();
-    if (outcome === "ack") return { code: packet.is(Code.DisconnectRequest) ? Code.DisconnectAck : Code.CoaAck, attributes: [] };
+    const after = options.commit?.();
+    if (outcome === "ack") return { code: packet.is(Code.DisconnectRequest) ? Code.DisconnectAck : Code.CoaAck, attributes: [], after };
     counters.naks[outcome] = (counters.naks[outcome] ?? 0) + 1;
     return {
       code: packet.is(Code.DisconnectRequest) ? Code.DisconnectNak : Code.CoaNak,
       attributes: [attribute("Error-Cause", outcome)],
+      after,
     };
   };
 

@@ -22,6 +22,7 @@ import { isIP } from "node:net";
 import { formatAddress, parseAddress, type Prefix } from "../net/address.ts";
 import type { ListenAddress } from "../config/radius.ts";
 import { attribute, type Attribute } from "./attributes.ts";
+import { BatchIo } from "./batch-io.ts";
 import { codeName, type RequestCode, type ResponseCode } from "./codes.ts";
 import { RadiusDecodeError, type DecodeErrorReason } from "./errors.ts";
 import { decodePacket, encodeResponse, type RadiusPacket, type ResponseEncodeOptions } from "./message.ts";
@@ -49,6 +50,12 @@ export interface RadiusRequest {
 export interface RadiusReply {
   readonly code: ResponseCode;
   readonly attributes?: readonly Attribute[];
+  /**
+   * Send the reply only once this resolves (rejected: the request is not answered, counted as
+   * "handler-error"). For durability: `state.commit()`, whose promise one group commit shares,
+   * so the replies waiting for it are sent together, without a promise per request.
+   */
+  readonly after?: Promise<void>;
 }
 
 /** Returns the reply, or undefined to send none (the request is then neither answered nor retried). */
@@ -76,6 +83,11 @@ export interface RadiusServerOptions {
   readonly now?: () => number;
   /** One line per event worth an operator's attention; never carries attribute values. */
   readonly log?: (line: string) => void;
+  /**
+   * Drain the socket with recvmmsg and send the replies of a group commit with sendmmsg
+   * (batch-io.ts; Node, IPv4 sockets); default true, falling back to node:dgram where unavailable.
+   */
+  readonly batchIo?: boolean;
 }
 
 /** Why a datagram got no answer, besides the codec's decode reasons. */
@@ -111,6 +123,21 @@ export interface RadiusServerCounters {
 
 type CacheEntry = { state: "pending" } | { state: "done"; reply: Uint8Array | undefined; expires: number };
 
+/** An encoded reply waiting for its `after`. */
+interface Held {
+  readonly key: string;
+  readonly bytes: Uint8Array;
+  readonly from: RemoteInfo;
+  readonly code: RequestCode;
+  readonly who: string;
+}
+
+/** Replies waiting for the same `after` promise. */
+interface Group {
+  readonly after: Promise<void>;
+  readonly held: Held[];
+}
+
 /** A datagram source address as the server sees it: canonical form and client, looked up once. */
 interface Source {
   readonly bytes: Uint8Array;
@@ -137,6 +164,10 @@ export class RadiusServer {
   private sources = new Map<string, Source | null>();
   /** The `now` of the last duplicate-cache expiry. */
   private expiredAt = NaN;
+  /** The replies of the latest `after` promise seen (the current group commit). */
+  private group: Group | undefined;
+  /** recvmmsg/sendmmsg on the socket, where available. */
+  private batch: BatchIo | undefined;
 
   private constructor(
     private readonly socket: Socket,
@@ -153,7 +184,12 @@ export class RadiusServer {
   static listen(options: RadiusServerOptions): Promise<RadiusServer> {
     const socket = createSocket({ type: options.listen.family === 6 ? "udp6" : "udp4", lookup: literalLookup });
     const server = new RadiusServer(socket, options);
-    socket.on("message", (datagram, from) => server.receive(datagram, from));
+    const receive = (datagram: Buffer, from: RemoteInfo) => server.receive(datagram, from);
+    socket.on("message", (datagram, from) => {
+      server.receive(datagram, from);
+      // More are usually queued behind this one: read them in one call, not one libuv turn each.
+      server.batch?.drain(receive);
+    });
     return new Promise((resolve, reject) => {
       const failed = (e: Error) => {
         socket.close();
@@ -163,6 +199,7 @@ export class RadiusServer {
       socket.bind(options.listen.port, options.listen.address, () => {
         socket.off("error", failed);
         socket.on("error", (e) => options.log?.(`${options.service}: socket error: ${e.message}`));
+        if (options.batchIo ?? true) server.batch = BatchIo.open(socket);
         resolve(server);
       });
     });
@@ -176,6 +213,8 @@ export class RadiusServer {
   /** Closes the socket after the requests being handled have been answered. */
   async close(): Promise<void> {
     if (this.inFlight > 0) await new Promise<void>((done) => this.drained.push(done));
+    this.batch?.close();
+    this.batch = undefined;
     await new Promise<void>((done) => this.socket.close(() => done()));
   }
 
@@ -187,9 +226,13 @@ export class RadiusServer {
     this.counters.dropped[reason] = (this.counters.dropped[reason] ?? 0) + 1;
   }
 
-  private send(bytes: Uint8Array, from: RemoteInfo): void {
+  private count(bytes: Uint8Array): void {
     const name = codeName(bytes[0]);
     this.counters.replies[name] = (this.counters.replies[name] ?? 0) + 1;
+  }
+
+  private send(bytes: Uint8Array, from: RemoteInfo): void {
+    this.count(bytes);
     this.socket.send(bytes, from.port, from.address);
   }
 
@@ -230,8 +273,25 @@ export class RadiusServer {
     }
     if (this.outsideWindow(request, now)) return this.drop("event-timestamp-window");
     this.cache.set(key, PENDING);
-    const work = this.handle(request, client, source.text, from, now, key);
     this.inFlight++;
+    this.counters.handled++;
+    let result: ReturnType<RadiusHandler>;
+    try {
+      result = this.options.handler({ packet: request, client, source: source.text, receivedAt: now });
+    } catch (e) {
+      this.failed(request, client, source.text, e);
+      this.finish(key, undefined, from);
+      return this.settled();
+    }
+    if (result === undefined || typeof (result as Promise<unknown>).then !== "function") {
+      // Answered synchronously: no promise of its own; a reply with `after` joins that promise's group.
+      const reply = result as RadiusReply | undefined;
+      const bytes = this.encode(reply, request, client, source.text);
+      if (bytes && reply!.after) return this.hold(reply!.after, { key, bytes, from, code: request.code, who: client.name ?? source.text });
+      this.finish(key, bytes, from);
+      return this.settled();
+    }
+    const work = this.handle(result as Promise<RadiusReply | undefined>, request, client, source.text, from, key);
     // handle() answers every error itself; one from the socket (closed under it) is logged, never unhandled.
     work.then(this.settled, (e: Error) => {
       this.options.log?.(`${this.options.service}: reply failed (${e?.name ?? "error"})`);
@@ -240,41 +300,109 @@ export class RadiusServer {
   }
 
   private async handle(
+    result: Promise<RadiusReply | undefined>,
     packet: RadiusPacket<RequestCode>,
     client: RadiusClient,
     source: string,
     from: RemoteInfo,
-    receivedAt: number,
     key: string,
   ): Promise<void> {
-    this.counters.handled++;
     let bytes: Uint8Array | undefined;
     try {
-      const reply = await this.options.handler({ packet, client, source, receivedAt });
-      if (reply) {
-        // RFC 2865 §5.33, RFC 5176 §3: Proxy-State is copied unchanged, in order, into the reply.
-        const proxyStates = packet.all("Proxy-State");
-        const attributes =
-          proxyStates.length === 0
-            ? (reply.attributes ?? [])
-            : [...(reply.attributes ?? []), ...proxyStates.map((v) => attribute("Proxy-State", v))];
-        bytes = encodeResponse(
-          { code: reply.code, attributes },
-          client.secret,
-          { request: packet, messageAuthenticator: this.options.messageAuthenticatorInReplies ?? true } as ResponseEncodeOptions<ResponseCode>,
-        );
-      } else {
-        this.drop("not-answered");
-      }
+      const reply = await result;
+      if (reply?.after) await reply.after;
+      bytes = this.encode(reply, packet, client, source);
     } catch (e) {
-      this.drop("handler-error");
-      // The error's name only: messages of lower layers may quote addresses or identities.
-      this.options.log?.(`${this.options.service}: ${codeName(packet.code)} from ${client.name ?? source} failed (${(e as Error)?.name ?? "error"})`);
+      this.failed(packet, client, source, e);
     }
+    this.finish(key, bytes, from);
+  }
+
+  /** The reply's datagram, or undefined (counted) when there is none. */
+  private encode(reply: RadiusReply | undefined, packet: RadiusPacket<RequestCode>, client: RadiusClient, source: string): Uint8Array | undefined {
+    if (!reply) {
+      this.drop("not-answered");
+      return undefined;
+    }
+    try {
+      // RFC 2865 §5.33, RFC 5176 §3: Proxy-State is copied unchanged, in order, into the reply.
+      const proxyStates = packet.all("Proxy-State");
+      const attributes =
+        proxyStates.length === 0 ? (reply.attributes ?? []) : [...(reply.attributes ?? []), ...proxyStates.map((v) => attribute("Proxy-State", v))];
+      return encodeResponse(
+        { code: reply.code, attributes },
+        client.secret,
+        { request: packet, messageAuthenticator: this.options.messageAuthenticatorInReplies ?? true } as ResponseEncodeOptions<ResponseCode>,
+      );
+    } catch (e) {
+      this.failed(packet, client, source, e);
+      return undefined;
+    }
+  }
+
+  private failed(packet: RadiusPacket, client: RadiusClient, source: string, e: unknown): void {
+    this.drop("handler-error");
+    // The error's name only: messages of lower layers may quote addresses or identities.
+    this.options.log?.(`${this.options.service}: ${codeName(packet.code)} from ${client.name ?? source} failed (${(e as Error)?.name ?? "error"})`);
+  }
+
+  /** Caches the outcome (an answer or none) for retransmissions, then sends the answer. */
+  private finish(key: string, bytes: Uint8Array | undefined, from: RemoteInfo): void {
+    this.remember(key, bytes);
+    if (bytes) this.send(bytes, from);
+  }
+
+  private remember(key: string, bytes: Uint8Array | undefined): void {
     // Deleted and re-inserted so that the map stays in expiry order.
     this.cache.delete(key);
     if (this.cacheMs > 0) this.cache.set(key, { state: "done", reply: bytes, expires: this.now() + this.cacheMs });
-    if (bytes) this.send(bytes, from);
+  }
+
+  /** Keeps a reply until its `after` resolves; replies sharing the promise are released together. */
+  private hold(after: Promise<void>, held: Held): void {
+    let group = this.group;
+    if (group?.after !== after) {
+      group = this.group = { after, held: [] };
+      const g = group;
+      after.then(
+        () => this.release(g, undefined),
+        (e: unknown) => this.release(g, e ?? new Error("rejected")),
+      );
+    }
+    group.held.push(held);
+  }
+
+  private release(group: Group, error: unknown): void {
+    if (this.group === group) this.group = undefined;
+    const batch = this.batch;
+    if (error === undefined && batch) {
+      // The whole group in as few sendmmsg calls as it takes.
+      for (const h of group.held) {
+        this.remember(h.key, h.bytes);
+        this.count(h.bytes);
+      }
+      try {
+        batch.send(group.held);
+      } catch (e) {
+        this.options.log?.(`${this.options.service}: reply failed (${(e as Error)?.name ?? "error"})`);
+      }
+      for (let i = 0; i < group.held.length; i++) this.settled();
+      return;
+    }
+    for (const h of group.held) {
+      try {
+        if (error === undefined) this.finish(h.key, h.bytes, h.from);
+        else {
+          this.drop("handler-error");
+          this.options.log?.(`${this.options.service}: ${codeName(h.code)} from ${h.who} failed (${(error as Error)?.name ?? "error"})`);
+          this.finish(h.key, undefined, h.from);
+        }
+      } catch (e) {
+        // The socket closed under it: logged, never unhandled.
+        this.options.log?.(`${this.options.service}: reply failed (${(e as Error)?.name ?? "error"})`);
+      }
+      this.settled();
+    }
   }
 
   private expire(now: number): void {

@@ -19,6 +19,7 @@ export function openLibc(): Libc {
     munmap: { parameters: ["usize", "usize"], result: "i32" },
     poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
     sendmmsg: { parameters: ["i32", "usize", "u32", "i32"], result: "i32" },
+    recvmmsg: { parameters: ["i32", "usize", "u32", "i32", "usize"], result: "i32" },
     close: { parameters: ["i32"], result: "i32" },
     eventfd: { parameters: ["u32", "i32"], result: "i32" },
     write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
@@ -57,6 +58,10 @@ export function openLibc(): Libc {
     },
     sendmmsg(fd, vector, count, flags) {
       const n = c.sendmmsg(fd, vector, count, flags) as number;
+      return n >= 0 ? n : -errno();
+    },
+    recvmmsg(fd, vector, count, flags) {
+      const n = c.recvmmsg(fd, vector, count, flags, 0) as number;
       return n >= 0 ? n : -errno();
     },
     close: (fd) => void check("close", c.close(fd)),

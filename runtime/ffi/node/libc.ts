@@ -22,6 +22,7 @@ export function openLibc(): Libc {
   const munmap = fn("int munmap(uintptr_t addr, size_t length)");
   const poll = fn("int poll(void *fds, uint64_t nfds, int timeout)");
   const sendmmsg = fn("int sendmmsg(int fd, uintptr_t vector, uint32_t vlen, int flags)");
+  const recvmmsg = fn("int recvmmsg(int fd, uintptr_t vector, uint32_t vlen, int flags, uintptr_t timeout)");
   const close = fn("int close(int fd)");
   const eventfd = fn("int eventfd(unsigned int initval, int flags)");
   const write = fn("intptr_t write(int fd, void *buf, size_t count)");
@@ -61,6 +62,10 @@ export function openLibc(): Libc {
     },
     sendmmsg(fd, vector, count, flags) {
       const n = sendmmsg(fd, vector, count, flags);
+      return n >= 0 ? n : -koffi.errno();
+    },
+    recvmmsg(fd, vector, count, flags) {
+      const n = recvmmsg(fd, vector, count, flags, 0);
       return n >= 0 ? n : -koffi.errno();
     },
     close: (fd) => void check("close", close(fd)),
