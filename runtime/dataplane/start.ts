@@ -82,6 +82,9 @@ export async function startDataPlane(config: Config, store: SessionStore, tunnel
   };
   applyTunnels(config);
   store.attachSink(pool);
+  // The tunnels and the restored target table are in every worker before this returns (before the
+  // daemon says "ready"): posted is not applied, and a worker takes its messages between blocks.
+  await plane.settled();
   const links = watchTunnelLinks(tunnels, pool, { log });
   let running = config;
   const describe = (c: Config) =>
