@@ -300,6 +300,12 @@ function processFrame(frame: usize, captured: u32, original: u32, seconds: u32, 
     innerTos = (load16be(packet) >> 4) & 0xff;
   }
   n = uniqueStreams(list, n);
+  if (n == 0) {
+    // Most frames match no target: counted and done.
+    count(FRAMES);
+    count(PARSED);
+    return true;
+  }
 
   const copies = min(n, MAX_COPIES);
   const oversize = jmirrorOversize(length);
@@ -315,7 +321,6 @@ function processFrame(frame: usize, captured: u32, original: u32, seconds: u32, 
 
   count(FRAMES);
   count(PARSED);
-  if (n == 0) return true;
   count(MATCHED);
   for (let i: u32 = 0; i < n; i++) {
     const slot = load<u32>(list + (<usize>i << 2));

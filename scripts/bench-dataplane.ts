@@ -13,7 +13,13 @@
  * the receivers are compared by their own CPU time per packet (/proc/PID/stat utime + stime) and
  * the kernel's drop counters (PACKET_STATISTICS for iapd, tcpdump's "dropped by kernel").
  *
- *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--json FILE]
+ *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--warmup 2] [--json FILE] [--perf]
+ *
+ * --warmup S: before each measured run, S seconds of the same traffic to iapd alone (tcpdump not yet
+ * started), so that V8 has compiled iapd's hot code; its counts are subtracted (0: no warm-up).
+ *
+ * --perf: records iapd with perf(1) while the generator runs (node --perf-basic-prof names the JIT
+ * and WebAssembly code) and prints where its CPU time went: kernel or user, and the top symbols.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -30,10 +36,14 @@ const { values } = parseArgs({
     receiver: { type: "boolean", default: false },
     /** iapd's egress: "raw" (the default mode) or "packet" (AF_PACKET to the next hop's MAC address). */
     egress: { type: "string", default: "raw" },
+    perf: { type: "boolean", default: false },
+    /** Seconds of traffic to iapd alone before each measured run (0: none). */
+    warmup: { type: "string", default: "2" },
   },
 });
 
 const HOSTS = 40960;
+const WARMUP_SECONDS = Number(values.warmup);
 const TARGET_EVERY = 20;
 const MEDIATION = "198.51.100.2";
 const SOURCE = "198.51.100.1";
@@ -113,7 +123,12 @@ async function receiver(): Promise<void> {
   }
   await plane.settled();
   process.stdout.write("ready\n");
-  process.stdin.once("data", async () => {
+  // "stats": the counters so far (after the warm-up); anything else: stop and print the final ones.
+  process.stdin.on("data", async (data) => {
+    if (String(data).trim() === "stats") {
+      process.stdout.write(`stats ${JSON.stringify((await plane.stats()).total)}\n`);
+      return;
+    }
     const stats = await plane.stop();
     process.stdout.write(`${JSON.stringify(stats.total)}\n`);
     process.exit(0);
@@ -154,16 +169,39 @@ interface Namespaces {
 }
 
 async function run(lab: Lab, ns: Namespaces, generator: string, seconds: number): Promise<RunResult> {
-  const iapd = lab.spawn(ns.rx, "taskset", ["-c", "1", process.execPath, "--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts"), "--receiver", "--egress", String(values.egress)], {
+  const iapd = lab.spawn(ns.rx, "taskset", ["-c", "1", process.execPath, ...(values.perf ? ["--perf-basic-prof"] : []), "--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts"), "--receiver", "--egress", String(values.egress)], {
     stdio: ["pipe", "pipe", "pipe"],
     cwd: resolve(import.meta.dirname, ".."),
   });
   await waitFor(iapd, "ready");
+  // Warm-up, iapd alone: its hot code is compiled by V8's optimising tiers before the measured
+  // window (a one-time cost that a short run would otherwise charge per packet).
+  let warmup = { received: 0, drops: 0, mirrored: 0, sent: 0, egressDrops: 0 };
+  if (WARMUP_SECONDS > 0) {
+    lab.run(ns.gen, "taskset", "-c", "0", generator, "iapddp-g0", String(WARMUP_SECONDS), String(HOSTS));
+    await new Promise((r) => setTimeout(r, 300));
+    const line = waitFor(iapd, "}\n");
+    iapd.stdin!.write("stats\n");
+    const text = (await line).split("\n").filter((l) => l.startsWith("stats ")).at(-1)!;
+    const t = JSON.parse(text.slice(6));
+    warmup = { received: t.received, drops: t.kernelDrops, mirrored: t.mirrored, sent: t.sent, egressDrops: t.egressDrops };
+  }
   const tcpdump = lab.spawn(ns.rx, "taskset", ["-c", "1", "tcpdump", "-n", "-i", "iapddp-r0", "-B", "16384", "-w", "/dev/null"]);
   const tcpdumpExit = waitFor(tcpdump, "dropped by kernel", 60_000);
   await waitFor(tcpdump, "listening on");
   const before = { iapd: cpuTicks(iapd.pid!), tcpdump: cpuTicks(tcpdump.pid!) };
+  const perfData = join(tmpdir(), `iapd-bench-dp-${process.pid}.perf`);
+  const perf = values.perf ? spawn("perf", ["record", "-q", "-F", "2999", "-p", String(iapd.pid), "-o", perfData], { stdio: "ignore" }) : undefined;
+  if (perf) await new Promise((r) => setTimeout(r, 300));
   const [generated, elapsed] = lab.run(ns.gen, "taskset", "-c", "0", generator, "iapddp-g0", String(seconds), String(HOSTS)).trim().split(" ").map(Number);
+  if (perf) {
+    perf.kill("SIGINT");
+    await new Promise((r) => perf.once("close", r));
+    const report = (sort: string) => execFileSync("perf", ["report", "-i", perfData, "--stdio", "--sort", sort, "--percent-limit", "0.4"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    const lines = (text: string) => text.split("\n").filter((l) => l.trim() && !l.startsWith("#")).slice(0, 60).join("\n");
+    console.log(`  perf: by dso\n${lines(report("dso"))}\n  perf: by symbol\n${lines(report("dso,sym"))}`);
+    rmSync(perfData, { force: true });
+  }
   await new Promise((r) => setTimeout(r, 1500)); // both drain their rings (tcpdump's 1 s buffer timeout)
   const after = { iapd: cpuTicks(iapd.pid!), tcpdump: cpuTicks(tcpdump.pid!) };
   process.kill(tcpdump.pid!, "SIGINT");
@@ -175,7 +213,14 @@ async function run(lab: Lab, ns: Namespaces, generator: string, seconds: number)
   return {
     generated,
     seconds: elapsed,
-    iapd: { received: total.received, drops: total.kernelDrops, mirrored: total.mirrored, sent: total.sent, egressDrops: total.egressDrops, cpuSeconds: (after.iapd - before.iapd) / CLK_TCK },
+    iapd: {
+      received: total.received - warmup.received,
+      drops: total.kernelDrops - warmup.drops,
+      mirrored: total.mirrored - warmup.mirrored,
+      sent: total.sent - warmup.sent,
+      egressDrops: total.egressDrops - warmup.egressDrops,
+      cpuSeconds: (after.iapd - before.iapd) / CLK_TCK,
+    },
     tcpdump: { received: number(/(\d+) packets received by filter/), drops: number(/(\d+) packets dropped by kernel/), cpuSeconds: (after.tcpdump - before.tcpdump) / CLK_TCK },
   };
 }

@@ -10,7 +10,7 @@ import { FilterSwitch } from "../filter/lifecycle.ts";
 import { COUNTER_COUNT } from "../filter/types.ts";
 import { openEgress } from "../egress/open.ts";
 import type { Egress } from "../egress/types.ts";
-import { EGRESS_DROPS } from "../egress/types.ts";
+import { SLOT_TABLE_FIELDS } from "../egress/types.ts";
 import { DROP_REASONS } from "../filter/types.ts";
 import { SLOT_BYTES, SLOT_DROPS, SLOT_FIELDS, SLOT_PACKETS, type Change, type CountersUpdate, type FromWorker, type ToWorker, type WorkerSetup, type WorkerStats } from "./messages.ts";
 import { WorkerWatch } from "./watchdog.ts";
@@ -29,6 +29,8 @@ const OUTPUT_FULL = 0;
 const OVERSIZE = 1;
 const TOO_MANY_COPIES = 2;
 const FILTER_REASONS = Object.keys(DROP_REASONS).length;
+/** Bytes per slot in the filter's per-target counter region. */
+const TARGET_COUNTERS_SIZE = 32;
 
 const setup = workerData as WorkerSetup;
 const port = parentPort!;
@@ -53,20 +55,27 @@ let removedSince: number[] = [];
 let publishedAt = 0;
 
 /** A slot's counters: egress packets and bytes sent, drops by MIRROR_DROP_REASONS, carried ones added. */
-function slotCounts(slot: number, into = new Float64Array(SLOT_FIELDS)): Float64Array {
-  const c = filter.targetCounters(slot);
-  const oversize = Number(c.oversize);
-  const tooMany = Number(c.tooManyCopies);
-  into[SLOT_DROPS + OUTPUT_FULL] = Number(c.dropped) - oversize - tooMany;
+function slotCounts(slot: number, into = new Float64Array(SLOT_FIELDS), targets = targetCounterView()): Float64Array {
+  const t = slot * TARGET_COUNTERS_SIZE;
+  const dropped = targets.getUint32(t + 16, true) + targets.getUint32(t + 20, true) * 2 ** 32;
+  const oversize = targets.getUint32(t + 24, true);
+  const tooMany = targets.getUint32(t + 28, true);
+  into[SLOT_DROPS + OUTPUT_FULL] = dropped - oversize - tooMany;
   into[SLOT_DROPS + OVERSIZE] = oversize;
   into[SLOT_DROPS + TOO_MANY_COPIES] = tooMany;
-  const e = egress.slotCounters.get(slot);
-  into[SLOT_PACKETS] = e?.packets ?? 0;
-  into[SLOT_BYTES] = e?.bytes ?? 0;
-  for (let i = 0; i < EGRESS_DROPS.length; i++) into[SLOT_DROPS + FILTER_REASONS + i] = e?.dropped[EGRESS_DROPS[i]] ?? 0;
+  const table = egress.slotCounters;
+  const e = slot * SLOT_TABLE_FIELDS;
+  const inTable = e < table.data.length;
+  for (let i = 0; i < SLOT_TABLE_FIELDS; i++) into[i < 2 ? i : SLOT_DROPS + FILTER_REASONS + i - 2] = inTable ? table.data[e + i] : 0;
   const before = carried.get(slot);
   if (before) for (let i = 0; i < SLOT_FIELDS; i++) into[i] += before[i];
   return into;
+}
+
+/** The active filter's per-target counters in place (32 bytes per slot: docs/filter-abi.md "Counters"). */
+function targetCounterView(): DataView {
+  const t = filter.counterRegions().targets;
+  return new DataView(t.buffer, t.byteOffset, t.byteLength);
 }
 
 function apply(changes: Change[]): void {
@@ -121,21 +130,31 @@ function applyOne(change: Change, removed: Map<number, Float64Array>): void {
 }
 
 const scratch = new Float64Array(SLOT_FIELDS);
+/** Runs of [slot, ...SLOT_FIELDS] being collected for the next publication (grown as needed). */
+let runs = new Float64Array(64 * (SLOT_FIELDS + 1));
 
 /** Posts the slots whose counters changed since the last time (the data plane's synchronous cache). */
 function publish(): void {
   publishedAt = performance.now();
-  const changed: number[] = [];
+  const targets = targetCounterView();
+  let n = 0;
   for (const slot of slots) {
-    const counts = slotCounts(slot, scratch);
+    const counts = slotCounts(slot, scratch, targets);
     let sum = 0;
     for (let i = 0; i < SLOT_FIELDS; i++) sum += counts[i];
     if (published.get(slot) === sum) continue;
     published.set(slot, sum);
-    changed.push(slot, ...counts);
+    if (n + SLOT_FIELDS + 1 > runs.length) {
+      const grown = new Float64Array(runs.length * 2);
+      grown.set(runs);
+      runs = grown;
+    }
+    runs[n] = slot;
+    runs.set(counts, n + 1);
+    n += SLOT_FIELDS + 1;
   }
-  if (changed.length === 0 && removedSince.length === 0) return;
-  const update: CountersUpdate = { changed: Float64Array.from(changed), removed: removedSince };
+  if (n === 0 && removedSince.length === 0) return;
+  const update: CountersUpdate = { changed: runs.slice(0, n), removed: removedSince };
   removedSince = [];
   port.postMessage({ type: "counters", update } satisfies FromWorker, [update.changed.buffer as ArrayBuffer]);
 }
@@ -175,10 +194,19 @@ function drain(): boolean {
     let from = 0;
     do {
       watch?.enterCall();
-      const result = filter.processTpacket3(view, from);
-      watch?.leaveCall(result.frames);
-      egress.send(result.packets);
-      from = result.next;
+      if (egress.sendOutput) {
+        // Sent straight from the filter's output descriptors: no object per packet.
+        const result = filter.processTpacket3Output(view, from);
+        watch?.leaveCall(result.frames);
+        if ("output" in result) egress.sendOutput(result.output);
+        else egress.send(result.packets);
+        from = result.next;
+      } else {
+        const result = filter.processTpacket3(view, from);
+        watch?.leaveCall(result.frames);
+        egress.send(result.packets);
+        from = result.next;
+      }
     } while (from !== 0);
     blocks++;
   }

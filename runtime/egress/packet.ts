@@ -40,9 +40,7 @@ export function packetEgress(interfaceName: string, nextHop: string): SocketEgre
       c.setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, u32(1));
       return fd;
     },
-    name(_packet, names, at) {
-      for (let i = 0; i < address.length; i++) names.setUint8(at + i, address[i]);
-      return address.length;
-    },
+    // One next hop for every packet: written once into every message slot.
+    name: { fixed: address },
   });
 }

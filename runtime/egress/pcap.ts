@@ -4,20 +4,20 @@
  */
 import { PcapWriter } from "../capture/pcap-file.ts";
 import type { MirroredPacket } from "../filter/types.ts";
-import { emptyCounters, emptySlotCounters, type Egress, type SlotEgressCounters } from "./types.ts";
+import { emptyCounters, SlotTable, type Egress } from "./types.ts";
 
 const LINKTYPE_IPV4 = 228;
 
 export async function pcapEgress(path: string): Promise<Egress> {
   const writer = await PcapWriter.create(path, LINKTYPE_IPV4);
   const counters = emptyCounters();
-  const slotCounters = new Map<number, SlotEgressCounters>();
+  const slotCounters = new SlotTable();
   return {
     kind: "pcap",
     counters,
     slotCounters,
     resetSlot(slot) {
-      slotCounters.delete(slot);
+      slotCounters.clear(slot);
     },
     setTunnel() {},
     removeTunnel() {},
@@ -26,10 +26,7 @@ export async function pcapEgress(path: string): Promise<Egress> {
         writer.write(p.tsSeconds, p.tsNanoseconds, p.bytes);
         counters.sent++;
         counters.sentBytes += p.bytes.length;
-        let slot = slotCounters.get(p.slot);
-        if (!slot) slotCounters.set(p.slot, (slot = emptySlotCounters()));
-        slot.packets++;
-        slot.bytes += p.bytes.length;
+        slotCounters.sent(p.slot, p.bytes.length);
       }
     },
     close: () => writer.close(),

@@ -3,8 +3,8 @@
  * grouped by tunnel in their order, and one sendmmsg batch.
  */
 import { libc } from "../ffi/libc.ts";
-import type { MirroredPacket } from "../filter/types.ts";
-import { MessageBatch, type NameWriter } from "./batch.ts";
+import type { FilterOutput, MirroredPacket } from "../filter/types.ts";
+import { MessageBatch, type NamePolicy } from "./batch.ts";
 import type { Egress, EgressTunnel } from "./types.ts";
 
 export interface SocketPath {
@@ -12,7 +12,7 @@ export interface SocketPath {
   open(tunnel: EgressTunnel | undefined): number;
   /** Leading bytes of each outer packet not sent (the UDP egress: the outer IPv4 and UDP headers). */
   skip: number;
-  name: NameWriter;
+  name: NamePolicy;
 }
 
 export class SocketEgress implements Egress {
@@ -38,7 +38,7 @@ export class SocketEgress implements Egress {
   }
 
   resetSlot(slot: number): void {
-    this.#batch.slotCounters.delete(slot);
+    this.#batch.slotCounters.clear(slot);
   }
 
   setTunnel(tunnel: EgressTunnel): void {
@@ -58,7 +58,9 @@ export class SocketEgress implements Egress {
   send(packets: readonly MirroredPacket[]): void {
     if (packets.length === 0) return;
     const first = packets[0].tunnel;
-    if (packets.every((p) => p.tunnel === first)) return this.#sendOn(first, packets);
+    let same = true;
+    for (let i = 1; i < packets.length && same; i++) same = packets[i].tunnel === first;
+    if (same) return this.#sendOn(first, packets);
     // Order matters only within a stream (fragments of one copy), and a stream uses one tunnel.
     const groups = this.#groups;
     groups.clear();
@@ -68,6 +70,30 @@ export class SocketEgress implements Egress {
       group.push(p);
     }
     for (const [tunnel, group] of groups) this.#sendOn(tunnel, group);
+  }
+
+  sendOutput(output: FilterOutput): void {
+    const { view, count } = output;
+    if (count === 0) return;
+    const end = output.descriptors + count * 32;
+    const first = view.getUint32(output.descriptors + 12, true);
+    let mixed = false;
+    for (let d = output.descriptors + 32; d < end; d += 32) {
+      if (view.getUint32(d + 12, true) !== first) {
+        mixed = true;
+        break;
+      }
+    }
+    if (!mixed) return this.#batch.sendOutput(this.#fd(first), output, -1, this.#path.skip, this.#path.name);
+    // Order matters only within a stream (fragments of one copy), and a stream uses one tunnel.
+    const tunnels = new Set<number>();
+    for (let d = output.descriptors; d < end; d += 32) tunnels.add(view.getUint32(d + 12, true));
+    for (const tunnel of tunnels) this.#batch.sendOutput(this.#fd(tunnel), output, tunnel, this.#path.skip, this.#path.name);
+  }
+
+  /** A tunnel this worker does not know (yet) falls back to the default path rather than dropping. */
+  #fd(tunnel: number): number {
+    return this.#sockets.get(tunnel) ?? this.#sockets.get(0)!;
   }
 
   #sendOn(tunnel: number, packets: readonly MirroredPacket[]): void {

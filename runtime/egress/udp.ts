@@ -29,11 +29,10 @@ export function udpEgress(): SocketEgress {
       }
       return fd;
     },
-    name(packet, names, at) {
-      const b = packet.bytes;
+    name(b, p, names, at) {
       names.setUint16(at, AF_INET, true);
-      names.setUint16(at + 2, (b[22] << 8) | b[23], false);
-      names.setUint32(at + 4, ((b[16] << 24) | (b[17] << 16) | (b[18] << 8) | b[19]) >>> 0, false);
+      names.setUint16(at + 2, (b[p + 22] << 8) | b[p + 23], false);
+      names.setUint32(at + 4, ((b[p + 16] << 24) | (b[p + 17] << 16) | (b[p + 18] << 8) | b[p + 19]) >>> 0, false);
       names.setUint32(at + 8, 0);
       names.setUint32(at + 12, 0);
       return 16;

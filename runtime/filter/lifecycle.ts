@@ -41,6 +41,7 @@ import {
   OPTIONAL_EXPORTS,
   REQUIRED_EXPORTS,
   type BatchResult,
+  type BlockOutput,
   type BlockResult,
   type Filter,
   type FilterConfig,
@@ -528,6 +529,25 @@ export class FilterSwitch implements Filter {
     );
   }
 
+  /**
+   * As `processTpacket3`, with the output left in the filter's memory (FilterOutput), for an egress
+   * that sends from the descriptors. A filter without `iapd_process_tpacket3` (the active one, or
+   * the previous one taking over after a trap) answers with packets, as `processTpacket3` does.
+   */
+  processTpacket3Output(block: Uint8Array, from: number): BlockOutput | BlockResult {
+    if (!this.#active.filter.processTpacket3Output) return this.#blockAsRecords(block, from);
+    return this.#run<BlockOutput | BlockResult>(
+      block,
+      (f) => {
+        const call = f.processTpacket3Output;
+        if (!call) return this.#blockAsRecords(block, from);
+        return call(block, from);
+      },
+      () => new DataView(block.buffer, block.byteOffset, block.byteLength).getUint32(TP_BLOCK_PACKETS, true),
+      () => ({ next: 0, frames: 0, packets: [] }),
+    );
+  }
+
   /** The block last converted to records: the data plane calls again with `next` on the same block. */
   #converted: { block: Uint8Array; records: Uint8Array; offsets: number[]; starts: number[]; end: number } | undefined;
 
@@ -642,6 +662,11 @@ export class FilterSwitch implements Filter {
 
   counters(): bigint[] {
     return this.#active.filter.counters();
+  }
+
+  /** The active filter's counter regions in place (WasmFilter.counterRegions): valid until its next call or a swap. */
+  counterRegions(): { global: Uint8Array; targets: Uint8Array } {
+    return this.#active.filter.counterRegions();
   }
 
   targetCounters(slot: number): TargetCounters {

@@ -97,6 +97,27 @@ export interface BlockResult {
   packets: MirroredPacket[];
 }
 
+/**
+ * The filter's output in place (docs/filter-abi.md "Output"), for a host that sends straight from
+ * the descriptors without a MirroredPacket per packet: valid until the filter's next call.
+ */
+export interface FilterOutput {
+  /** The whole linear memory. */
+  bytes: Uint8Array;
+  view: DataView;
+  /** Offsets in memory of the first descriptor (32 bytes each) and of the out region. */
+  descriptors: number;
+  count: number;
+  out: number;
+}
+
+export interface BlockOutput {
+  /** As BlockResult.next. */
+  next: number;
+  frames: number;
+  output: FilterOutput;
+}
+
 /** Global counter names by index, as laid out in docs/filter-abi.md. */
 export const COUNTERS = {
   frames: 0,

@@ -14,8 +14,10 @@ import {
   FilterError,
   missingExports,
   type BatchResult,
+  type BlockOutput,
   type BlockResult,
   type Filter,
+  type FilterOutput,
   type FilterConfig,
   type MirroredPacket,
   type Target,
@@ -264,6 +266,29 @@ export class WasmFilter implements Filter {
       const next = call(offset, block.byteLength, from >>> 0) >>> 0;
       const { frames, packets } = this.#output();
       return { next, frames, packets };
+    };
+  }
+
+  /**
+   * As `processTpacket3`, with the output left in place (FilterOutput) instead of one MirroredPacket
+   * per outer packet: what the socket egresses send from directly.
+   */
+  get processTpacket3Output(): ((block: Uint8Array, from: number) => BlockOutput) | undefined {
+    const call = this.#filter.iapd_process_tpacket3;
+    if (typeof call !== "function") return undefined;
+    return (block, from) => {
+      const offset = this.#place(block, "processTpacket3");
+      const next = call(offset, block.byteLength, from >>> 0) >>> 0;
+      this.#refresh();
+      const result = this.#regions.result;
+      const output: FilterOutput = {
+        bytes: this.#bytes,
+        view: this.#view,
+        descriptors: this.#regions.desc,
+        count: this.#view.getUint32(result + 4, true),
+        out: this.#regions.out,
+      };
+      return { next, frames: this.#view.getUint32(result, true), output };
     };
   }
 

@@ -14,6 +14,7 @@ import { udpEgress } from "../../runtime/egress/udp.ts";
 import { packetEgress } from "../../runtime/egress/packet.ts";
 import { CaptureRing } from "../../runtime/capture/ring.ts";
 import { recordsOf, frame, ipv4Packet } from "../helpers/frames.ts";
+import { tpacket3Block } from "./blocks.ts";
 
 async function copies(mediation: number, count: number) {
   const filter = await WasmFilter.load(undefined, { maxTargets: 8, inCapacity: 4 << 20, outCapacity: 4 << 20 });
@@ -29,7 +30,7 @@ const result: Record<string, unknown> = {};
 const raw = rawIpv4Egress();
 const unreachable = await copies(0xc6336402, 5);
 raw.send(unreachable.packets);
-result.raw = { counters: raw.counters, slots: Object.fromEntries(raw.slotCounters) };
+result.raw = { counters: raw.counters, slots: Object.fromEntries(raw.slotCounters.entries()) };
 await raw.close();
 
 const listener = createSocket("udp4");
@@ -40,7 +41,36 @@ const udp = udpEgress();
 const local = await copies(0x7f000001, 3);
 udp.send(local.packets);
 await new Promise((r) => setTimeout(r, 200));
-result.udp = { counters: structuredClone(udp.counters), slots: Object.fromEntries(structuredClone(udp.slotCounters)), received: received.map((m) => m.toString("hex")), expected: Buffer.concat([Buffer.from("0000000700000051", "hex"), Buffer.from(local.inner)]).toString("hex") };
+result.udp = { counters: structuredClone(udp.counters), slots: Object.fromEntries(udp.slotCounters.entries()), received: received.map((m) => m.toString("hex")), expected: Buffer.concat([Buffer.from("0000000700000051", "hex"), Buffer.from(local.inner)]).toString("hex") };
+
+// Straight from the filter's output descriptors (sendOutput, what the capture workers use): the same
+// datagrams as the filter's packets, counted per slot; two targets on two tunnels match every frame,
+// so the output interleaves the tunnels.
+received.length = 0;
+const both = await WasmFilter.load(undefined, { maxTargets: 8, inCapacity: 1 << 20, outCapacity: 1 << 20 });
+both.configure({ linkType: 1, sourceAddress: 0x7f000001, mtu: 65535, dscp: 255 });
+for (const [slot, tunnel] of [[5, 0], [6, 1]]) {
+  both.addTarget({ slot, family: 4, address: Uint8Array.of(100, 64, 0, 9), prefixLength: 32, interceptId: 10 + slot, sessionId: 81, mediationAddress: 0x7f000001, mediationPort: 30030, sourceAddress: 0, tunnel, dscp: 255 });
+}
+udp.setTunnel({ index: 1, name: "t1", sourceAddress: 0x7f000001 });
+const seven = Array.from({ length: 7 }, (_, i) => ({ bytes: frame(1, ipv4Packet({ source: Uint8Array.of(100, 64, 0, 9), destination: Uint8Array.of(203, 0, 113, 1), identification: i, payload: new Uint8Array(20 + i).fill(i) })).bytes }));
+const block = tpacket3Block(seven);
+const { output } = both.processTpacket3Output!(block, 0);
+const fromDescriptors: string[] = [];
+for (let i = 0; i < output.count; i++) {
+  const d = output.descriptors + i * 32;
+  const at = output.out + output.view.getUint32(d, true);
+  fromDescriptors.push(Buffer.from(output.bytes.subarray(at + 28, at + output.view.getUint32(d + 4, true))).toString("hex"));
+}
+udp.sendOutput!(output);
+await new Promise((r) => setTimeout(r, 200));
+result.output = {
+  count: output.count,
+  tunnels: Array.from({ length: output.count }, (_, i) => output.view.getUint32(output.descriptors + i * 32 + 12, true)),
+  received: received.map((m) => m.toString("hex")).sort(),
+  expected: fromDescriptors.sort(),
+  slots: Object.fromEntries(udp.slotCounters.entries().filter(([slot]) => slot === 5 || slot === 6)),
+};
 
 // Nobody reads: the receiver drops what does not fit its buffer; the sender never blocks, and a full
 // send buffer would be counted as socket_full.

@@ -156,6 +156,12 @@ function processFrame(record: usize, captured: u32, original: u32): bool {
     innerTos = (load16be(packet) >> 4) & 0xff;
   }
   n = uniqueStreams(list, n);
+  if (n == 0) {
+    // Most frames match no target: counted and done.
+    count(FRAMES);
+    count(PARSED);
+    return true;
+  }
 
   const copies = min(n, MAX_COPIES);
   const oversize = jmirrorOversize(length);
@@ -169,7 +175,6 @@ function processFrame(record: usize, captured: u32, original: u32): bool {
 
   count(FRAMES);
   count(PARSED);
-  if (n == 0) return true;
   count(MATCHED);
   const seconds = load<u32>(record);
   const nanoseconds = load<u32>(record, 4);

@@ -1,0 +1,149 @@
+/**
+ * The capture worker's per-block pipeline without the network's receive side, side by side
+ * (docs/benchmarks.md "Live data plane"): one TPACKET_V3 block of 7,000 60-byte frames from 40,960
+ * subscriber addresses, 2,048 targets (every 20th address: 5 % mirrored), the built-in filter in a
+ * FilterSwitch as the worker runs it, and a raw IPv4 egress whose copies leave through a dummy
+ * interface (dropped by its driver) in a namespace this script creates (iapddp-pipe-PID). Variants,
+ * interleaved round by round so that the machine's load hits them alike; CPU time of this process
+ * (user + system) per frame:
+ *
+ *   copy         the block copied into the filter's input region (input.set)
+ *   walk         copy + the filter's walk (iapd_process_tpacket3), nothing sent
+ *   packets      copy + walk + one MirroredPacket per outer packet + SocketEgress.send
+ *   descriptors  copy + walk + SocketEgress.sendOutput straight from the output descriptors
+ *   af_packet    the same with the AF_PACKET egress (egress.mode packet) to the same next hop
+ *
+ *   node --import tsx scripts/bench/dataplane-pipeline.ts [--rounds 15] [--blocks 40]   # root: creates a namespace
+ */
+import { execFileSync } from "node:child_process";
+import { resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { Lab } from "../netns/netns.ts";
+
+const { values } = parseArgs({
+  options: {
+    rounds: { type: "string", default: "15" },
+    blocks: { type: "string", default: "40" },
+    child: { type: "boolean", default: false },
+  },
+});
+
+const HOSTS = 40960;
+const TARGET_EVERY = 20;
+const FRAMES = 7000;
+const BLOCK_SIZE = 1 << 20;
+const VARIANTS = ["copy", "walk", "packets", "descriptors", "af_packet"] as const;
+
+async function child(): Promise<void> {
+  const { assetBytes } = await import("../../runtime/assets/assets.ts");
+  const { checkFilter, FilterSwitch } = await import("../../runtime/filter/lifecycle.ts");
+  const { rawIpv4Egress } = await import("../../runtime/egress/raw-ipv4.ts");
+  const { packetEgress } = await import("../../runtime/egress/packet.ts");
+  const { tpacket3Block } = await import("../../test/dataplane/blocks.ts");
+  const { frame, ipv4Packet } = await import("../../test/helpers/frames.ts");
+  const host = (h: number) => Uint8Array.of(100, 64 + (h >> 16), (h >> 8) & 255, h & 255);
+  const checked = await checkFilter(assetBytes("build/filters/jmirror.wasm"), { timeoutMs: 0 });
+  const filter = await FilterSwitch.create(checked, { maxTargets: 4096, inCapacity: BLOCK_SIZE, outCapacity: 4 << 20 });
+  filter.configure({ linkType: 1, sourceAddress: 0xc6336401, mtu: 1500, dscp: 255 });
+  for (let slot = 0; slot < HOSTS / TARGET_EVERY; slot++) {
+    filter.addTarget({ slot, family: 4, address: host(slot * TARGET_EVERY), prefixLength: 32, interceptId: slot + 1, sessionId: slot, mediationAddress: 0xc6336402, mediationPort: 30030, sourceAddress: 0, tunnel: 0, dscp: 255 });
+  }
+  // The generator's frames: 60 bytes (UDP, 18 bytes of payload), source address cycling over the hosts.
+  const frames = Array.from({ length: FRAMES }, (_, i) => frame(1, ipv4Packet({ source: host(i % HOSTS), destination: Uint8Array.of(203, 0, 113, 1), protocol: 17, payload: new Uint8Array(26) })));
+  const block = tpacket3Block(frames.map((f) => ({ bytes: f.bytes.subarray(0, 60) })), BLOCK_SIZE);
+  const used = new DataView(block.buffer).getUint32(20, true);
+  const egress = rawIpv4Egress();
+  const packet = packetEgress("iapddp-d0", "02:00:5e:00:53:99");
+  const blocks = Number(values.blocks);
+  const rounds = Number(values.rounds);
+
+  const once: Record<(typeof VARIANTS)[number], () => void> = {
+    copy() {
+      filter.inputBuffer().set(block.subarray(0, used));
+    },
+    walk() {
+      const input = filter.inputBuffer();
+      input.set(block.subarray(0, used));
+      let from = 0;
+      do from = filter.processTpacket3Output(input.subarray(0, used), from).next;
+      while (from !== 0);
+    },
+    packets() {
+      const input = filter.inputBuffer();
+      input.set(block.subarray(0, used));
+      let from = 0;
+      do {
+        const result = filter.processTpacket3(input.subarray(0, used), from);
+        egress.send(result.packets);
+        from = result.next;
+      } while (from !== 0);
+    },
+    descriptors() {
+      const input = filter.inputBuffer();
+      input.set(block.subarray(0, used));
+      let from = 0;
+      do {
+        const result = filter.processTpacket3Output(input.subarray(0, used), from);
+        if ("output" in result) egress.sendOutput!(result.output);
+        else egress.send(result.packets);
+        from = result.next;
+      } while (from !== 0);
+    },
+    af_packet() {
+      const input = filter.inputBuffer();
+      input.set(block.subarray(0, used));
+      let from = 0;
+      do {
+        const result = filter.processTpacket3Output(input.subarray(0, used), from);
+        if ("output" in result) packet.sendOutput!(result.output);
+        else packet.send(result.packets);
+        from = result.next;
+      } while (from !== 0);
+    },
+  };
+  // Warm-up: every variant compiled by V8's optimising tier before anything is measured.
+  for (let i = 0; i < 3; i++) for (const v of VARIANTS) for (let b = 0; b < blocks; b++) once[v]();
+  const perFrame: Record<string, number[]> = Object.fromEntries(VARIANTS.map((v) => [v, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (const v of VARIANTS) {
+      const before = process.cpuUsage();
+      for (let b = 0; b < blocks; b++) once[v]();
+      const cpu = process.cpuUsage(before);
+      perFrame[v].push(((cpu.user + cpu.system) * 1000) / (blocks * FRAMES));
+    }
+  }
+  const counters = filter.counters();
+  const mirrored = Number(counters[3]);
+  const framesCounted = Number(counters[0]);
+  await egress.close();
+  await packet.close();
+  console.log(JSON.stringify({ perFrame, mirroredShare: mirrored / framesCounted, sent: egress.counters.sent + packet.counters.sent, dropped: [egress.counters.dropped, packet.counters.dropped] }));
+}
+
+async function main(): Promise<void> {
+  const lab = new Lab();
+  try {
+    const ns = lab.namespace("iapddp-pipe");
+    const md = lab.namespace("iapddp-pmd");
+    lab.veth([ns, "iapddp-d0", "198.51.100.1/24"], [md, "iapddp-d1", "198.51.100.2/24"]);
+    // As in bench-dataplane.ts: copies go out to a MAC address nobody has, dropped on arrival.
+    lab.run(ns, "ip", "neigh", "replace", "198.51.100.2", "lladdr", "02:00:5e:00:53:99", "dev", "iapddp-d0", "nud", "permanent");
+    const out = execFileSync("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", resolve(import.meta.dirname, "dataplane-pipeline.ts"), "--child", "--rounds", String(values.rounds), "--blocks", String(values.blocks)], {
+      cwd: resolve(import.meta.dirname, "..", ".."),
+      encoding: "utf8",
+      timeout: 600_000,
+    });
+    const r = JSON.parse(out.trim().split("\n").at(-1)!) as { perFrame: Record<string, number[]>; mirroredShare: number; sent: number; dropped: Record<string, number>[] };
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+    const m = Object.fromEntries(Object.entries(r.perFrame).map(([k, xs]) => [k, median(xs)]));
+    console.log(`pipeline, ${FRAMES} frames per block, ${(100 * r.mirroredShare).toFixed(1)} % mirrored, median of ${values.rounds} rounds of ${values.blocks} blocks (CPU ns per frame):`);
+    for (const v of VARIANTS) console.log(`  ${v.padEnd(12)} ${m[v].toFixed(1)} ns  (min ${Math.min(...r.perFrame[v]).toFixed(1)}, max ${Math.max(...r.perFrame[v]).toFixed(1)})`);
+    console.log(`  walk - copy: ${(m.walk - m.copy).toFixed(1)} ns; packets - walk: ${(m.packets - m.walk).toFixed(1)} ns; descriptors - walk: ${(m.descriptors - m.walk).toFixed(1)} ns; descriptors / packets: ${(m.descriptors / m.packets).toFixed(2)}x; af_packet - walk: ${(m.af_packet - m.walk).toFixed(1)} ns`);
+    console.log(`  egress: ${r.sent} sent, dropped ${JSON.stringify(r.dropped)}`);
+  } finally {
+    lab.close();
+  }
+}
+
+if (values.child) await child();
+else await main();
