@@ -6,14 +6,21 @@
  *    in a snapshot plus `--journal` journal records after it, recovered by a fresh process as
  *    `iapd run` does at start (DurableState.open).
  *
+ * 3. time to ready through the real launchers: `iapd run` (bin/iapd.js, and a bundle of the
+ *    sources as the single binary runs them) on that state directory, from spawn to its "ready"
+ *    line, with node's defaults and with NODE_OPTIONS=--max-semi-space-size=64, side by side.
+ *
  *   node --max-old-space-size=8192 --import tsx scripts/bench-state.ts [--seconds 3] [--writers 1,16,64,256]
- *        [--sessions 1000000] [--mirrors 20000] [--journal 100000] [--dir DIR]
+ *        [--sessions 1000000] [--mirrors 20000] [--journal 100000] [--dir DIR] [--runs 3]
+ *   node --import tsx scripts/bench-state.ts --recover DIR    one in-process recovery of DIR
+ *   node --import tsx scripts/bench-state.ts --ready DIR      only part 3, on DIR (a directory part 2 built)
  */
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { build } from "esbuild";
 import { sessionIdFromAcctSessionId } from "../runtime/sessions/handle.ts";
 import { DurableState } from "../runtime/state/state.ts";
 
@@ -26,6 +33,8 @@ const { values: o } = parseArgs({
     journal: { type: "string", default: "100000" },
     dir: { type: "string" },
     recover: { type: "string" },
+    ready: { type: "string" },
+    runs: { type: "string", default: "3" },
   },
 });
 const STORE = { maxMirrors: 1_000_000, sessionIdFor: sessionIdFromAcctSessionId };
@@ -50,6 +59,11 @@ if (o.recover) {
   for (const k of keys) map.set(k, k);
   const mapMs = Math.round(performance.now() - calibration);
   console.log(JSON.stringify({ mapMs, wallMs: Math.round(ms), cpuMs: Math.round((user + system) / 1000), replayed: state.recovery.replayed, sessions: c.sessions, mirrors: c.mirrors, targets: c.targets, heap: mb(process.memoryUsage().heapUsed) }));
+  process.exit(0);
+}
+
+if (o.ready) {
+  await timeToReady(o.ready);
   process.exit(0);
 }
 
@@ -122,9 +136,87 @@ console.log(`state directories under ${base}\n`);
   await state.commit();
   for (const name of readdirSync(directory).sort()) console.log(`  ${name}: ${mb(statSync(join(directory, name)).size)}`);
   // Left as after kill -9: no final snapshot. A fresh process recovers it, three times.
-  for (let run = 1; run <= 3; run++) {
+  for (let run = 1; run <= Number(o.runs); run++) {
     const child = spawnSync(process.execPath, [...process.execArgv, import.meta.filename, "--recover", directory], { encoding: "utf8" });
     if (child.status !== 0) throw new Error(child.stderr);
     console.log(`  recovery run ${run}: ${child.stdout.trim()}`);
   }
+  await timeToReady(directory);
+}
+
+/**
+ * 3. `iapd run` on `directory` until it says "ready": wall time from spawn, its own recovery log
+ * figure, and its CPU time until then (/proc/PID/stat). Killed with SIGKILL once ready, which
+ * leaves the directory as it was (a SIGTERM would write a final snapshot); snapshotEveryRecords is
+ * set high so that start-up takes none either. Launchers and V8 options alternate run by run.
+ */
+async function timeToReady(directory: string): Promise<void> {
+  const root = resolve(import.meta.dirname, "..");
+  const work = mkdtempSync(join(tmpdir(), "iapd-bench-ready-"));
+  const config = join(work, "iapd.yaml");
+  writeFileSync(
+    config,
+    [
+      "radius:",
+      "  clients: [{ address: 127.0.0.1, secret: bench-secret }]",
+      '  accounting: { listen: "127.0.0.1:0" }',
+      '  dynamicAuthorization: { listen: "127.0.0.1:0" }',
+      "  limits: { maxMirrors: 1000000 }",
+      'api: { listen: "127.0.0.1:0" }',
+      `state: { directory: ${directory}, snapshotEveryRecords: 100000000 }`,
+    ].join("\n"),
+  );
+  // The bundle the single binary is made of (scripts/build-binary.ts), next to node_modules for koffi.
+  const bundleDir = join(root, "node_modules", ".cache", "iapd-bench-state");
+  mkdirSync(bundleDir, { recursive: true });
+  const bundle = join(bundleDir, "iapd.cjs");
+  await build({
+    entryPoints: [join(root, "runtime/cli/main.ts")],
+    outfile: bundle,
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    logLevel: "error",
+    define: { IAPD_BUILD: JSON.stringify({ version: "bench", commit: "bench", root: relative(bundleDir, root), filters: [] }), "import.meta.url": "IAPD_BUNDLE_URL" },
+    banner: { js: 'var IAPD_BUNDLE_URL = require("node:url").pathToFileURL(__filename).href;' },
+  });
+  const launchers = [
+    { name: "bin/iapd.js", args: [join(root, "bin/iapd.js")] },
+    { name: "bundle", args: [bundle] },
+  ];
+  const variants = [
+    { name: "defaults", env: {} },
+    { name: "--max-semi-space-size=64", env: { NODE_OPTIONS: "--max-semi-space-size=64" } },
+  ];
+  const tick = 100; // USER_HZ
+  console.log(`\ntime to ready: iapd run on ${directory}, ${o.runs} run(s) each, alternating`);
+  console.log("| launcher | V8 options | run | spawn to ready, wall | recovery (its log) | CPU until ready |\n|---|---|---:|---:|---:|---:|");
+  const rows: string[] = [];
+  for (let run = 1; run <= Number(o.runs); run++) {
+    for (const launcher of launchers) {
+      for (const variant of variants) {
+        const started = performance.now();
+        const child = spawn(process.execPath, [...launcher.args, "run", "--config", config], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, ...variant.env, NODE_OPTIONS: [process.env.NODE_OPTIONS, variant.env.NODE_OPTIONS].filter(Boolean).join(" ") } });
+        let log = "";
+        const result = await new Promise<{ wall: number; recovery: string; cpu: number }>((done, fail) => {
+          child.stderr!.on("data", (d: Buffer) => {
+            log += d.toString();
+            if (!/ready in \d+ ms/.test(log)) return;
+            const wall = performance.now() - started;
+            const stat = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1].split(" ");
+            const cpu = ((Number(stat[11]) + Number(stat[12])) / tick) * 1000;
+            done({ wall, recovery: /journal record\(s\) in (\d+) ms/.exec(log)?.[1] ?? "?", cpu });
+          });
+          child.on("exit", (code) => fail(new Error(`iapd run exited (${code}) before ready:\n${log}`)));
+        });
+        child.removeAllListeners("exit");
+        child.kill("SIGKILL");
+        await new Promise((r) => child.once("exit", r));
+        rows.push(`| ${launcher.name} | ${variant.name} | ${run} | ${(result.wall / 1000).toFixed(2)} s | ${(Number(result.recovery) / 1000).toFixed(2)} s | ${(result.cpu / 1000).toFixed(2)} s |`);
+        console.log(rows.at(-1));
+      }
+    }
+  }
+  rmSync(work, { recursive: true, force: true });
 }

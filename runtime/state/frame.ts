@@ -78,19 +78,33 @@ export interface FrameRead {
 /** Parses frames from the start of `bytes` up to the end or the first damage. */
 export function readFrames(bytes: Buffer): FrameRead {
   const records: Frame[] = [];
+  const reader = iterateFrames(bytes);
+  for (let step = reader.next(); ; step = reader.next()) {
+    if (step.done) return { records, ...step.value };
+    records.push(step.value);
+  }
+}
+
+/**
+ * The frames of `bytes` one at a time, as readFrames finds them; the generator's return value is
+ * where reading stopped and why. Recovery replays a journal so, each record parsed as it is
+ * applied: no array of every record parsed first (at 100,000 records a few hundred MB of young
+ * objects for the garbage collector to copy while the store is being rebuilt).
+ */
+export function* iterateFrames(bytes: Buffer): Generator<Frame, Omit<FrameRead, "records">> {
   let offset = 0;
   while (offset < bytes.length) {
     const problem = frameProblem(bytes, offset);
     if (problem !== undefined) {
       const nextIntact = findIntactFrame(bytes, offset + 1);
       const damage: Damage = nextIntact === undefined ? { kind: "torn", offset, problem } : { kind: "corrupt", offset, problem, nextIntact };
-      return { records, intactEnd: offset, damage };
+      return { intactEnd: offset, damage };
     }
     const length = bytes.readUInt32LE(offset + 4);
     const start = offset + HEADER_BYTES;
     let value: unknown;
     if (bytes[offset + 3] === BINARY_MAGIC[3]) {
-      records.push({ offset, value: bytes.subarray(start, start + length) });
+      yield { offset, value: bytes.subarray(start, start + length) };
       offset = start + length;
       continue;
     }
@@ -98,12 +112,12 @@ export function readFrames(bytes: Buffer): FrameRead {
       value = JSON.parse(bytes.toString("utf8", start, start + length));
     } catch {
       // The CRC matched bytes that are not JSON: written so, not damaged later. Treat as corrupt.
-      return { records, intactEnd: offset, damage: { kind: "corrupt", offset, problem: "payload is not JSON" } };
+      return { intactEnd: offset, damage: { kind: "corrupt", offset, problem: "payload is not JSON" } };
     }
-    records.push({ offset, value });
+    yield { offset, value };
     offset = start + length;
   }
-  return { records, intactEnd: offset };
+  return { intactEnd: offset };
 }
 
 function frameProblem(bytes: Buffer, offset: number): string | undefined {

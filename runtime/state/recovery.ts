@@ -15,7 +15,7 @@
 import { readdirSync, readFileSync, renameSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SessionStoreOptions, StoreState } from "../sessions/store.ts";
-import { readFrames, type Damage } from "./frame.ts";
+import { iterateFrames, readFrames, type Damage, type Frame } from "./frame.ts";
 import { applyOperation, JournaledSessionStore, JournaledTunnelRegistry, type Operation } from "./journaled.ts";
 import { decodeSnapshot, SnapshotError, type SnapshotContent } from "./snapshot.ts";
 
@@ -179,17 +179,26 @@ export function recover(directory: string, mode: RecoveryMode, storeOptions: Ses
       break;
     }
     const bytes = readFileSync(join(directory, file));
-    const frames = readFrames(bytes);
+    // Each record parsed as it is applied (iterateFrames); `end` is where the frames stopped, and why.
+    const reader = iterateFrames(bytes);
+    let end: { damage?: Damage } | undefined;
+    const next = (): Frame | undefined => {
+      if (end) return undefined;
+      const step = reader.next();
+      if (step.done) end = step.value;
+      return step.done ? undefined : step.value;
+    };
     const last = i === chain.length - 1;
     let stop: { offset: number; problem: string; torn: boolean } | undefined;
-    const [header, ...records] = frames.records;
+    const header = next();
     const h = header?.value as Partial<JournalHeader> | undefined;
     if (header && (h?.kind !== "journal" || h.format !== JOURNAL_FORMAT || h.generation !== generation)) {
       stop = { offset: 0, problem: `not a generation ${generation} journal header (${JSON.stringify(header.value).slice(0, 80)})`, torn: false };
     }
     let applied = 0;
-    for (const { offset, value } of stop ? [] : records) {
-      const record = value as Partial<JournalRecord>;
+    for (let frame = stop ? undefined : next(); frame !== undefined; frame = next()) {
+      const { offset, value } = frame;
+      const record = (typeof value === "object" && value !== null ? value : {}) as Partial<JournalRecord>;
       if (typeof record.seq !== "number" || typeof record.op !== "string" || !Array.isArray(record.args) || typeof record.now !== "number") {
         stop = { offset, problem: "not a journal record", torn: false };
         break;
@@ -209,7 +218,7 @@ export function recover(directory: string, mode: RecoveryMode, storeOptions: Ses
       report.replayed++;
       applied++;
     }
-    const damage: Damage | undefined = frames.damage;
+    const damage: Damage | undefined = end?.damage;
     if (!stop && damage) stop = { offset: damage.offset, problem: damage.problem, torn: damage.kind === "torn" && last };
     report.journals.push({ file, records: applied });
     report.generation = generation;

@@ -111,6 +111,7 @@ const DICTIONARY = 2;
 const NUMBER = 3;
 const JSON_COLUMN = 4;
 const ABSENT = 0xffffffff;
+const LITTLE_ENDIAN_HOST = new Uint8Array(Uint16Array.of(1).buffer)[0] === 1;
 
 /** Format 3: a chunk of sessions as one binary record (the table in the comment at the top). */
 export function encodeSessions(sessions: SubscriberSession[]): Buffer {
@@ -165,18 +166,32 @@ export function encodeSessions(sessions: SubscriberSession[]): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Object literal factories by column list: a session built by one is created in one step, with its final shape. */
-const factories = new Map<string, ((...values: unknown[]) => Record<string, unknown>) | undefined>();
+type Builder = (columns: unknown[][], count: number, out: SubscriberSession[], slow: (row: number) => SubscriberSession) => void;
 
-function factoryFor(columns: string[]): ((...values: unknown[]) => Record<string, unknown>) | undefined {
-  const id = columns.join(",");
-  if (factories.has(id)) return factories.get(id);
+/**
+ * Session builders by column list: a loop, compiled once per list of column names, that creates
+ * each session with every column as one object literal (its final shape in one step, no property
+ * added one by one), and leaves a session lacking some column to `slow`.
+ */
+const builders = new Map<string, Builder | undefined>();
+
+function builderFor(names: string[]): Builder | undefined {
+  const id = names.join(",");
+  if (builders.has(id)) return builders.get(id);
   // Only names that are plain identifiers (every session field is): they are written into code.
-  const factory = columns.every((c) => /^[A-Za-z][A-Za-z0-9]{0,63}$/.test(c))
-    ? (new Function(...columns.map((_, i) => `v${i}`), `return { ${columns.map((c, i) => `${c}: v${i}`).join(", ")} };`) as (...values: unknown[]) => Record<string, unknown>)
-    : undefined;
-  factories.set(id, factory);
-  return factory;
+  let builder: Builder | undefined;
+  if (names.every((c) => /^[A-Za-z][A-Za-z0-9]{0,63}$/.test(c)) && new Set(names).size === names.length) {
+    const body = [
+      ...names.map((_, i) => `const c${i} = columns[${i}];`),
+      "for (let r = 0; r < count; r++) {",
+      ...names.map((_, i) => `  const v${i} = c${i}[r];`),
+      `  out[r] = ${names.map((_, i) => `v${i} !== undefined`).join(" && ")} ? { ${names.map((c, i) => `${c}: v${i}`).join(", ")} } : slow(r);`,
+      "}",
+    ];
+    builder = new Function("columns", "count", "out", "slow", body.join("\n")) as Builder;
+  }
+  builders.set(id, builder);
+  return builder;
 }
 
 /** Decodes a format 3 session chunk; SnapshotError (at `offset`) when it is not one. */
@@ -205,10 +220,13 @@ export function decodeSessions(bytes: Buffer, offset: number): SubscriberSession
     if (kind === TEXT) {
       const length = bytes.readUInt32LE(need(4));
       const text = bytes.toString("utf8", need(length), at);
-      const lengths = need(n * 4);
+      const start = need(n * 4);
+      // An aligned copy: indexing a Uint32Array is cheaper than a read call per value (its byte order
+      // is the host's: on a big-endian host, read calls).
+      const lengths = LITTLE_ENDIAN_HOST ? new Uint32Array(bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + start + n * 4)) : Array.from({ length: n }, (_, r) => bytes.readUInt32LE(start + r * 4));
       let position = 0;
       for (let r = 0; r < n; r++) {
-        const l = bytes.readUInt32LE(lengths + r * 4);
+        const l = lengths[r];
         if (l === ABSENT) continue;
         column[r] = text.substring(position, (position += l));
       }
@@ -248,19 +266,14 @@ export function decodeSessions(bytes: Buffer, offset: number): SubscriberSession
   }
   if (at !== bytes.length) fail("with bytes after its last column");
   const sessions = new Array<SubscriberSession>(n);
-  const factory = factoryFor(names);
-  const row = new Array<unknown>(columnCount);
-  for (let r = 0; r < n; r++) {
-    let complete = true;
-    for (let c = 0; c < columnCount; c++) if ((row[c] = values[c][r]) === undefined) complete = false;
-    if (complete && factory) {
-      sessions[r] = factory(...row) as unknown as SubscriberSession;
-      continue;
-    }
+  const slow = (r: number) => {
     const session: Record<string, unknown> = {};
-    for (let c = 0; c < columnCount; c++) if (row[c] !== undefined) session[names[c]] = row[c];
-    sessions[r] = session as unknown as SubscriberSession;
-  }
+    for (let c = 0; c < columnCount; c++) if (values[c][r] !== undefined) session[names[c]] = values[c][r];
+    return session as unknown as SubscriberSession;
+  };
+  const builder = builderFor(names);
+  if (builder) builder(values, n, sessions, slow);
+  else for (let r = 0; r < n; r++) sessions[r] = slow(r);
   return sessions;
 }
 
@@ -369,7 +382,7 @@ export function decodeSnapshot(frames: Frame[]): SnapshotContent & { complete: b
       pushAll(state.sessions, decodeSessions(value as Buffer, offset));
       continue;
     }
-    const v = value as Record<string, unknown[] | undefined> & { kind?: string; records?: number };
+    const v = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown[] | undefined> & { kind?: string; records?: number };
     if (v.kind === "end") {
       if (v.records !== frames.length) throw new SnapshotError(`end record counts ${v.records} records, the file has ${frames.length}`, offset);
       complete = true;
