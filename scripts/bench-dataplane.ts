@@ -13,7 +13,7 @@
  * the receivers are compared by their own CPU time per packet (/proc/PID/stat utime + stime) and
  * the kernel's drop counters (PACKET_STATISTICS for iapd, tcpdump's "dropped by kernel").
  *
- *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--warmup 2] [--json FILE] [--perf]
+ *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--warmup 2] [--block-kib 256] [--json FILE] [--perf]
  *
  * --warmup S: before each measured run, S seconds of the same traffic to iapd alone (tcpdump not yet
  * started), so that V8 has compiled iapd's hot code; its counts are subtracted (0: no warm-up).
@@ -39,11 +39,14 @@ const { values } = parseArgs({
     perf: { type: "boolean", default: false },
     /** Seconds of traffic to iapd alone before each measured run (0: none). */
     warmup: { type: "string", default: "2" },
+    /** iapd's ring block size in KiB; the ring is 16 MiB whatever the block size. */
+    "block-kib": { type: "string", default: "256" },
   },
 });
 
 const HOSTS = 40960;
 const WARMUP_SECONDS = Number(values.warmup);
+const BLOCK_KIB = Number(values["block-kib"]);
 const TARGET_EVERY = 20;
 const MEDIATION = "198.51.100.2";
 const SOURCE = "198.51.100.1";
@@ -113,7 +116,9 @@ async function receiver(): Promise<void> {
   const { DataPlane } = await import("../runtime/dataplane/dataplane.ts");
   const { ipv4ToU32 } = await import("../runtime/net/address.ts");
   const plane = await DataPlane.start({
-    capture: { interfaces: [{ name: "iapddp-r0", workers: 1, promiscuous: true, ignoreOutgoing: true }], blockSize: 1 << 20, blockCount: 16, retireTimeoutMs: 4 },
+    // The configuration's default block size (256 KiB: a block and its copy stay in the CPU's L2
+    // cache) and a 16 MiB ring, tcpdump's -B 16384.
+    capture: { interfaces: [{ name: "iapddp-r0", workers: 1, promiscuous: true, ignoreOutgoing: true }], blockSize: BLOCK_KIB * 1024, blockCount: 16384 / BLOCK_KIB, retireTimeoutMs: 4 },
     egress: values.egress === "packet" ? { mode: "packet", interface: "iapddp-m1", nextHop: NEXT_HOP } : { mode: "raw" },
     node: { sourceAddress: ipv4ToU32(SOURCE), mtu: 1500, dscp: 255 },
     maxTargets: 4096,
@@ -169,7 +174,7 @@ interface Namespaces {
 }
 
 async function run(lab: Lab, ns: Namespaces, generator: string, seconds: number): Promise<RunResult> {
-  const iapd = lab.spawn(ns.rx, "taskset", ["-c", "1", process.execPath, ...(values.perf ? ["--perf-basic-prof"] : []), "--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts"), "--receiver", "--egress", String(values.egress)], {
+  const iapd = lab.spawn(ns.rx, "taskset", ["-c", "1", process.execPath, ...(values.perf ? ["--perf-basic-prof"] : []), "--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts"), "--receiver", "--egress", String(values.egress), "--block-kib", String(BLOCK_KIB)], {
     stdio: ["pipe", "pipe", "pipe"],
     cwd: resolve(import.meta.dirname, ".."),
   });
@@ -198,8 +203,8 @@ async function run(lab: Lab, ns: Namespaces, generator: string, seconds: number)
     perf.kill("SIGINT");
     await new Promise((r) => perf.once("close", r));
     const report = (sort: string) => execFileSync("perf", ["report", "-i", perfData, "--stdio", "--sort", sort, "--percent-limit", "0.4"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
-    const lines = (text: string) => text.split("\n").filter((l) => l.trim() && !l.startsWith("#")).slice(0, 60).join("\n");
-    console.log(`  perf: by dso\n${lines(report("dso"))}\n  perf: by symbol\n${lines(report("dso,sym"))}`);
+    const lines = (text: string) => text.split("\n").filter((l) => l.trim() && !l.startsWith("#")).slice(0, 90).join("\n");
+    console.log(`  perf: by thread\n${lines(report("pid,comm"))}\n  perf: by dso\n${lines(report("dso"))}\n  perf: by symbol\n${lines(report("dso,sym"))}`);
     rmSync(perfData, { force: true });
   }
   await new Promise((r) => setTimeout(r, 1500)); // both drain their rings (tcpdump's 1 s buffer timeout)

@@ -126,7 +126,13 @@ class CaptureWorker {
   #cache(update: CountersUpdate): void {
     for (const slot of update.removed) this.counters.delete(slot);
     const run = SLOT_FIELDS + 1;
-    for (let at = 0; at + run <= update.changed.length; at += run) this.counters.set(update.changed[at], update.changed.subarray(at + 1, at + run));
+    // Copied into the slot's own array (kept from one update to the next): nothing retained from the message.
+    for (let at = 0; at + run <= update.changed.length; at += run) {
+      const slot = update.changed[at];
+      let counts = this.counters.get(slot);
+      if (!counts) this.counters.set(slot, (counts = new Float64Array(SLOT_FIELDS)));
+      counts.set(update.changed.subarray(at + 1, at + run));
+    }
   }
 
   request(message: ToWorker): Promise<FromWorker> {

@@ -1,6 +1,6 @@
 /**
  * The capture worker's per-block pipeline without the network's receive side, side by side
- * (docs/benchmarks.md "Live data plane"): one TPACKET_V3 block of 7,000 60-byte frames from 40,960
+ * (docs/benchmarks.md "Live data plane"): one TPACKET_V3 block of 60-byte frames (7,281 in 1 MiB) from 40,960
  * subscriber addresses, 2,048 targets (every 20th address: 5 % mirrored), the built-in filter in a
  * FilterSwitch as the worker runs it, and a raw IPv4 egress whose copies leave through a dummy
  * interface (dropped by its driver) in a namespace this script creates (iapddp-pipe-PID). Variants,
@@ -13,7 +13,7 @@
  *   descriptors  copy + walk + SocketEgress.sendOutput straight from the output descriptors
  *   af_packet    the same with the AF_PACKET egress (egress.mode packet) to the same next hop
  *
- *   node --import tsx scripts/bench/dataplane-pipeline.ts [--rounds 15] [--blocks 40]   # root: creates a namespace
+ *   node --import tsx scripts/bench/dataplane-pipeline.ts [--rounds 15] [--blocks 40] [--block-kib 1024]   # root: creates namespaces
  */
 import { execFileSync } from "node:child_process";
 import { resolve } from "node:path";
@@ -24,14 +24,16 @@ const { values } = parseArgs({
   options: {
     rounds: { type: "string", default: "15" },
     blocks: { type: "string", default: "40" },
+    /** Block size in KiB (frames per block follow: 144 bytes of ring per 60-byte frame). */
+    "block-kib": { type: "string", default: "1024" },
     child: { type: "boolean", default: false },
   },
 });
 
 const HOSTS = 40960;
 const TARGET_EVERY = 20;
-const FRAMES = 7000;
-const BLOCK_SIZE = 1 << 20;
+const BLOCK_SIZE = Number(values["block-kib"]) * 1024;
+const FRAMES = Math.floor((BLOCK_SIZE - 48) / 144);
 const VARIANTS = ["copy", "walk", "packets", "descriptors", "af_packet"] as const;
 
 async function child(): Promise<void> {
@@ -128,7 +130,7 @@ async function main(): Promise<void> {
     lab.veth([ns, "iapddp-d0", "198.51.100.1/24"], [md, "iapddp-d1", "198.51.100.2/24"]);
     // As in bench-dataplane.ts: copies go out to a MAC address nobody has, dropped on arrival.
     lab.run(ns, "ip", "neigh", "replace", "198.51.100.2", "lladdr", "02:00:5e:00:53:99", "dev", "iapddp-d0", "nud", "permanent");
-    const out = execFileSync("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", resolve(import.meta.dirname, "dataplane-pipeline.ts"), "--child", "--rounds", String(values.rounds), "--blocks", String(values.blocks)], {
+    const out = execFileSync("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", resolve(import.meta.dirname, "dataplane-pipeline.ts"), "--child", "--rounds", String(values.rounds), "--blocks", String(values.blocks), "--block-kib", String(values["block-kib"])], {
       cwd: resolve(import.meta.dirname, "..", ".."),
       encoding: "utf8",
       timeout: 600_000,
