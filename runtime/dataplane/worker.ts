@@ -215,18 +215,33 @@ function drain(): boolean {
 
 const watch = setup.heartbeat ? new WorkerWatch(setup.heartbeat) : undefined;
 
+/**
+ * On Deno, a loop that reschedules itself with setImmediate and blocks in poll(2) gets its port
+ * messages (target changes) only every 20-40 ms (measured; Node delivers them at the next turn).
+ * There, a turn that waited, and a busy stretch every DENO_YIELD_MS, continues through a timer.
+ */
+const ON_DENO = "Deno" in globalThis;
+const DENO_YIELD_MS = 5;
+let yieldedAt = 0;
+
 function loop(): void {
   if (!running) return;
   watch?.beat();
+  let waited = false;
   try {
-    if (!drain()) ring.wait(IDLE_WAIT_MS, setup.wakeFd);
+    if (!drain()) waited = (ring.wait(IDLE_WAIT_MS, setup.wakeFd), true);
     if (performance.now() - publishedAt >= COUNTERS_EVERY_MS) publish();
   } catch (e) {
     running = false;
     post({ type: "failed", message: (e as Error).message, name: (e as Error).name });
     return;
   }
-  setImmediate(loop);
+  if (ON_DENO && (waited || performance.now() - yieldedAt >= DENO_YIELD_MS)) {
+    yieldedAt = performance.now();
+    setTimeout(loop, 0);
+  } else {
+    setImmediate(loop);
+  }
 }
 
 port.on("message", async (message: ToWorker) => {

@@ -217,7 +217,7 @@ test("CoA arms a mirror; both directions, IPv4 and the delegated IPv6 prefix, re
       `Acct-Session-Id = "e2e-1", ERX-LI-Action = 1, ERX-Med-Dev-Handle = 0x${SECOND.interceptId.toString(16).padStart(8, "0")}${SECOND.sessionId.toString(16).padStart(8, "0")}, ERX-Med-Ip-Address = ${MD}, ERX-Med-Port-Number = ${PORT}, Message-Authenticator = 0x00`,
     );
     assert.match(second.output, /CoA-ACK/, second.output);
-    const burst = lab.spawn(ns.sub, process.execPath, ["-e", BURST, String(BURST_PACKETS)]);
+    const burst = lab.spawn(ns.sub, RUNTIME, evalArgs(BURST, String(BURST_PACKETS)));
     await new Promise((r) => burst.once("close", r));
     // The workers publish their counters every 250 ms: read the API until two reads 400 ms apart agree (at most ~5 s).
     let apiCounters: { packets: number; bytes: number; drops: Record<string, number> } | undefined;
