@@ -22,7 +22,7 @@ import { isIP } from "node:net";
 import { formatAddress, parseAddress, type Prefix } from "../net/address.ts";
 import type { ListenAddress } from "../config/radius.ts";
 import { attribute, type Attribute } from "./attributes.ts";
-import { BatchIo } from "./batch-io.ts";
+import { BatchIo, type BatchCounters } from "./batch-io.ts";
 import { codeName, type RequestCode, type ResponseCode } from "./codes.ts";
 import { RadiusDecodeError, type DecodeErrorReason } from "./errors.ts";
 import { decodePacket, encodeResponse, type RadiusPacket, type ResponseEncodeOptions } from "./message.ts";
@@ -203,6 +203,11 @@ export class RadiusServer {
         resolve(server);
       });
     });
+  }
+
+  /** recvmmsg/sendmmsg counts, or undefined when node:dgram alone does the I/O (batch-io.ts). */
+  get batchCounters(): Readonly<BatchCounters> | undefined {
+    return this.batch?.counters;
   }
 
   address(): { address: string; port: number } {
