@@ -13,7 +13,7 @@
  * the receivers are compared by their own CPU time per packet (/proc/PID/stat utime + stime) and
  * the kernel's drop counters (PACKET_STATISTICS for iapd, tcpdump's "dropped by kernel").
  *
- *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--warmup 2] [--block-kib 256] [--json FILE] [--perf]
+ *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--warmup 2] [--block-kib 256] [--retire-ms 4] [--json FILE] [--perf]
  *
  * --warmup S: before each measured run, S seconds of the same traffic to iapd alone (tcpdump not yet
  * started), so that V8 has compiled iapd's hot code; its counts are subtracted (0: no warm-up).
@@ -41,12 +41,15 @@ const { values } = parseArgs({
     warmup: { type: "string", default: "2" },
     /** iapd's ring block size in KiB; the ring is 16 MiB whatever the block size. */
     "block-kib": { type: "string", default: "256" },
+    /** iapd's block retire timeout (capture.retireTimeoutMs, default 4 ms: the latency floor at low rates). */
+    "retire-ms": { type: "string", default: "4" },
   },
 });
 
 const HOSTS = 40960;
 const WARMUP_SECONDS = Number(values.warmup);
 const BLOCK_KIB = Number(values["block-kib"]);
+const RETIRE_MS = Number(values["retire-ms"]);
 const TARGET_EVERY = 20;
 const MEDIATION = "198.51.100.2";
 const SOURCE = "198.51.100.1";
@@ -118,7 +121,7 @@ async function receiver(): Promise<void> {
   const plane = await DataPlane.start({
     // The configuration's default block size (256 KiB: a block and its copy stay in the CPU's L2
     // cache) and a 16 MiB ring, tcpdump's -B 16384.
-    capture: { interfaces: [{ name: "iapddp-r0", workers: 1, promiscuous: true, ignoreOutgoing: true }], blockSize: BLOCK_KIB * 1024, blockCount: 16384 / BLOCK_KIB, retireTimeoutMs: 4 },
+    capture: { interfaces: [{ name: "iapddp-r0", workers: 1, promiscuous: true, ignoreOutgoing: true }], blockSize: BLOCK_KIB * 1024, blockCount: 16384 / BLOCK_KIB, retireTimeoutMs: RETIRE_MS },
     egress: values.egress === "packet" ? { mode: "packet", interface: "iapddp-m1", nextHop: NEXT_HOP } : { mode: "raw" },
     node: { sourceAddress: ipv4ToU32(SOURCE), mtu: 1500, dscp: 255 },
     maxTargets: 4096,
@@ -174,7 +177,7 @@ interface Namespaces {
 }
 
 async function run(lab: Lab, ns: Namespaces, generator: string, seconds: number): Promise<RunResult> {
-  const iapd = lab.spawn(ns.rx, "taskset", ["-c", "1", process.execPath, ...(values.perf ? ["--perf-basic-prof"] : []), "--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts"), "--receiver", "--egress", String(values.egress), "--block-kib", String(BLOCK_KIB)], {
+  const iapd = lab.spawn(ns.rx, "taskset", ["-c", "1", process.execPath, ...(values.perf ? ["--perf-basic-prof"] : []), "--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts"), "--receiver", "--egress", String(values.egress), "--block-kib", String(BLOCK_KIB), "--retire-ms", String(RETIRE_MS)], {
     stdio: ["pipe", "pipe", "pipe"],
     cwd: resolve(import.meta.dirname, ".."),
   });
