@@ -23,7 +23,7 @@ import { formatAddress, parseAddress, type Prefix } from "../net/address.ts";
 import type { ListenAddress } from "../config/radius.ts";
 import { attribute, type Attribute } from "./attributes.ts";
 import { BatchIo, type BatchCounters } from "./batch-io.ts";
-import { codeName, type RequestCode, type ResponseCode } from "./codes.ts";
+import { Code, codeName, type RequestCode, type ResponseCode } from "./codes.ts";
 import { RadiusDecodeError, type DecodeErrorReason } from "./errors.ts";
 import { decodePacket, encodeResponse, type RadiusPacket, type ResponseEncodeOptions } from "./message.ts";
 
@@ -115,6 +115,8 @@ export interface RadiusServerCounters {
   handled: number;
   /** Retransmissions answered from the duplicate cache. */
   duplicatesAnswered: number;
+  /** Status-Server requests answered (RFC 5997). */
+  statusServer: number;
   /** Replies sent, by reply code name ("CoA-NAK"), retransmitted ones included. */
   replies: Record<string, number>;
   /** Datagrams dropped without an answer, by reason. */
@@ -150,7 +152,7 @@ const MAX_SOURCES = 4096;
 const PENDING: CacheEntry = Object.freeze({ state: "pending" });
 
 export class RadiusServer {
-  readonly counters: RadiusServerCounters = { received: 0, handled: 0, duplicatesAnswered: 0, replies: {}, dropped: {} };
+  readonly counters: RadiusServerCounters = { received: 0, handled: 0, duplicatesAnswered: 0, statusServer: 0, replies: {}, dropped: {} };
   /** Keyed by client address, port, Identifier and Request Authenticator; insertion order is expiry order. */
   private cache = new Map<string, CacheEntry>();
   private readonly clients: readonly RadiusClient[];
@@ -253,6 +255,7 @@ export class RadiusServer {
       // Never let a datagram take the listener down; anything but a decode error is a bug, counted apart.
       return this.drop(e instanceof RadiusDecodeError ? e.reason : "internal-error");
     }
+    if (packet.code === Code.StatusServer) return this.statusServer(packet, client, from);
     if (!(this.options.accepts as readonly number[]).includes(packet.code)) return this.drop("unsupported-code");
     const request = packet as RadiusPacket<RequestCode>;
     const now = this.now();
@@ -408,6 +411,28 @@ export class RadiusServer {
       }
       this.settled();
     }
+  }
+
+  /**
+   * RFC 5997: a known client's Status-Server is answered at once, with Access-Accept on an
+   * authentication port and Accounting-Response on an accounting port (nothing else is done and
+   * nothing cached: it asks whether the server is alive). It must carry a valid
+   * Message-Authenticator whatever the client's setting (§3). The dynamic authorization port leaves it
+   * unanswered (RFC 5997 defines no answer there; RFC 5176 servers need not take it), counted as
+   * "unsupported-code".
+   */
+  private statusServer(packet: RadiusPacket, client: RadiusClient, from: RemoteInfo): void {
+    const accepts = this.options.accepts as readonly number[];
+    const code = accepts.includes(Code.AccessRequest) ? Code.AccessAccept : accepts.includes(Code.AccountingRequest) ? Code.AccountingResponse : undefined;
+    if (code === undefined) return this.drop("unsupported-code");
+    if (!packet.messageAuthenticator) return this.drop("message-authenticator-missing");
+    this.counters.statusServer++;
+    const bytes = encodeResponse({ code, attributes: [] }, client.secret, {
+      request: packet,
+      // Access-Accept always carries one (BlastRADIUS); Accounting-Response as the service's replies do.
+      messageAuthenticator: code === Code.AccessAccept || (this.options.messageAuthenticatorInReplies ?? true),
+    } as ResponseEncodeOptions<ResponseCode>);
+    this.send(bytes, from);
   }
 
   private expire(now: number): void {

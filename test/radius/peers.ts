@@ -17,7 +17,7 @@ export interface RunResult {
 /** Runs `radclient -x` with `input` on stdin; one try, `timeoutSeconds` for the reply. */
 export function radclient(
   port: number,
-  command: "auth" | "acct" | "coa" | "disconnect",
+  command: "auth" | "acct" | "coa" | "disconnect" | "status",
   secret: string,
   input: string,
   timeoutSeconds = 1,
