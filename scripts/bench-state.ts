@@ -14,6 +14,9 @@
  *        [--sessions 1000000] [--mirrors 20000] [--journal 100000] [--dir DIR] [--runs 3]
  *   node --import tsx scripts/bench-state.ts --recover DIR    one in-process recovery of DIR
  *   node --import tsx scripts/bench-state.ts --ready DIR      only part 3, on DIR (a directory part 2 built)
+ *   node --import tsx scripts/bench-state.ts --rewrite-snapshot DIR
+ *        rewrites DIR's newest snapshot in the current format, same generation and content (an
+ *        older iapd's directory compared with this one on the same state)
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -22,6 +25,8 @@ import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { build } from "esbuild";
 import { sessionIdFromAcctSessionId } from "../runtime/sessions/handle.ts";
+import { readFrames } from "../runtime/state/frame.ts";
+import { decodeSnapshot, SNAPSHOT_FORMAT, writeSnapshot } from "../runtime/state/snapshot.ts";
 import { DurableState } from "../runtime/state/state.ts";
 
 const { values: o } = parseArgs({
@@ -34,6 +39,7 @@ const { values: o } = parseArgs({
     dir: { type: "string" },
     recover: { type: "string" },
     ready: { type: "string" },
+    "rewrite-snapshot": { type: "string" },
     runs: { type: "string", default: "3" },
   },
 });
@@ -59,6 +65,15 @@ if (o.recover) {
   for (const k of keys) map.set(k, k);
   const mapMs = Math.round(performance.now() - calibration);
   console.log(JSON.stringify({ mapMs, wallMs: Math.round(ms), cpuMs: Math.round((user + system) / 1000), replayed: state.recovery.replayed, sessions: c.sessions, mirrors: c.mirrors, targets: c.targets, heap: mb(process.memoryUsage().heapUsed) }));
+  process.exit(0);
+}
+
+if (o["rewrite-snapshot"]) {
+  const directory = o["rewrite-snapshot"];
+  const name = readdirSync(directory).filter((n) => /^snapshot-\d+\.snap$/.test(n)).sort().at(-1)!;
+  const content = decodeSnapshot(readFrames(readFileSync(join(directory, name))).records);
+  await writeSnapshot(join(directory, name), { ...content, header: { ...content.header, format: SNAPSHOT_FORMAT } });
+  console.log(`${name}: rewritten in format ${SNAPSHOT_FORMAT}, ${mb(statSync(join(directory, name)).size)}`);
   process.exit(0);
 }
 
