@@ -45,6 +45,11 @@ export type DecodeErrorReason =
 
 export class RadiusDecodeError extends Error {
   override readonly name = "RadiusDecodeError";
+  /**
+   * Set when the request authenticated (authenticators checked) and only an attribute value could
+   * not be decoded: the request as far as an answer needs it (a DAS NAKs it, RFC 5176 §3.6's 407).
+   */
+  authenticated?: { readonly code: number; readonly identifier: number; readonly authenticator: Uint8Array };
   constructor(
     readonly reason: DecodeErrorReason,
     message: string,

@@ -181,6 +181,18 @@ export function decodePacket(datagram: Uint8Array, secret: Secret, options: Deco
   }
   const context: CipherContext = { code, secret, key: basis };
   const attributes: Attribute[] = [];
+  try {
+    decodeAttributes(scan, bytes, context, attributes);
+  } catch (e) {
+    // Authenticated, so answerable: the error says which request it was.
+    if (e instanceof RadiusDecodeError && !request) e.authenticated = { code, identifier, authenticator: ownAuthenticator };
+    throw e;
+  }
+  return new RadiusPacket(code, identifier, ownAuthenticator, attributes, maOffset !== undefined);
+}
+
+/** The attribute values of an authenticated packet, converted (and decrypted) from its octets. */
+function decodeAttributes(scan: ReturnType<typeof scanWire>, bytes: Uint8Array, context: CipherContext, attributes: Attribute[]): void {
   for (let i = 0; i < scan.count; i++) {
     const kind = scan.kind[i];
     const type = scan.type[i];
@@ -203,7 +215,6 @@ export function decodePacket(datagram: Uint8Array, secret: Secret, options: Deco
           : { kind: "vendor-opaque", vendorId: scan.vendorId[i], data: value };
     attributes.push(plain(wire, known, context));
   }
-  return new RadiusPacket(code, identifier, ownAuthenticator, attributes, maOffset !== undefined);
 }
 
 function answeredRequest(

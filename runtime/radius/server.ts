@@ -25,7 +25,8 @@ import { attribute, type Attribute } from "./attributes.ts";
 import { BatchIo, type BatchCounters } from "./batch-io.ts";
 import { Code, codeName, type RequestCode, type ResponseCode } from "./codes.ts";
 import { RadiusDecodeError, type DecodeErrorReason } from "./errors.ts";
-import { decodePacket, encodeResponse, type RadiusPacket, type ResponseEncodeOptions } from "./message.ts";
+import { ERROR_CAUSE } from "./dictionary.ts";
+import { decodePacket, encodeResponse, type RadiusPacket, type RequestContext, type ResponseEncodeOptions } from "./message.ts";
 
 export interface RadiusClient {
   /** Source address or network of the client's packets; the longest matching prefix wins. */
@@ -117,6 +118,8 @@ export interface RadiusServerCounters {
   duplicatesAnswered: number;
   /** Status-Server requests answered (RFC 5997). */
   statusServer: number;
+  /** Authenticated CoA/Disconnect-Requests with an undecodable attribute value, NAKed with 407. */
+  invalidValueNaks: number;
   /** Replies sent, by reply code name ("CoA-NAK"), retransmitted ones included. */
   replies: Record<string, number>;
   /** Datagrams dropped without an answer, by reason. */
@@ -152,7 +155,7 @@ const MAX_SOURCES = 4096;
 const PENDING: CacheEntry = Object.freeze({ state: "pending" });
 
 export class RadiusServer {
-  readonly counters: RadiusServerCounters = { received: 0, handled: 0, duplicatesAnswered: 0, statusServer: 0, replies: {}, dropped: {} };
+  readonly counters: RadiusServerCounters = { received: 0, handled: 0, duplicatesAnswered: 0, statusServer: 0, invalidValueNaks: 0, replies: {}, dropped: {} };
   /** Keyed by client address, port, Identifier and Request Authenticator; insertion order is expiry order. */
   private cache = new Map<string, CacheEntry>();
   private readonly clients: readonly RadiusClient[];
@@ -252,6 +255,7 @@ export class RadiusServer {
     try {
       packet = decodePacket(datagram, client.secret, { requireMessageAuthenticator: client.requireMessageAuthenticator });
     } catch (e) {
+      if (e instanceof RadiusDecodeError && e.authenticated && this.nakInvalidValue(e.authenticated, client, from)) return;
       // Never let a datagram take the listener down; anything but a decode error is a bug, counted apart.
       return this.drop(e instanceof RadiusDecodeError ? e.reason : "internal-error");
     }
@@ -433,6 +437,26 @@ export class RadiusServer {
       messageAuthenticator: code === Code.AccessAccept || (this.options.messageAuthenticatorInReplies ?? true),
     } as ResponseEncodeOptions<ResponseCode>);
     this.send(bytes, from);
+  }
+
+  /**
+   * RFC 5176 §3.6: an authenticated CoA- or Disconnect-Request with an attribute value that cannot
+   * be decoded (e.g. an ERX LI attribute of the wrong length, or whose salt-encrypted value does not
+   * decrypt to a valid one) is answered with a NAK, Error-Cause 407 Invalid-Attribute-Value, instead
+   * of being dropped, so the sender learns why. Nothing else is done; the answer is the same for a
+   * retransmission, so it is not cached. Other services drop such a request (counted by reason).
+   */
+  private nakInvalidValue(request: NonNullable<RadiusDecodeError["authenticated"]>, client: RadiusClient, from: RemoteInfo): boolean {
+    if (!(this.options.accepts as readonly number[]).includes(request.code)) return false;
+    const code = request.code === Code.CoaRequest ? Code.CoaNak : request.code === Code.DisconnectRequest ? Code.DisconnectNak : undefined;
+    if (code === undefined) return false;
+    this.counters.invalidValueNaks++;
+    const bytes = encodeResponse({ code, attributes: [attribute("Error-Cause", ERROR_CAUSE["Invalid-Attribute-Value"])] }, client.secret, {
+      request: request as RequestContext,
+      messageAuthenticator: this.options.messageAuthenticatorInReplies ?? true,
+    } as ResponseEncodeOptions<ResponseCode>);
+    this.send(bytes, from);
+    return true;
   }
 
   private expire(now: number): void {
