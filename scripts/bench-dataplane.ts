@@ -13,10 +13,12 @@
  * the receivers are compared by their own CPU time per packet (/proc/PID/stat utime + stime) and
  * the kernel's drop counters (PACKET_STATISTICS for iapd, tcpdump's "dropped by kernel").
  *
- *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--warmup 2] [--block-kib 256] [--retire-ms 4] [--json FILE] [--perf]
+ *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--warmup 8] [--block-kib 256] [--retire-ms 4] [--json FILE] [--perf] [--trace-gc]
  *
  * --warmup S: before each measured run, S seconds of the same traffic to iapd alone (tcpdump not yet
- * started), so that V8 has compiled iapd's hot code; its counts are subtracted (0: no warm-up).
+ * started), so that V8 has compiled iapd's hot code and its memory reducer has done the full
+ * collections it makes once after start-up (40-75 ms of CPU on this machine, seen with --trace-gc);
+ * the warm-up's counts are subtracted (0: no warm-up).
  *
  * --perf: records iapd with perf(1) while the generator runs (node --perf-basic-prof names the JIT
  * and WebAssembly code) and prints where its CPU time went: kernel or user, and the top symbols.
@@ -37,8 +39,10 @@ const { values } = parseArgs({
     /** iapd's egress: "raw" (the default mode) or "packet" (AF_PACKET to the next hop's MAC address). */
     egress: { type: "string", default: "raw" },
     perf: { type: "boolean", default: false },
+    /** Run iapd with --trace-gc and count its collections in the measured window. */
+    "trace-gc": { type: "boolean", default: false },
     /** Seconds of traffic to iapd alone before each measured run (0: none). */
-    warmup: { type: "string", default: "2" },
+    warmup: { type: "string", default: "8" },
     /** iapd's ring block size in KiB; the ring is 16 MiB whatever the block size. */
     "block-kib": { type: "string", default: "256" },
     /** iapd's block retire timeout (capture.retireTimeoutMs, default 4 ms: the latency floor at low rates). */
@@ -177,7 +181,7 @@ interface Namespaces {
 }
 
 async function run(lab: Lab, ns: Namespaces, generator: string, seconds: number): Promise<RunResult> {
-  const iapd = lab.spawn(ns.rx, "taskset", ["-c", "1", process.execPath, ...(values.perf ? ["--perf-basic-prof"] : []), "--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts"), "--receiver", "--egress", String(values.egress), "--block-kib", String(BLOCK_KIB), "--retire-ms", String(RETIRE_MS)], {
+  const iapd = lab.spawn(ns.rx, "taskset", ["-c", "1", process.execPath, ...(values.perf ? ["--perf-basic-prof"] : []), ...(values["trace-gc"] ? ["--trace-gc"] : []), "--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts"), "--receiver", "--egress", String(values.egress), "--block-kib", String(BLOCK_KIB), "--retire-ms", String(RETIRE_MS)], {
     stdio: ["pipe", "pipe", "pipe"],
     cwd: resolve(import.meta.dirname, ".."),
   });
@@ -198,6 +202,9 @@ async function run(lab: Lab, ns: Namespaces, generator: string, seconds: number)
   const tcpdumpExit = waitFor(tcpdump, "dropped by kernel", 60_000);
   await waitFor(tcpdump, "listening on");
   const before = { iapd: cpuTicks(iapd.pid!), tcpdump: cpuTicks(tcpdump.pid!) };
+  let gcLines = "";
+  const onGc = (d: Buffer) => (gcLines += d);
+  if (values["trace-gc"]) iapd.stdout!.on("data", onGc);
   const perfData = join(tmpdir(), `iapd-bench-dp-${process.pid}.perf`);
   const perf = values.perf ? spawn("perf", ["record", "-q", "-F", "2999", "-p", String(iapd.pid), "-o", perfData], { stdio: "ignore" }) : undefined;
   if (perf) await new Promise((r) => setTimeout(r, 300));
@@ -212,6 +219,13 @@ async function run(lab: Lab, ns: Namespaces, generator: string, seconds: number)
   }
   await new Promise((r) => setTimeout(r, 1500)); // both drain their rings (tcpdump's 1 s buffer timeout)
   const after = { iapd: cpuTicks(iapd.pid!), tcpdump: cpuTicks(tcpdump.pid!) };
+  if (values["trace-gc"]) {
+    iapd.stdout!.off("data", onGc);
+    const count = (kind: string) => gcLines.split("\n").filter((l) => l.includes(kind)).length;
+    const ms = (kind: string) => gcLines.split("\n").filter((l) => l.includes(kind)).reduce((sum, l) => sum + Number(/, ([\d.]+) \/ [\d.]+ ms/.exec(l)?.[1] ?? 0), 0);
+    console.log(`  iapd GC in the window: ${count("Scavenge")} scavenges (${ms("Scavenge").toFixed(1)} ms), ${count("Mark-Compact")} mark-compacts (${ms("Mark-Compact").toFixed(1)} ms)`);
+    console.log(gcLines.split("\n").filter((l) => l.includes("Mark-Compact")).slice(0, 5).join("\n"));
+  }
   process.kill(tcpdump.pid!, "SIGINT");
   const tcpdumpOut = await tcpdumpExit;
   const statsLine = waitFor(iapd, "}\n");
