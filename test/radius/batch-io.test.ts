@@ -111,6 +111,8 @@ test("recvmmsg/sendmmsg answer a queued burst exactly as node:dgram does, each r
   for (const [id, datagram] of batched.replies) assert.equal(datagram, plain.replies.get(id), `reply ${id}`);
   // Batching did happen: more than one datagram per recvmmsg call on average, and the replies went out by sendmmsg.
   assert.is(plain.counters.batch, undefined);
+  // Deno's node:dgram exposes no descriptor: there the server falls back to node:dgram (the same answers, above).
+  if ("Deno" in globalThis) return assert.is(batched.counters.batch, undefined);
   const b = batched.counters.batch!;
   assert.ok(b, "batch I/O is available on Node for an IPv4 socket");
   assert.ok(b.receiveCalls > 0 && b.received > b.receiveCalls, JSON.stringify(b));
