@@ -20,7 +20,20 @@
  * and the oldest is dropped beyond `max`. An expired, used, foreign or unknown cursor gets 410: start
  * the listing again. A restart of iapd ends every listing.
  */
-import { randomBytes } from "node:crypto";
+import { randomFillSync } from "node:crypto";
+
+/** Random bytes for cursor tokens, 16 per token, refilled from the CSPRNG 256 tokens at a time. */
+const pool = Buffer.alloc(16 * 256);
+let used = pool.length;
+
+function token(): string {
+  if (used === pool.length) {
+    randomFillSync(pool);
+    used = 0;
+  }
+  used += 16;
+  return pool.toString("base64url", used - 16, used);
+}
 
 interface Parked {
   owner: string;
@@ -55,9 +68,9 @@ export class Cursors {
       if (p.expiresAt > now && this.parked.size < this.max) break;
       this.parked.delete(token);
     }
-    const token = randomBytes(16).toString("base64url");
-    this.parked.set(token, { owner, filters, iterator, expiresAt: now + this.ttlMs });
-    return token;
+    const t = token();
+    this.parked.set(t, { owner, filters, iterator, expiresAt: now + this.ttlMs });
+    return t;
   }
 
   /**
