@@ -285,6 +285,13 @@ interface Generation {
 
 const RECORD_HEADER = 16;
 const TARGET_COUNTERS_SIZE = 32;
+/** The global drop counters (output_full, oversize, too_many_copies): indexes 32..34. */
+const DROPS_FIRST = 32;
+const DROPS_END = 35;
+/** The slots of a batch's outer packets. */
+const packetSlots = (result: { packets: readonly { slot: number }[] }, visit: (slot: number) => void): void => {
+  for (const p of result.packets) visit(p.slot);
+};
 // struct tpacket_block_desc: num_pkts at 12, offset_to_first_pkt at 16; 48-byte block and packet headers.
 const TP_BLOCK_PACKETS = 12;
 const TP_BLOCK_FIRST = 16;
@@ -325,6 +332,12 @@ export class FilterSwitch implements Filter {
   /** Counters before the running batch, to restore if the active filter fails in it. */
   readonly #savedGlobal = new Uint8Array(COUNTER_COUNT * 8);
   #savedTargets = new Uint8Array(0);
+  /**
+   * The filter whose per-target counters #savedTargets holds, as of the end of its last batch: kept
+   * in step slot by slot after each batch (the slots of its outer packets), so that a batch does not
+   * copy the whole per-target region (32 bytes x every slot in use) first. Undefined: copy it whole.
+   */
+  #savedFor: WasmFilter | undefined;
 
   private constructor(first: Generation, options: FilterSwitchOptions) {
     this.#active = first;
@@ -449,6 +462,7 @@ export class FilterSwitch implements Filter {
 
   addTarget(target: Target): void {
     this.#active.filter.addTarget(target);
+    this.#savedFor = undefined;
     this.#targets.set(target.slot, target);
     if (target.slot > this.#highSlot) this.#highSlot = target.slot;
     this.#sync((f) => f.addTarget(target));
@@ -456,12 +470,14 @@ export class FilterSwitch implements Filter {
 
   removeTarget(slot: number): void {
     this.#active.filter.removeTarget(slot);
+    this.#savedFor = undefined;
     this.#targets.delete(slot);
     this.#sync((f) => f.removeTarget(slot));
   }
 
   clearTargets(): void {
     this.#active.filter.clearTargets();
+    this.#savedFor = undefined;
     this.#targets.clear();
     this.#sync((f) => f.clearTargets());
   }
@@ -506,7 +522,7 @@ export class FilterSwitch implements Filter {
       if (result.consumed > records.length) throw new Error(`consumed ${result.consumed} bytes of a ${records.length}-byte batch`);
       if (result.consumed === 0 && countRecords(records).frames > 0) throw new Error("consumed no input although a whole record was there");
       return result;
-    }, () => countRecords(records).frames, () => ({ consumed: countRecords(records).bytes, frames: 0, packets: [] }));
+    }, () => countRecords(records).frames, () => ({ consumed: countRecords(records).bytes, frames: 0, packets: [] }), packetSlots);
   }
 
   /**
@@ -526,6 +542,7 @@ export class FilterSwitch implements Filter {
       },
       () => new DataView(block.buffer, block.byteOffset, block.byteLength).getUint32(TP_BLOCK_PACKETS, true),
       () => ({ next: 0, frames: 0, packets: [] }),
+      packetSlots,
     );
   }
 
@@ -545,6 +562,11 @@ export class FilterSwitch implements Filter {
       },
       () => new DataView(block.buffer, block.byteOffset, block.byteLength).getUint32(TP_BLOCK_PACKETS, true),
       () => ({ next: 0, frames: 0, packets: [] }),
+      (result, visit) => {
+        if (!("output" in result)) return packetSlots(result, visit);
+        const { view, descriptors, count } = result.output;
+        for (let i = 0; i < count; i++) visit(view.getUint32(descriptors + i * 32 + 8, true));
+      },
     );
   }
 
@@ -603,15 +625,17 @@ export class FilterSwitch implements Filter {
    * before the batch) and runs the batch again there. With no previous filter, or if it fails too,
    * the batch's frames are counted lost and `lost()` is returned.
    */
-  #run<R>(input: Uint8Array, call: (filter: WasmFilter) => R, frames: () => number, lost: () => R): R {
+  #run<R>(input: Uint8Array, call: (filter: WasmFilter) => R, frames: () => number, lost: () => R, slots?: (result: R, visit: (slot: number) => void) => void): R {
     if (input.byteLength > this.#active.filter.inCapacity) {
       throw new RangeError(`${input.byteLength} bytes of input exceed the filter's input capacity of ${this.#active.filter.inCapacity} bytes`);
     }
     const failed = this.#active;
-    if (this.#previous) this.#save(failed.filter);
+    const saving = this.#previous !== undefined;
+    if (saving) this.#save(failed.filter);
     const started = this.#now();
     try {
       const result = call(failed.filter);
+      if (saving) this.#track(failed.filter, result, slots);
       const took = this.#now() - started;
       if (this.#previous && took > this.#timeoutMs) {
         this.#fallBack("timeout");
@@ -628,6 +652,7 @@ export class FilterSwitch implements Filter {
       const regions = previous.filter.counterRegions();
       regions.global.set(this.#savedGlobal);
       regions.targets.set(this.#savedTargets);
+      this.#savedFor = undefined;
       this.#active = previous;
       this.#previous = undefined;
       this.stats.rollbacks++;
@@ -649,8 +674,44 @@ export class FilterSwitch implements Filter {
     const regions = filter.counterRegions();
     this.#savedGlobal.set(regions.global);
     const bytes = (this.#highSlot + 1) * TARGET_COUNTERS_SIZE;
+    if (this.#savedFor === filter && this.#savedTargets.length === bytes) return;
     if (this.#savedTargets.length !== bytes) this.#savedTargets = new Uint8Array(bytes);
     this.#savedTargets.set(regions.targets.subarray(0, bytes));
+    this.#savedFor = filter;
+  }
+
+  /**
+   * After a batch that `filter` finished: its per-target counters changed only for the slots of its
+   * outer packets (docs/filter-abi.md: per-target packets and bytes count copies, and a copy is an
+   * output), unless it dropped copies (a drop has no output): then the next batch copies them whole.
+   */
+  #track<R>(filter: WasmFilter, result: R, slots: ((result: R, visit: (slot: number) => void) => void) | undefined): void {
+    if (this.#savedFor !== filter) return;
+    const regions = filter.counterRegions();
+    const global = regions.global;
+    let dropped = !slots;
+    for (let i = DROPS_FIRST * 8; i < DROPS_END * 8 && !dropped; i++) dropped = global[i] !== this.#savedGlobal[i];
+    if (dropped) {
+      this.#savedFor = undefined;
+      return;
+    }
+    const saved = this.#savedTargets;
+    const targets = regions.targets;
+    if (targets.byteOffset % 4 === 0) {
+      // Eight 32-bit words per slot.
+      const from = new Uint32Array(targets.buffer, targets.byteOffset, saved.length >> 2);
+      const to = new Uint32Array(saved.buffer, saved.byteOffset, saved.length >> 2);
+      slots!(result, (slot) => {
+        const at = slot * 8;
+        if (at + 8 > to.length) return;
+        for (let i = at; i < at + 8; i++) to[i] = from[i];
+      });
+      return;
+    }
+    slots!(result, (slot) => {
+      const at = slot * TARGET_COUNTERS_SIZE;
+      if (at + TARGET_COUNTERS_SIZE <= saved.length) saved.set(targets.subarray(at, at + TARGET_COUNTERS_SIZE), at);
+    });
   }
 
   #lose<R>(filter: FilterModuleInfo, frames: number, message: string, lost: () => R): R {

@@ -12,6 +12,10 @@
  *   packets      copy + walk + one MirroredPacket per outer packet + SocketEgress.send
  *   descriptors  copy + walk + SocketEgress.sendOutput straight from the output descriptors
  *   af_packet    the same with the AF_PACKET egress (egress.mode packet) to the same next hop
+ *   swapped      descriptors, on a FilterSwitch that hot-swapped to the built-in filter (so it keeps
+ *                the counters before each batch, for a rollback after a trap)
+ *   swapped_65536  the same with one more target in slot 65,535 (a table of 65,536 slots in use:
+ *                before the change a swapped switch copied all of their counters, 2 MiB, per block)
  *
  *   node --import tsx scripts/bench/dataplane-pipeline.ts [--rounds 15] [--blocks 40] [--block-kib 1024]   # root: creates namespaces
  */
@@ -34,7 +38,7 @@ const HOSTS = 40960;
 const TARGET_EVERY = 20;
 const BLOCK_SIZE = Number(values["block-kib"]) * 1024;
 const FRAMES = Math.floor((BLOCK_SIZE - 48) / 144);
-const VARIANTS = ["copy", "walk", "packets", "descriptors", "af_packet"] as const;
+const VARIANTS = ["copy", "walk", "packets", "descriptors", "af_packet", "swapped", "swapped_65536"] as const;
 
 async function child(): Promise<void> {
   const { assetBytes } = await import("../../runtime/assets/assets.ts");
@@ -50,6 +54,20 @@ async function child(): Promise<void> {
   for (let slot = 0; slot < HOSTS / TARGET_EVERY; slot++) {
     filter.addTarget({ slot, family: 4, address: host(slot * TARGET_EVERY), prefixLength: 32, interceptId: slot + 1, sessionId: slot, mediationAddress: 0xc6336402, mediationPort: 30030, sourceAddress: 0, tunnel: 0, dscp: 255 });
   }
+  // The same table on a switch that started on jmirror-l2 and swapped to the built-in filter.
+  const swapped = await FilterSwitch.create(await checkFilter(assetBytes("build/filters/jmirror-l2.wasm"), { timeoutMs: 0 }), { maxTargets: 4096, inCapacity: BLOCK_SIZE, outCapacity: 4 << 20 });
+  swapped.configure({ linkType: 1, sourceAddress: 0xc6336401, mtu: 1500, dscp: 255 });
+  for (let slot = 0; slot < HOSTS / TARGET_EVERY; slot++) {
+    swapped.addTarget({ slot, family: 4, address: host(slot * TARGET_EVERY), prefixLength: 32, interceptId: slot + 1, sessionId: slot, mediationAddress: 0xc6336402, mediationPort: 30030, sourceAddress: 0, tunnel: 0, dscp: 255 });
+  }
+  await swapped.activate(checked);
+  const big = await FilterSwitch.create(await checkFilter(assetBytes("build/filters/jmirror-l2.wasm"), { timeoutMs: 0 }), { maxTargets: 65536, inCapacity: BLOCK_SIZE, outCapacity: 4 << 20 });
+  big.configure({ linkType: 1, sourceAddress: 0xc6336401, mtu: 1500, dscp: 255 });
+  for (let slot = 0; slot < HOSTS / TARGET_EVERY; slot++) {
+    big.addTarget({ slot, family: 4, address: host(slot * TARGET_EVERY), prefixLength: 32, interceptId: slot + 1, sessionId: slot, mediationAddress: 0xc6336402, mediationPort: 30030, sourceAddress: 0, tunnel: 0, dscp: 255 });
+  }
+  big.addTarget({ slot: 65535, family: 4, address: Uint8Array.of(192, 0, 2, 99), prefixLength: 32, interceptId: 99999, sessionId: 1, mediationAddress: 0xc6336402, mediationPort: 30030, sourceAddress: 0, tunnel: 0, dscp: 255 });
+  await big.activate(checked);
   // The generator's frames: 60 bytes (UDP, 18 bytes of payload), source address cycling over the hosts.
   const frames = Array.from({ length: FRAMES }, (_, i) => frame(1, ipv4Packet({ source: host(i % HOSTS), destination: Uint8Array.of(203, 0, 113, 1), protocol: 17, payload: new Uint8Array(26) })));
   const block = tpacket3Block(frames.map((f) => ({ bytes: f.bytes.subarray(0, 60) })), BLOCK_SIZE);
@@ -86,6 +104,28 @@ async function child(): Promise<void> {
       let from = 0;
       do {
         const result = filter.processTpacket3Output(input.subarray(0, used), from);
+        if ("output" in result) egress.sendOutput!(result.output);
+        else egress.send(result.packets);
+        from = result.next;
+      } while (from !== 0);
+    },
+    swapped() {
+      const input = swapped.inputBuffer();
+      input.set(block.subarray(0, used));
+      let from = 0;
+      do {
+        const result = swapped.processTpacket3Output(input.subarray(0, used), from);
+        if ("output" in result) egress.sendOutput!(result.output);
+        else egress.send(result.packets);
+        from = result.next;
+      } while (from !== 0);
+    },
+    swapped_65536() {
+      const input = big.inputBuffer();
+      input.set(block.subarray(0, used));
+      let from = 0;
+      do {
+        const result = big.processTpacket3Output(input.subarray(0, used), from);
         if ("output" in result) egress.sendOutput!(result.output);
         else egress.send(result.packets);
         from = result.next;
@@ -139,8 +179,8 @@ async function main(): Promise<void> {
     const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
     const m = Object.fromEntries(Object.entries(r.perFrame).map(([k, xs]) => [k, median(xs)]));
     console.log(`pipeline, ${FRAMES} frames per block, ${(100 * r.mirroredShare).toFixed(1)} % mirrored, median of ${values.rounds} rounds of ${values.blocks} blocks (CPU ns per frame):`);
-    for (const v of VARIANTS) console.log(`  ${v.padEnd(12)} ${m[v].toFixed(1)} ns  (min ${Math.min(...r.perFrame[v]).toFixed(1)}, max ${Math.max(...r.perFrame[v]).toFixed(1)})`);
-    console.log(`  walk - copy: ${(m.walk - m.copy).toFixed(1)} ns; packets - walk: ${(m.packets - m.walk).toFixed(1)} ns; descriptors - walk: ${(m.descriptors - m.walk).toFixed(1)} ns; descriptors / packets: ${(m.descriptors / m.packets).toFixed(2)}x; af_packet - walk: ${(m.af_packet - m.walk).toFixed(1)} ns`);
+    for (const v of VARIANTS) console.log(`  ${v.padEnd(14)} ${m[v].toFixed(1)} ns  (min ${Math.min(...r.perFrame[v]).toFixed(1)}, max ${Math.max(...r.perFrame[v]).toFixed(1)})`);
+    console.log(`  walk - copy: ${(m.walk - m.copy).toFixed(1)} ns; packets - walk: ${(m.packets - m.walk).toFixed(1)} ns; descriptors - walk: ${(m.descriptors - m.walk).toFixed(1)} ns; descriptors / packets: ${(m.descriptors / m.packets).toFixed(2)}x; af_packet - walk: ${(m.af_packet - m.walk).toFixed(1)} ns; swapped / descriptors: ${(m.swapped / m.descriptors).toFixed(2)}x`);
     console.log(`  egress: ${r.sent} sent, dropped ${JSON.stringify(r.dropped)}`);
   } finally {
     lab.close();

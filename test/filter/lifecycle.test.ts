@@ -219,7 +219,8 @@ async function demoReplay(filter: FilterSwitch, output: string, onBatch?: (batch
 }
 
 const reference = join(dir, "reference.pcap");
-const referenceSummary = await demoReplay(await FilterSwitch.create(builtin, SMALL), reference);
+const referenceSwitch = await FilterSwitch.create(builtin, SMALL);
+const referenceSummary = await demoReplay(referenceSwitch, reference);
 
 test("swaps in the middle of a replay lose and duplicate nothing: output identical to a run without swaps", async () => {
   const sw = await FilterSwitch.create(builtin, SMALL);
@@ -252,6 +253,12 @@ test("a trap on traffic: the previous filter takes over and processes the batch 
   assert.match(rolled.message ?? "", /trapper 0\.1\.0 failed on a batch: unreachable/);
   assert.is(summary.frames, 2000);
   assert.ok(readFileSync(out).equals(readFileSync(reference)), "mirrored output differs from the run without a trap");
+  // The counters restored after the trap (kept in step slot by slot over the trapper's earlier
+  // batches, not copied whole before each) are those of the run without a trap.
+  assert.equal(sw.counters(), referenceSwitch.counters());
+  const slots = Array.from({ length: 64 }, (_, slot) => slot);
+  assert.ok(slots.some((slot) => referenceSwitch.targetCounters(slot).packets > 0n), "some target counted copies");
+  assert.equal(slots.map((slot) => sw.targetCounters(slot)), slots.map((slot) => referenceSwitch.targetCounters(slot)));
 });
 
 test("a trap with no previous filter: the batch is counted lost, frames still accounted for", async () => {
