@@ -13,13 +13,15 @@
  *   node --max-old-space-size=8192 --import tsx scripts/bench-state.ts [--seconds 3] [--writers 1,16,64,256]
  *        [--sessions 1000000] [--mirrors 20000] [--journal 100000] [--dir DIR] [--runs 3]
  *   node --import tsx scripts/bench-state.ts --recover DIR    one in-process recovery of DIR
- *   node --import tsx scripts/bench-state.ts --ready DIR      only part 3, on DIR (a directory part 2 built)
+ *   node --import tsx scripts/bench-state.ts --ready DIR [--root CHECKOUT]
+ *        only part 3, on DIR (a directory part 2 built), with the launchers of CHECKOUT (default this
+ *        one; another checkout, e.g. a `git worktree` of an older commit, for a before/after)
  *   node --import tsx scripts/bench-state.ts --rewrite-snapshot DIR
  *        rewrites DIR's newest snapshot in the current format, same generation and content (an
  *        older iapd's directory compared with this one on the same state)
  */
 import { spawn, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -40,6 +42,7 @@ const { values: o } = parseArgs({
     recover: { type: "string" },
     ready: { type: "string" },
     "rewrite-snapshot": { type: "string" },
+    root: { type: "string" },
     runs: { type: "string", default: "3" },
   },
 });
@@ -166,7 +169,7 @@ console.log(`state directories under ${base}\n`);
  * set high so that start-up takes none either. Launchers and V8 options alternate run by run.
  */
 async function timeToReady(directory: string): Promise<void> {
-  const root = resolve(import.meta.dirname, "..");
+  const root = resolve(o.root ?? resolve(import.meta.dirname, ".."));
   const work = mkdtempSync(join(tmpdir(), "iapd-bench-ready-"));
   const config = join(work, "iapd.yaml");
   writeFileSync(
@@ -181,9 +184,12 @@ async function timeToReady(directory: string): Promise<void> {
       `state: { directory: ${directory}, snapshotEveryRecords: 100000000 }`,
     ].join("\n"),
   );
-  // The bundle the single binary is made of (scripts/build-binary.ts), next to node_modules for koffi.
-  const bundleDir = join(root, "node_modules", ".cache", "iapd-bench-state");
-  mkdirSync(bundleDir, { recursive: true });
+  // The bundle the single binary is made of (scripts/build-binary.ts), below the checkout so that
+  // koffi is found from it (in the checkout itself when node_modules is a symlink: node runs the
+  // main script by its real path, and the bundle finds its assets relative to it).
+  const parent = lstatSync(join(root, "node_modules")).isSymbolicLink() ? root : join(root, "node_modules", ".cache");
+  mkdirSync(parent, { recursive: true });
+  const bundleDir = mkdtempSync(join(parent, "iapd-bench-state-"));
   const bundle = join(bundleDir, "iapd.cjs");
   await build({
     entryPoints: [join(root, "runtime/cli/main.ts")],
@@ -205,7 +211,7 @@ async function timeToReady(directory: string): Promise<void> {
     { name: "--max-semi-space-size=64", env: { NODE_OPTIONS: "--max-semi-space-size=64" } },
   ];
   const tick = 100; // USER_HZ
-  console.log(`\ntime to ready: iapd run on ${directory}, ${o.runs} run(s) each, alternating`);
+  console.log(`\ntime to ready: iapd run of ${root} on ${directory}, ${o.runs} run(s) each, alternating`);
   console.log("| launcher | V8 options | run | spawn to ready, wall | recovery (its log) | CPU until ready |\n|---|---|---:|---:|---:|---:|");
   const rows: string[] = [];
   for (let run = 1; run <= Number(o.runs); run++) {
@@ -234,4 +240,5 @@ async function timeToReady(directory: string): Promise<void> {
     }
   }
   rmSync(work, { recursive: true, force: true });
+  rmSync(bundleDir, { recursive: true, force: true });
 }
