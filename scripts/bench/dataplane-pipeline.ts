@@ -30,6 +30,8 @@ const { values } = parseArgs({
     blocks: { type: "string", default: "40" },
     /** Block size in KiB (frames per block follow: 144 bytes of ring per 60-byte frame). */
     "block-kib": { type: "string", default: "1024" },
+    /** Target slots of the filters (the daemon's default is 262,144; the hash tables are sized by it). */
+    "max-targets": { type: "string", default: "4096" },
     child: { type: "boolean", default: false },
   },
 });
@@ -49,7 +51,7 @@ async function child(): Promise<void> {
   const { frame, ipv4Packet } = await import("../../test/helpers/frames.ts");
   const host = (h: number) => Uint8Array.of(100, 64 + (h >> 16), (h >> 8) & 255, h & 255);
   const checked = await checkFilter(assetBytes("build/filters/jmirror.wasm"), { timeoutMs: 0 });
-  const filter = await FilterSwitch.create(checked, { maxTargets: 4096, inCapacity: BLOCK_SIZE, outCapacity: 4 << 20 });
+  const filter = await FilterSwitch.create(checked, { maxTargets: Number(values["max-targets"]), inCapacity: BLOCK_SIZE, outCapacity: 4 << 20 });
   filter.configure({ linkType: 1, sourceAddress: 0xc6336401, mtu: 1500, dscp: 255 });
   for (let slot = 0; slot < HOSTS / TARGET_EVERY; slot++) {
     filter.addTarget({ slot, family: 4, address: host(slot * TARGET_EVERY), prefixLength: 32, interceptId: slot + 1, sessionId: slot, mediationAddress: 0xc6336402, mediationPort: 30030, sourceAddress: 0, tunnel: 0, dscp: 255 });
@@ -170,7 +172,7 @@ async function main(): Promise<void> {
     lab.veth([ns, "iapddp-d0", "198.51.100.1/24"], [md, "iapddp-d1", "198.51.100.2/24"]);
     // As in bench-dataplane.ts: copies go out to a MAC address nobody has, dropped on arrival.
     lab.run(ns, "ip", "neigh", "replace", "198.51.100.2", "lladdr", "02:00:5e:00:53:99", "dev", "iapddp-d0", "nud", "permanent");
-    const out = execFileSync("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", resolve(import.meta.dirname, "dataplane-pipeline.ts"), "--child", "--rounds", String(values.rounds), "--blocks", String(values.blocks), "--block-kib", String(values["block-kib"])], {
+    const out = execFileSync("ip", ["netns", "exec", ns, process.execPath, "--import", "tsx", resolve(import.meta.dirname, "dataplane-pipeline.ts"), "--child", "--rounds", String(values.rounds), "--blocks", String(values.blocks), "--block-kib", String(values["block-kib"]), "--max-targets", String(values["max-targets"])], {
       cwd: resolve(import.meta.dirname, "..", ".."),
       encoding: "utf8",
       timeout: 600_000,
