@@ -6,6 +6,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { CaptureRing } from "../capture/ring.ts";
+import { libc } from "../ffi/libc.ts";
 import { FilterSwitch } from "../filter/lifecycle.ts";
 import { COUNTER_COUNT } from "../filter/types.ts";
 import { openEgress } from "../egress/open.ts";
@@ -216,13 +217,15 @@ function drain(): boolean {
 const watch = setup.heartbeat ? new WorkerWatch(setup.heartbeat) : undefined;
 
 /**
- * On Deno, a loop that reschedules itself with setImmediate and blocks in poll(2) gets its port
- * messages (target changes) only every 20-40 ms (measured; Node delivers them at the next turn).
- * There, a turn that waited, and a busy stretch every DENO_YIELD_MS, continues through a timer.
+ * On Deno, a loop that reschedules itself with setImmediate gets its port messages (target changes)
+ * only every 20-40 ms once its turns block in poll(2) (scripts/bench/worker-yield.mjs; Node delivers
+ * them at the next turn). There the loop continues through a timer (about 1 ms) after a turn that
+ * waited, and after a busy turn only while the data plane's eventfd has said that messages wait.
  */
 const ON_DENO = "Deno" in globalThis;
-const DENO_YIELD_MS = 5;
-let yieldedAt = 0;
+const wakeCount = new Uint8Array(8);
+/** The eventfd was written since the last message was handled (Deno only). */
+let messagesDue = false;
 
 function loop(): void {
   if (!running) return;
@@ -236,8 +239,7 @@ function loop(): void {
     post({ type: "failed", message: (e as Error).message, name: (e as Error).name });
     return;
   }
-  if (ON_DENO && (waited || performance.now() - yieldedAt >= DENO_YIELD_MS)) {
-    yieldedAt = performance.now();
+  if (ON_DENO && (waited || messagesDue || (messagesDue = libc().read(setup.wakeFd ?? -1, wakeCount) > 0))) {
     setTimeout(loop, 0);
   } else {
     setImmediate(loop);
@@ -245,6 +247,7 @@ function loop(): void {
 }
 
 port.on("message", async (message: ToWorker) => {
+  messagesDue = false;
   if (message.type === "apply") {
     apply(message.changes);
     post({ type: "applied", id: message.id });
