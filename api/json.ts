@@ -15,13 +15,17 @@ export class JsonBytes {
   private buf: Buffer;
   private pos = 0;
 
-  constructor(initialSize = 64 * 1024) {
+  constructor(private initialSize = 64 * 1024) {
     this.buf = Buffer.allocUnsafe(initialSize);
   }
 
-  /** Starts a new document (drops whatever was written). */
+  /**
+   * Starts a new document (drops whatever was written). A scratch buffer that one large document
+   * grew beyond 1 MiB (a page of 1,000 long, escaped values) goes back to its initial size.
+   */
   reset(): this {
     this.pos = 0;
+    if (this.buf.length > 1 << 20) this.buf = Buffer.allocUnsafe(this.initialSize);
     return this;
   }
 

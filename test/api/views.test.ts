@@ -53,6 +53,18 @@ test("JsonBytes writes strings exactly as JSON.stringify", () => {
   });
   w.raw("]");
   assert.is(w.finish().toString("utf8"), JSON.stringify(values));
+  // A document beyond the 1 MiB the scratch buffer keeps, then a small one: both whole.
+  const big = Array.from({ length: 300 }, (_, i) => `${"\u0001é".repeat(1000)}${i}`);
+  w.reset();
+  w.raw("[");
+  big.forEach((v, i) => {
+    if (i > 0) w.byte(44);
+    w.string(v);
+  });
+  w.raw("]");
+  assert.is(w.finish().toString("utf8"), JSON.stringify(big));
+  w.reset().string("after");
+  assert.is(w.text(), '"after"');
 });
 
 test("writeSession writes what JSON.stringify(sessionView) writes, with and without LI fields", () => {
