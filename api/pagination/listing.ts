@@ -27,6 +27,8 @@ export const pageParams = {
 };
 
 export interface PageRequest<T> {
+  /** Which listing ("sessions", "mirrors"...): a cursor only continues the listing that opened it. */
+  name: string;
   cursors: Cursors;
   principal: Principal;
   /** The listing's filters; a cursor only continues a listing with the same ones. */
@@ -43,6 +45,19 @@ export interface ListingRequest<T, V> extends PageRequest<T> {
   view: (item: T) => V;
 }
 
+/**
+ * What a cursor is bound to besides its owner: the listing and its filters (names in the order the
+ * route gives them, values JSON-quoted so that no value can pass for another pair).
+ */
+function filtersKey(name: string, filters: Record<string, string | undefined>): string {
+  let key = name;
+  for (const f in filters) {
+    const v = filters[f];
+    if (v !== undefined) key += `;${f}=${JSON.stringify(v)}`;
+  }
+  return key;
+}
+
 export function listing<T, V>(r: ListingRequest<T, V>): { items: V[]; next: string | null } {
   const page = pageOf(r);
   return { items: page.items.map(r.view), next: page.next };
@@ -50,7 +65,7 @@ export function listing<T, V>(r: ListingRequest<T, V>): { items: V[]; next: stri
 
 /** The items of a page, as the store holds them, and the cursor of the next page (null at the end). */
 export function pageOf<T>(r: PageRequest<T>): { items: T[]; next: string | null } {
-  const filters = JSON.stringify(Object.entries(r.filters).filter(([, v]) => v !== undefined).sort());
+  const filters = filtersKey(r.name, r.filters);
   let iterator: Iterator<T>;
   if (r.cursor === undefined) iterator = r.open();
   else {

@@ -12,8 +12,16 @@ import { problems, security } from "./problems.ts";
 export class RequestCounts {
   private counts = new Map<string, number>();
 
+  /** The label set of each (method, route, status) seen, so that a request builds no string. */
+  private keys = new Map<string, Map<string, Map<number, string>>>();
+
   add(method: string, route: string, status: number): void {
-    const key = `method="${method}",route="${route.replace(/["\\\n]/g, "_")}",code="${status}"`;
+    let byRoute = this.keys.get(method);
+    if (!byRoute) this.keys.set(method, (byRoute = new Map()));
+    let byStatus = byRoute.get(route);
+    if (!byStatus) byRoute.set(route, (byStatus = new Map()));
+    let key = byStatus.get(status);
+    if (key === undefined) byStatus.set(status, (key = `method="${method}",route="${route.replace(/["\\\n]/g, "_")}",code="${status}"`));
     this.counts.set(key, (this.counts.get(key) ?? 0) + 1);
   }
 

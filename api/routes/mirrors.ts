@@ -50,6 +50,7 @@ export function mirrorRoutes(deps: ApiDeps, cursors: Cursors) {
       const page = listing({
         cursors,
         principal: c.get("principal"),
+        name: "mirrors",
         filters: { interceptId: q.interceptId, session: q.session },
         limit: q.limit,
         cursor: q.cursor,

@@ -78,6 +78,7 @@ export function sessionRoutes(deps: ApiDeps, cursors: Cursors) {
       const page = pageOf({
         cursors,
         principal,
+        name: "sessions",
         filters: { user: q.user, address: q.address, nas: q.nas, mirrored: q.mirrored },
         limit: q.limit,
         cursor: q.cursor,
@@ -163,7 +164,13 @@ function matcher(q: ListQuery): (s: SubscriberSession) => boolean {
   if (q.user !== undefined) tests.push((s) => s.userName === q.user);
   if (q.nas !== undefined) tests.push((s) => s.nas === q.nas || s.nasIpAddress === q.nas || s.nasIdentifier === q.nas);
   if (q.address !== undefined) tests.push(addressTest(q.address));
-  return (s) => tests.every((t) => t(s));
+  // A plain loop: `tests.every((t) => t(s))` made a closure for every session a page examined.
+  if (tests.length === 0) return () => true;
+  if (tests.length === 1) return tests[0];
+  return (s) => {
+    for (let i = 0; i < tests.length; i++) if (!tests[i](s)) return false;
+    return true;
+  };
 }
 
 function addressTest(text: string): (s: SubscriberSession) => boolean {

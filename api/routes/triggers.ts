@@ -96,6 +96,7 @@ export function triggerRoutes(deps: ApiDeps, cursors: Cursors) {
       const page = listing({
         cursors,
         principal: c.get("principal"),
+        name: "triggers",
         filters: {},
         limit: q.limit,
         cursor: q.cursor,

@@ -325,6 +325,12 @@ export function apiSuite(name: string, start: () => Promise<Target>) {
     assert.equal(bob.body.mirrors, created.body.applied);
     assert.equal((await get(`/v1/mirrors/${created.body.applied[0]}`)).body.origin, { kind: "trigger", triggerId: id });
     assert.is((await get("/v1/triggers")).body.items.length, 2);
+    // A cursor continues only the listing that opened it, even with the same (no) filters.
+    const triggerCursor = (await get("/v1/triggers?limit=1")).body.next as string;
+    assert.type(triggerCursor, "string");
+    isProblem(await get(`/v1/sessions?cursor=${triggerCursor}`), 400, "query.cursor");
+    isProblem(await get(`/v1/mirrors?cursor=${triggerCursor}`), 400, "query.cursor");
+    assert.is((await get(`/v1/triggers?limit=1&cursor=${triggerCursor}`)).body.items.length, 1);
     assert.is((await get(`/v1/triggers/${id}`)).body.dscp, 46);
     const del = await req("DELETE", `/v1/triggers/${id}`, "li-admin");
     assert.equal(del.body.ended, created.body.applied);
