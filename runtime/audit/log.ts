@@ -3,8 +3,14 @@
  * triggers), each record carrying the hash of the one before it. Editing, removing or reordering a
  * record breaks the chain at that line; `verifyAuditLog` names the first broken line.
  *
- * Each record is written and fsync'd before `record` returns, so a caller that answers a request
- * after `record` never acknowledges an action the log could lose in a crash.
+ * Two ways to add a record, both durable before the caller answers:
+ * - `record` writes the record (and any appended before it) and fsyncs before it returns: for a
+ *   caller that answers right after it (an API read of LI data).
+ * - `append` only buffers the record, in chain order, and `sync` makes everything appended so far
+ *   durable: the records of one event-loop turn are written together with one fdatasync, shared by
+ *   every caller of that turn (group commit, like the journal's, runtime/state/journal.ts). The
+ *   RADIUS replies and API answers wait for it through the daemon's commit (`commitWith`).
+ * Either way the hash chain is the same: a record's hash is fixed when it is added.
  *
  * ```ts
  * const audit = AuditLog.open("var/audit.log", () => Date.now());
@@ -15,7 +21,7 @@
  * compare the last hash (`verifyAuditLog(...).head`) with a copy kept elsewhere to detect truncation.
  */
 import { createHash } from "node:crypto";
-import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fdatasync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
 import { basename, dirname } from "node:path";
 
 /** What happened; `detail` carries action-specific values (intercept ID, reason...). */
@@ -48,16 +54,59 @@ export class AuditError extends Error {
 
 /** Something that records LI actions: the API, the RADIUS layer and triggers all take one. */
 export interface AuditSink {
+  /** Adds a record, durable when this returns. */
   record(entry: AuditEntry): AuditRecord;
+  /**
+   * Adds a record, durable once the caller's commit resolves (group commit): for records made
+   * inside a request that waits for the commit before it answers (RADIUS, API mutations).
+   * Optional: a sink without it gets `record`.
+   */
+  append?(entry: AuditEntry): AuditRecord;
+}
+
+const RESOLVED: Promise<void> = Promise.resolve();
+/** fdatasyncs in flight at once (each covering every write before it). */
+const MAX_SYNCS = 2;
+
+/** A promise with its settle functions: what every `sync` of one group commit shares. */
+interface Waiters {
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+function waiters(): Waiters {
+  let resolve!: () => void;
+  let reject!: (e: Error) => void;
+  const promise = new Promise<void>((done, fail) => ((resolve = done), (reject = fail)));
+  // A group nobody awaits any more must not become an unhandled rejection.
+  promise.catch(() => {});
+  return { promise, resolve, reject };
 }
 
 export class AuditLog implements AuditSink {
+  /** Lines appended and not yet written. */
+  private pending: string[] = [];
+  /** Records added (seq of the last one), written to the file, and fdatasync'd. */
+  private written: number;
+  private durable: number;
+  /** The `sync` callers that the next flush makes durable; undefined: nobody waits. */
+  private next: Waiters | undefined;
+  private pumping = false;
+  private syncsInFlight = 0;
+  private failure: Error | undefined;
+  private closing = false;
+  /** The last `commitWith` result, shared by the callers of one group commit. */
+  private joined: { first: Promise<void>; audit: Promise<void>; both: Promise<void> } | undefined;
+
   private constructor(
     private fd: number,
     private seq: number,
     private prevHash: string,
     private clock: () => number,
-  ) {}
+  ) {
+    this.written = this.durable = seq;
+  }
 
   /**
    * Opens (creating with mode 0600) a log and continues its chain. Refuses a log whose chain is
@@ -108,8 +157,29 @@ export class AuditLog implements AuditSink {
     return new AuditLog(fd, check.records, check.head, clock);
   }
 
-  /** Appends one record and fsyncs it; throws if the disk refuses (the caller must not claim success). */
+  /**
+   * Appends one record and fsyncs it (with every record appended before it); throws if the disk
+   * refuses (the caller must not claim success).
+   */
   record(entry: AuditEntry): AuditRecord {
+    const record = this.append(entry);
+    this.writePending();
+    try {
+      fsyncSync(this.fd);
+    } catch (e) {
+      throw this.fail(e as Error);
+    }
+    this.durable = Math.max(this.durable, record.seq);
+    return record;
+  }
+
+  /**
+   * Adds one record to the chain and buffers its line; `sync` makes it durable. Throws only after
+   * an earlier write failed (the log accepts nothing more).
+   */
+  append(entry: AuditEntry): AuditRecord {
+    if (this.failure) throw this.failure;
+    if (this.closing) throw new AuditError("audit log closed");
     const body = {
       seq: this.seq + 1,
       time: new Date(this.clock()).toISOString(),
@@ -121,13 +191,99 @@ export class AuditLog implements AuditSink {
       prevHash: this.prevHash,
     };
     const record: AuditRecord = { ...body, hash: hashRecord(body) };
-    const line = Buffer.from(`${JSON.stringify(record)}\n`);
-    let written = 0;
-    while (written < line.length) written += writeSync(this.fd, line, written);
-    fsyncSync(this.fd);
+    this.pending.push(`${JSON.stringify(record)}\n`);
     this.seq = record.seq;
     this.prevHash = record.hash;
     return record;
+  }
+
+  /**
+   * Resolves once every record added before the call is on disk. The callers of one event-loop
+   * turn, and those arriving while a flush is under way, share one promise and one write +
+   * fdatasync; the flush starts after the turn (setImmediate). After a write or fdatasync error
+   * every later sync rejects (the kernel may have dropped the dirty pages).
+   */
+  sync(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.durable === this.seq) return RESOLVED;
+    if (!this.next) {
+      this.next = waiters();
+      if (!this.pumping) {
+        this.pumping = true;
+        setImmediate(this.pump);
+      }
+    }
+    return this.next.promise;
+  }
+
+  /**
+   * `first` (the journal's commit) and this log's `sync`, as one promise; the same promise for the
+   * callers of one group commit (the RADIUS server batches the replies that share one).
+   */
+  commitWith(first: Promise<void>): Promise<void> {
+    const audit = this.sync();
+    if (audit === RESOLVED) return first;
+    const joined = this.joined;
+    if (joined && joined.first === first && joined.audit === audit) return joined.both;
+    const both = Promise.all([first, audit]).then(() => {});
+    both.catch(() => {});
+    this.joined = { first, audit, both };
+    return both;
+  }
+
+  /** Records fdatasync'd (or fsync'd) so far, including those found at open. */
+  get durableCount(): number {
+    return this.durable;
+  }
+
+  private readonly pump = (): void => {
+    this.pumping = false;
+    const group = this.next;
+    if (!group || this.syncsInFlight >= MAX_SYNCS) return;
+    this.next = undefined;
+    if (this.failure) {
+      group.reject(this.failure);
+      return;
+    }
+    try {
+      this.writePending();
+    } catch (e) {
+      group.reject(e as Error);
+      return;
+    }
+    const upTo = this.written;
+    this.syncsInFlight++;
+    fdatasync(this.fd, (e) => {
+      this.syncsInFlight--;
+      if (e) group.reject(this.fail(e));
+      else {
+        if (upTo > this.durable) this.durable = upTo;
+        group.resolve();
+      }
+      if (this.next) this.pump();
+      else if (this.closing && this.syncsInFlight === 0) closeSync(this.fd);
+    });
+  };
+
+  /** Writes the buffered lines, in order, with one write (the page cache: cheap). */
+  private writePending(): void {
+    if (this.pending.length === 0) return;
+    if (this.failure) throw this.failure;
+    const line = Buffer.from(this.pending.length === 1 ? this.pending[0] : this.pending.join(""));
+    const upTo = this.seq;
+    this.pending = [];
+    try {
+      let written = 0;
+      while (written < line.length) written += writeSync(this.fd, line, written);
+    } catch (e) {
+      throw this.fail(e as Error);
+    }
+    this.written = upTo;
+  }
+
+  private fail(e: Error): Error {
+    this.failure ??= new AuditError(`audit log: ${e.message}; nothing more can be acknowledged`, { cause: e });
+    return this.failure;
   }
 
   /** Records written so far, including those found at open. */
@@ -135,8 +291,27 @@ export class AuditLog implements AuditSink {
     return this.seq;
   }
 
+  /**
+   * Writes and fsyncs what is buffered, then closes the file (once the fdatasyncs under way have
+   * finished). Throws if the final write or fsync fails.
+   */
   close(): void {
-    closeSync(this.fd);
+    if (this.closing) return;
+    try {
+      if (!this.failure && this.durable < this.seq) {
+        this.writePending();
+        fsyncSync(this.fd);
+        this.durable = this.seq;
+        const group = this.next;
+        this.next = undefined;
+        group?.resolve();
+      }
+    } finally {
+      this.closing = true;
+      this.next?.reject(this.failure ?? new AuditError("audit log closed"));
+      this.next = undefined;
+      if (this.syncsInFlight === 0) closeSync(this.fd);
+    }
   }
 }
 

@@ -7,6 +7,9 @@
  * ```ts
  * store.onEvent = auditStoreEvents(audit);
  * ```
+ *
+ * The records are appended (`AuditSink.append`, when the sink has it): the request that caused
+ * the change answers after its commit, which makes them durable with the journal's records.
  */
 import type { EndReason, MirrorOrigin, StoreEvent } from "../sessions/store.ts";
 import type { AuditSink } from "./log.ts";
@@ -35,9 +38,10 @@ const ENDED_BY: Record<EndReason, string> = {
 };
 
 export function auditStoreEvents(audit: AuditSink): (event: StoreEvent) => void {
+  const add = audit.append ? audit.append.bind(audit) : audit.record.bind(audit);
   return (event) => {
     if (event.type === "mirror-refused") {
-      audit.record({
+      add({
         actor: "iapd",
         action: "mirror.start",
         object: `session:${event.subscriber}`,
@@ -49,9 +53,9 @@ export function auditStoreEvents(audit: AuditSink): (event: StoreEvent) => void 
     const m = event.mirror;
     const detail = { interceptId: m.interceptId, sessionId: m.sessionId, mediation: `${m.mediation.address}:${m.mediation.port}`, subscriber: m.subscriber };
     if (event.type === "mirror-started") {
-      audit.record({ actor: startedBy(m.origin), action: "mirror.start", object: `mirror:${m.id}`, outcome: "ok", detail });
+      add({ actor: startedBy(m.origin), action: "mirror.start", object: `mirror:${m.id}`, outcome: "ok", detail });
     } else {
-      audit.record({ actor: ENDED_BY[event.reason], action: "mirror.end", object: `mirror:${m.id}`, outcome: "ok", detail: { ...detail, reason: event.reason } });
+      add({ actor: ENDED_BY[event.reason], action: "mirror.end", object: `mirror:${m.id}`, outcome: "ok", detail: { ...detail, reason: event.reason } });
     }
   };
 }

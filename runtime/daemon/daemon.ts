@@ -4,8 +4,8 @@
  * in place, and "ready" (log line and /readyz) comes only once everything is up.
  *
  * - SIGTERM / SIGINT: the API stops accepting requests, the RADIUS listeners close once the requests
- *   in progress are answered, the data plane stops, the audit log is closed (every record was
- *   already fsync'd), exit 0.
+ *   in progress are answered, the data plane stops, the audit log is closed (every record an
+ *   answer waited for was already fdatasync'd; close writes and fsyncs any other), exit 0.
  * - SIGHUP: the configuration file is read again (JunosE "reloading a packet-mirroring
  *   configuration"). Mirror sessions keep running: they live in the session store, which a reload
  *   never replaces. A file that does not validate is refused with its problems logged and the running
@@ -103,8 +103,11 @@ export class Daemon {
   private ready = false;
   private idleSweep: { stop(): void } | undefined;
   private filterDirectory: FilterDirectoryWatcher | undefined;
-  /** Resolves once every change so far is durable: RADIUS replies and API answers wait for it. */
-  private readonly commit = () => this.state.commit();
+  /**
+   * Resolves once every change so far is durable, journal and audit log (the store's audit records
+   * are appended, group-committed): RADIUS replies and API answers wait for it.
+   */
+  private readonly commit = () => this.audit.commitWith(this.state.commit());
 
   private constructor(
     private config: Config,
