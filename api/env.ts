@@ -6,6 +6,7 @@
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { ApiConfig } from "../runtime/config/api.ts";
 import type { AuditSink } from "../runtime/audit/log.ts";
+import type { DataPlaneCounters } from "../runtime/dataplane/counters.ts";
 import type { SessionStore } from "../runtime/sessions/store.ts";
 import type { TunnelRegistry } from "../runtime/sessions/tunnels.ts";
 import type { Principal } from "./auth/tokens.ts";
@@ -22,6 +23,8 @@ export interface ApiDeps {
   clock: () => number;
   filters: FiltersProvider;
   counters: MirrorCountersProvider;
+  /** The data plane's aggregate counters (synchronous cache); absent or undefined: no data plane (yet). */
+  dataPlane?: () => DataPlaneCounters | undefined;
   /** Ready once state is restored and mirroring resumed; absent = always. */
   ready?: () => boolean;
   /** Resolves once the store's changes are durable (runtime/state); absent = nothing to wait for. */

@@ -42,6 +42,7 @@ import { DurableState } from "../state/state.ts";
 import { ControlPlane } from "./control-plane.ts";
 import { DemoDataPlane } from "./demo-data-plane.ts";
 import { startDataPlane } from "../dataplane/start.ts";
+import type { DataPlaneCounters } from "../dataplane/counters.ts";
 
 /** What moves packets for `iapd run`; the live data plane (capture -> filter -> egress) implements it too. */
 export interface DataPlane {
@@ -52,6 +53,8 @@ export interface DataPlane {
   stop(): Promise<void>;
   /** A mirror session's counters, synchronously (a cache the data plane refreshes); undefined: not counted. */
   counters?(mirrorId: string): MirrorCounters | undefined;
+  /** The aggregate counters (by capture interface and reason, nothing per intercept), synchronously. */
+  aggregates?(): DataPlaneCounters;
 }
 
 export interface DaemonOptions {
@@ -190,6 +193,7 @@ export class Daemon {
       filters: this.filters,
       // The data plane starts after the API: until then, and for what it does not count, zeros.
       counters: (mirrorId) => this.dataPlane?.counters?.(mirrorId) ?? zeroCounters(mirrorId),
+      dataPlane: () => this.dataPlane?.aggregates?.(),
       ready: () => this.ready,
       commit: this.commit,
     });

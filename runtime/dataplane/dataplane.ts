@@ -21,7 +21,8 @@ import type { Target } from "../filter/types.ts";
 import { libc } from "../ffi/libc.ts";
 import { EFD_CLOEXEC, EFD_NONBLOCK } from "../ffi/linux.ts";
 import type { PoolSink } from "./pool.ts";
-import { SLOT_FIELDS, type Change, type CountersUpdate, type FromWorker, type ToWorker, type WorkerSetup, type WorkerStats } from "./messages.ts";
+import { countersOf, type DataPlaneCounters } from "./counters.ts";
+import { AGGREGATE_FIELDS, SLOT_FIELDS, type Change, type CountersUpdate, type FromWorker, type ToWorker, type WorkerSetup, type WorkerStats } from "./messages.ts";
 import { requireNetRaw } from "./capabilities.ts";
 import { framesInFlight, stuckCall, WorkerWatch, type WatchState } from "./watchdog.ts";
 import type { RingHandle } from "../capture/ring.ts";
@@ -80,6 +81,8 @@ class CaptureWorker {
   running = false;
   /** Its per-slot counters as it last published them (SLOT_FIELDS numbers each). */
   readonly counters = new Map<number, Float64Array>();
+  /** Its aggregate counters as it last published them (AGGREGATE_FIELDS numbers), none before its first publication. */
+  aggregate: Float64Array | undefined;
 
   constructor(
     readonly setup: WorkerSetup,
@@ -124,6 +127,7 @@ class CaptureWorker {
   }
 
   #cache(update: CountersUpdate): void {
+    if (update.aggregate) this.aggregate = update.aggregate;
     for (const slot of update.removed) this.counters.delete(slot);
     const run = SLOT_FIELDS + 1;
     // Copied into the slot's own array (kept from one update to the next): nothing retained from the message.
@@ -195,6 +199,8 @@ export class DataPlane implements PoolSink {
   readonly #tunnels = new Map<number, EgressTunnel>();
   /** Target slots by stream (intercept ID, session ID, mediation address and port): a mirror session's slots. */
   readonly #streams = new Map<string, Set<number>>();
+  /** Aggregate counters of workers that were replaced, by capture interface (AGGREGATE_FIELDS numbers each). */
+  readonly #retiredAggregates = new Map<string, Float64Array>();
   /** Per-slot counters of workers that were replaced, added to the live ones' (SLOT_FIELDS numbers each). */
   readonly #retired = new Map<number, Float64Array>();
   /** The filter workers run, and the one before it (what a rollback returns to). */
@@ -209,6 +215,8 @@ export class DataPlane implements PoolSink {
   #onChangeFailed: (message: string, tunnel: number | undefined) => void = () => {};
   readonly #log: (line: string) => void;
   #pending: Change[] = [];
+  /** Non-empty batches of changes sent to the workers (settled() waits for those made while it waits). */
+  #sent = 0;
   #nextId = 1;
   #stopped = false;
   /** Failed changes already reported, by "tunnel:message" (see DataPlane.start). */
@@ -289,6 +297,12 @@ export class DataPlane implements PoolSink {
       this.#retired.set(slot, sum);
     }
     worker.counters.clear();
+    if (worker.aggregate) {
+      const sum = this.#retiredAggregates.get(worker.setup.interface) ?? new Float64Array(AGGREGATE_FIELDS);
+      for (let i = 0; i < AGGREGATE_FIELDS; i++) sum[i] += worker.aggregate[i];
+      this.#retiredAggregates.set(worker.setup.interface, sum);
+      worker.aggregate = undefined;
+    }
     const index = this.#workers.indexOf(worker);
     if (this.#stopped || index < 0) return;
     // Changes still queued are in the table already; sent again they would be applied twice.
@@ -478,15 +492,25 @@ export class DataPlane implements PoolSink {
     // A slot removed and not added back in the same stretch (a move is both) ends its counters.
     for (const c of changes) if (c.op === "remove" && !this.#table.has(c.slot)) this.#retired.delete(c.slot);
     this.#pending = [];
+    this.#sent++;
     const message: ToWorker = { type: "apply", changes, id: this.#nextId++ };
     for (const w of this.#workers) if (!w.failure) w.send(message);
   }
 
-  /** Resolves once every worker has applied every change made so far. */
+  /**
+   * Resolves once every worker has applied every change made so far, including those that answers
+   * arriving meanwhile cause: a tunnel whose socket a worker cannot open is reported while the
+   * changes are applied, and its mirror sessions move to other tunnels (a further batch) before this
+   * resolves, so that "ready" after a restart means every mirror is on a working tunnel.
+   */
   async settled(): Promise<void> {
-    this.#flush();
-    const id = this.#nextId++;
-    await Promise.all(this.#workers.filter((w) => !w.failure).map((w) => w.request({ type: "apply", changes: [], id })));
+    for (let round = 0; round < 16; round++) {
+      this.#flush();
+      const sent = this.#sent;
+      const id = this.#nextId++;
+      await Promise.all(this.#workers.filter((w) => !w.failure).map((w) => w.request({ type: "apply", changes: [], id })));
+      if (this.#pending.length === 0 && this.#sent === sent) return;
+    }
   }
 
   /**
@@ -507,6 +531,24 @@ export class DataPlane implements PoolSink {
     const into = new Float64Array(SLOT_FIELDS);
     for (const slot of this.#streams.get(streamKey(stream)) ?? []) this.slotCounters(slot, into);
     return into;
+  }
+
+  /**
+   * The aggregate counters (by capture interface and by reason, nothing per target) from the cache
+   * the workers refresh every 250 ms while they work: synchronous, for /metrics and /v1/stats.
+   * What a replaced worker counted after its last publication is not in it.
+   */
+  counters(): DataPlaneCounters {
+    const byInterface = new Map<string, { interface: string; workers: number; runs: Float64Array[] }>();
+    for (const w of this.#workers) {
+      let entry = byInterface.get(w.setup.interface);
+      if (!entry) byInterface.set(w.setup.interface, (entry = { interface: w.setup.interface, workers: 0, runs: [] }));
+      entry.workers++;
+      if (w.aggregate) entry.runs.push(w.aggregate);
+    }
+    for (const [name, run] of this.#retiredAggregates) byInterface.get(name)?.runs.push(run);
+    const { name, version, abiVersion, sha256 } = this.#filter.current.info;
+    return countersOf([...byInterface.values()], { lostFrames: this.lostFrames, workerRestarts: this.restarts, filter: { name, version, abiVersion, sha256 } });
   }
 
   async stats(): Promise<DataPlaneStats> {

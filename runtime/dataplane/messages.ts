@@ -5,7 +5,7 @@ import type { EgressConfig } from "../config/dataplane.ts";
 import type { EgressCounters, EgressTunnel } from "../egress/types.ts";
 import type { RingHandle, RingStatistics } from "../capture/ring.ts";
 
-import { DROP_REASONS } from "../filter/types.ts";
+import { COUNTER_COUNT, DROP_REASONS } from "../filter/types.ts";
 import { EGRESS_DROPS } from "../egress/types.ts";
 
 /** Why a mirror session's copy did not reach the wire: the filter's reasons, then the egress's. */
@@ -45,7 +45,23 @@ export function mirrorCountersOf(counts: Float64Array): MirrorCounters {
 export interface CountersUpdate {
   changed: Float64Array;
   removed: number[];
+  /** The worker's aggregate counters (AGGREGATE_FIELDS numbers), when they changed since the last update. */
+  aggregate?: Float64Array;
 }
+
+/**
+ * A worker's aggregate counters as a run of numbers (running totals since it started): its ring's
+ * PACKET_STATISTICS (received, kernel drops, freezes), the filter's 48 global counters
+ * (docs/filter-abi.md "Counters"), then the egress's packets and bytes sent and drops by EGRESS_DROPS.
+ */
+export const AGG_RECEIVED = 0;
+export const AGG_KERNEL_DROPS = 1;
+export const AGG_FREEZES = 2;
+export const AGG_FILTER = 3;
+export const AGG_SENT = AGG_FILTER + COUNTER_COUNT;
+export const AGG_SENT_BYTES = AGG_SENT + 1;
+export const AGG_EGRESS_DROPS = AGG_SENT + 2;
+export const AGGREGATE_FIELDS = AGG_EGRESS_DROPS + EGRESS_DROPS.length;
 
 /** Changes applied in order, all of them between two batches. */
 export type Change =
@@ -107,7 +123,7 @@ export type FromWorker =
   | { type: "failed"; message: string; name: string }
   | { type: "applied"; id: number }
   | { type: "stats"; id: number; stats: WorkerStats }
-  /** Per-slot counters that changed (a cache the API reads synchronously: DataPlane.slotCounters). */
+  /** Per-slot counters that changed, and the aggregates (a cache the API reads synchronously: DataPlane.slotCounters, DataPlane.counters). */
   | { type: "counters"; update: CountersUpdate }
   | { type: "stopped"; id: number; stats: WorkerStats }
   /** The answer to prepare, activate or rollback; `error` when the worker's filter did not change. */

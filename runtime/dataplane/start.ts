@@ -14,6 +14,7 @@ import type { FilterRegistry } from "../filter/registry.ts";
 import { ipv4ToU32 } from "../net/address.ts";
 import type { MirrorSession, SessionStore } from "../sessions/store.ts";
 import type { TunnelRegistry } from "../sessions/tunnels.ts";
+import type { DataPlaneCounters } from "./counters.ts";
 import { DataPlane, type DataPlaneStats } from "./dataplane.ts";
 import { watchTunnelLinks } from "./links.ts";
 import { mirrorCountersOf, type MirrorCounters } from "./messages.ts";
@@ -32,6 +33,8 @@ export interface LiveDataPlane {
    * API's provider); undefined for a mirror session the store does not know.
    */
   counters(mirrorId: string): MirrorCounters | undefined;
+  /** The aggregate counters (by capture interface and reason) from the same cache: DataPlane.counters. */
+  aggregates(): DataPlaneCounters;
   /** Applies a new configuration's tunnels; capture and egress changes take effect at the next start. */
   reload(config: Config): Promise<void>;
   stop(): Promise<void>;
@@ -112,6 +115,7 @@ export async function startDataPlane(config: Config, store: SessionStore, tunnel
       const m = store.getMirror(mirrorId);
       return m ? mirrorCountersOf(plane.streamCounters(streamOf(m))) : undefined;
     },
+    aggregates: () => plane.counters(),
     async reload(next) {
       if (JSON.stringify(next.capture) !== JSON.stringify(running.capture) || JSON.stringify(next.egress) !== JSON.stringify(running.egress)) {
         log("reload: capture and egress changes take effect at the next start");

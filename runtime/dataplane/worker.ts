@@ -13,7 +13,8 @@ import { openEgress } from "../egress/open.ts";
 import type { Egress } from "../egress/types.ts";
 import { SLOT_TABLE_FIELDS } from "../egress/types.ts";
 import { DROP_REASONS } from "../filter/types.ts";
-import { SLOT_BYTES, SLOT_DROPS, SLOT_FIELDS, SLOT_PACKETS, type Change, type CountersUpdate, type FromWorker, type ToWorker, type WorkerSetup, type WorkerStats } from "./messages.ts";
+import { EGRESS_DROPS } from "../egress/types.ts";
+import { AGG_EGRESS_DROPS, AGG_FILTER, AGG_FREEZES, AGG_KERNEL_DROPS, AGG_RECEIVED, AGG_SENT, AGG_SENT_BYTES, AGGREGATE_FIELDS, SLOT_BYTES, SLOT_DROPS, SLOT_FIELDS, SLOT_PACKETS, type Change, type CountersUpdate, type FromWorker, type ToWorker, type WorkerSetup, type WorkerStats } from "./messages.ts";
 import { WorkerWatch } from "./watchdog.ts";
 
 /** Blocks handled per turn of the event loop before messages get their turn. */
@@ -134,9 +135,34 @@ const scratch = new Float64Array(SLOT_FIELDS);
 /** Runs of [slot, ...SLOT_FIELDS] being collected for the next publication (grown as needed). */
 let runs = new Float64Array(64 * (SLOT_FIELDS + 1));
 
-/** Posts the slots whose counters changed since the last time (the data plane's synchronous cache). */
+/** The aggregates as last published (their sum), so that an idle worker posts nothing. */
+let aggregatePublished = -1;
+
+/** The worker's aggregate counters now (AGGREGATE_FIELDS numbers: messages.ts). */
+function aggregate(): Float64Array {
+  const into = new Float64Array(AGGREGATE_FIELDS);
+  const r = ring.readStatistics();
+  into[AGG_RECEIVED] = r.packets;
+  into[AGG_KERNEL_DROPS] = r.drops;
+  into[AGG_FREEZES] = r.freezes;
+  const counters = filter.counters();
+  if (counters.length === COUNTER_COUNT) for (let i = 0; i < COUNTER_COUNT; i++) into[AGG_FILTER + i] = Number(counters[i]);
+  const e = egress.counters;
+  into[AGG_SENT] = e.sent;
+  into[AGG_SENT_BYTES] = e.sentBytes;
+  for (let i = 0; i < EGRESS_DROPS.length; i++) into[AGG_EGRESS_DROPS + i] = e.dropped[EGRESS_DROPS[i]];
+  return into;
+}
+
+/** Posts the slots whose counters changed since the last time, and the aggregates if they changed (the data plane's synchronous cache). */
 function publish(): void {
   publishedAt = performance.now();
+  const totals = aggregate();
+  let total = 0;
+  // next_ip_id (filter counter 8) moves with every copy, which other counters show: left out of the sum.
+  for (let i = 0; i < AGGREGATE_FIELDS; i++) if (i !== AGG_FILTER + 8) total += totals[i];
+  const aggregateChanged = total !== aggregatePublished;
+  aggregatePublished = total;
   const targets = targetCounterView();
   let n = 0;
   for (const slot of slots) {
@@ -154,10 +180,12 @@ function publish(): void {
     runs.set(counts, n + 1);
     n += SLOT_FIELDS + 1;
   }
-  if (n === 0 && removedSince.length === 0) return;
-  const update: CountersUpdate = { changed: runs.slice(0, n), removed: removedSince };
+  if (n === 0 && removedSince.length === 0 && !aggregateChanged) return;
+  const update: CountersUpdate = { changed: runs.slice(0, n), removed: removedSince, aggregate: aggregateChanged ? totals : undefined };
   removedSince = [];
-  port.postMessage({ type: "counters", update } satisfies FromWorker, [update.changed.buffer as ArrayBuffer]);
+  const transfer = [update.changed.buffer as ArrayBuffer];
+  if (update.aggregate) transfer.push(update.aggregate.buffer as ArrayBuffer);
+  port.postMessage({ type: "counters", update } satisfies FromWorker, transfer);
 }
 
 function stats(): WorkerStats {

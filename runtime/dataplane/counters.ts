@@ -1,0 +1,88 @@
+/**
+ * The data plane's aggregate counters as the operator sees them (/metrics, /v1/stats: docs/api.md
+ * "Metrics"): sums over the workers, by capture interface and by reason only. Nothing here is per
+ * intercept, mirror session, target or address.
+ */
+import { EGRESS_DROPS } from "../egress/types.ts";
+import { COUNTERS, DROP_REASONS, MALFORMED_REASONS, type MalformedReason } from "../filter/types.ts";
+import { AGG_EGRESS_DROPS, AGG_FILTER, AGG_FREEZES, AGG_KERNEL_DROPS, AGG_RECEIVED, AGG_SENT, AGG_SENT_BYTES, AGGREGATE_FIELDS, MIRROR_DROP_REASONS, type MirrorDropReason } from "./messages.ts";
+
+export interface CaptureInterfaceCounters {
+  interface: string;
+  workers: number;
+  /** Frames the kernel delivered to the interface's rings (PACKET_STATISTICS tp_packets). */
+  received: number;
+  /** Frames the kernel dropped because a ring was full (tp_drops). */
+  kernelDrops: number;
+  /** Times a ring was frozen full (tp_freeze_q_cnt). */
+  freezes: number;
+}
+
+export interface DataPlaneCounters {
+  /** `live` (capture workers) or `demo` (the bundled capture replayed into a pcap file). */
+  source: "live" | "demo";
+  interfaces: CaptureInterfaceCounters[];
+  /** Frames the filter consumed; each is in `parsed` or in exactly one `malformed` reason. */
+  frames: number;
+  parsed: number;
+  malformed: Record<MalformedReason, number>;
+  /** Frames lost with a filter call that never returned (the watchdog replaced the worker). */
+  lostFrames: number;
+  /** Worker restarts (a failed or stuck worker replaced on its ring). */
+  workerRestarts: number;
+  /** The filter the workers run. */
+  filter: { name: string; version: string; abiVersion: number; sha256: string } | undefined;
+  /**
+   * What moves with interception (li-admin only in the API: docs/api.md "Metrics"): frames that
+   * matched a target, copies the filter made, outer packets and bytes sent to mediation devices,
+   * copies dropped by reason (the filter's, then the egress's).
+   */
+  mirroring: {
+    matched: number;
+    copies: number;
+    packets: number;
+    bytes: number;
+    drops: Record<MirrorDropReason, number>;
+  };
+}
+
+/** Aggregate runs (AGGREGATE_FIELDS numbers each: messages.ts) summed by capture interface into DataPlaneCounters. */
+export function countersOf(
+  byInterface: { interface: string; workers: number; runs: Float64Array[] }[],
+  extra: { lostFrames: number; workerRestarts: number; filter: DataPlaneCounters["filter"] },
+): DataPlaneCounters {
+  const sum = new Float64Array(AGGREGATE_FIELDS);
+  const interfaces: CaptureInterfaceCounters[] = [];
+  for (const i of byInterface) {
+    const c: CaptureInterfaceCounters = { interface: i.interface, workers: i.workers, received: 0, kernelDrops: 0, freezes: 0 };
+    for (const run of i.runs) {
+      c.received += run[AGG_RECEIVED];
+      c.kernelDrops += run[AGG_KERNEL_DROPS];
+      c.freezes += run[AGG_FREEZES];
+      for (let f = 0; f < AGGREGATE_FIELDS; f++) sum[f] += run[f];
+    }
+    interfaces.push(c);
+  }
+  const filter = (index: number) => sum[AGG_FILTER + index];
+  const malformed = {} as Record<MalformedReason, number>;
+  for (const [reason, index] of Object.entries(MALFORMED_REASONS)) malformed[reason as MalformedReason] = filter(index);
+  const drops = {} as Record<MirrorDropReason, number>;
+  for (const [reason, index] of Object.entries(DROP_REASONS)) drops[reason as MirrorDropReason] = filter(index);
+  for (let i = 0; i < EGRESS_DROPS.length; i++) drops[EGRESS_DROPS[i]] = sum[AGG_EGRESS_DROPS + i];
+  return {
+    source: "live",
+    interfaces,
+    frames: filter(COUNTERS.frames),
+    parsed: filter(COUNTERS.parsed),
+    malformed,
+    lostFrames: extra.lostFrames,
+    workerRestarts: extra.workerRestarts,
+    filter: extra.filter,
+    mirroring: { matched: filter(COUNTERS.matched), copies: filter(COUNTERS.mirrored), packets: sum[AGG_SENT], bytes: sum[AGG_SENT_BYTES], drops },
+  };
+}
+
+/** Every reason with a zero, so that a reason's series exists before its first count. */
+export function zeroMirrorDrops(): Record<MirrorDropReason, number> {
+  return Object.fromEntries(MIRROR_DROP_REASONS.map((r) => [r, 0])) as Record<MirrorDropReason, number>;
+}
