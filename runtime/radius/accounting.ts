@@ -14,7 +14,7 @@ import { ACCT_STATUS_TYPE } from "./dictionary.ts";
 import { Code } from "./codes.ts";
 import type { RadiusHandler, RadiusReply, RadiusRequest } from "./server.ts";
 import { AddressError } from "../net/address.ts";
-import { SessionStore, StoreError, type SessionAttributes } from "../sessions/store.ts";
+import { SessionStore, StoreError, type SessionAttributes, type UpsertOptions } from "../sessions/store.ts";
 
 export interface AccountingCounters {
   starts: number;
@@ -47,6 +47,8 @@ export interface ServiceOptions {
    */
   readonly commit?: () => Promise<void>;
 }
+
+const DECODED: UpsertOptions = { addressesDecoded: true };
 
 export function accountingService(store: SessionStore, options: ServiceOptions = {}): AccountingService {
   const counters: AccountingCounters = {
@@ -108,7 +110,8 @@ export function accountingService(store: SessionStore, options: ServiceOptions =
       nasIdentifier: packet.first("NAS-Identifier"),
     };
     try {
-      store.upsertSession(attrs, receivedAt);
+      // The addresses are decoder output for their dictionary types (runtime/radius/values.ts).
+      store.upsertSession(attrs, receivedAt, DECODED);
     } catch (e) {
       if (!(e instanceof StoreError || e instanceof AddressError)) throw e;
       counters.dropped["invalid-session"]++;

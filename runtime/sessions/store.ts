@@ -32,6 +32,18 @@ export interface SessionAttributes {
   nasIdentifier?: string;
 }
 
+/** How `upsertSession` may treat its attributes. */
+export interface UpsertOptions {
+  /**
+   * The address attributes were decoded from RADIUS wire values of their dictionary types
+   * (Framed-IP-Address ipaddr; Framed-IPv6-Prefix, Delegated-IPv6-Prefix ipv6prefix, whose decoder
+   * refuses host bits beyond the length; Framed-IPv6-Address ipv6addr): canonical text of the right
+   * family, which the store's own check (parsePrefix per address, a third of a new session's
+   * cost) would only confirm. Anything else (API, journal replay) leaves it unset.
+   */
+  addressesDecoded?: boolean;
+}
+
 export interface SubscriberSession extends SessionAttributes {
   key: string;
   startTime: number;
@@ -276,18 +288,20 @@ export class SessionStore {
    * for an unknown session creates it, so sessions survive an iapd restart), re-targets its mirrors
    * when an address changed, and applies triggers to a new session.
    */
-  upsertSession(attrs: SessionAttributes, now: number): { session: SubscriberSession; created: boolean } {
+  upsertSession(attrs: SessionAttributes, now: number, options?: UpsertOptions): { session: SubscriberSession; created: boolean } {
     const key = SessionStore.keyOf(attrs.nas, attrs.acctSessionId);
     const existing = this.sessions.get(key);
     if (!existing) {
-      validateAddresses(attrs);
+      if (options?.addressesDecoded !== true) validateAddresses(attrs);
       const arm = this.takeArm(attrs, now);
       // Addresses the Access-Accept assigned stand in for those accounting does not report.
-      const merged = arm ? { ...definedOnly(addressesOf(arm)), ...definedOnly(attrs) } : definedOnly(attrs);
+      const session = (arm ? { ...definedOnly(addressesOf(arm)), ...definedOnly(attrs) } : definedOnly(attrs)) as SubscriberSession;
       // Assigned onto the fresh copy, not spread: V8 gives each object spread from an
       // Object.fromEntries result a hidden class of its own, about 400 bytes per session
       // (scripts/bench-radius.ts, docs/benchmarks.md).
-      const session: SubscriberSession = Object.assign(merged, { key, startTime: now, lastUpdate: now });
+      session.key = key;
+      session.startTime = now;
+      session.lastUpdate = now;
       this.sessions.set(key, session);
       this.indexSession(session);
       this.applyTriggers(session, now);
@@ -298,7 +312,7 @@ export class SessionStore {
     // An Interim-Update mostly repeats what the session has: the addresses it already holds were
     // validated when they were stored, and only the index entries of changed values move.
     const addressesChanged = ADDRESS_FIELDS.some((f) => attrs[f] !== undefined && attrs[f] !== existing[f]);
-    if (addressesChanged) validateAddresses(attrs);
+    if (addressesChanged && options?.addressesDecoded !== true) validateAddresses(attrs);
     for (const f of INDEXED_FIELDS) {
       const value = attrs[f];
       if (value === undefined || value === existing[f]) continue;

@@ -24,6 +24,7 @@ import {
   type SubscriberSession,
   type Trigger,
   type TriggerSpec,
+  type UpsertOptions,
 } from "../sessions/store.ts";
 import { TunnelRegistry, type Tunnel, type TunnelSpec } from "../sessions/tunnels.ts";
 
@@ -71,8 +72,9 @@ export class JournaledSessionStore extends SessionStore {
     return result;
   }
 
-  override upsertSession(attrs: SessionAttributes, now: number): { session: SubscriberSession; created: boolean } {
-    return this.journaled("upsertSession", [attrs], now, () => super.upsertSession(attrs, now));
+  // `options` is not journaled: a replay checks the addresses again.
+  override upsertSession(attrs: SessionAttributes, now: number, options?: UpsertOptions): { session: SubscriberSession; created: boolean } {
+    return this.journaled("upsertSession", [attrs], now, () => super.upsertSession(attrs, now, options));
   }
   override endSession(key: string, reason: EndReason, now: number): SubscriberSession {
     return this.journaled("endSession", [key, reason], now, () => super.endSession(key, reason, now));
