@@ -19,7 +19,7 @@ import { SessionStore, type TargetSink } from "../../runtime/sessions/store.ts";
 import { sessionIdFromAcctSessionId } from "../../runtime/sessions/handle.ts";
 import { TunnelRegistry, type TunnelSpec } from "../../runtime/sessions/tunnels.ts";
 
-export type HostCommand = { cmd: "add-tunnel"; spec: TunnelSpec } | { cmd: "mirror-stats" } | { cmd: "api-mirrors" } | { cmd: "terminate" } | { cmd: "remove-tunnel"; name: string } | { cmd: "stats" } | { cmd: "stop" } | { cmd: "table-changes" };
+export type HostCommand = { cmd: "api-get"; path: string; role: "viewer" | "li-admin" } | { cmd: "add-tunnel"; spec: TunnelSpec } | { cmd: "mirror-stats" } | { cmd: "api-mirrors" } | { cmd: "terminate" } | { cmd: "remove-tunnel"; name: string } | { cmd: "stats" } | { cmd: "stop" } | { cmd: "table-changes" };
 
 const send = (message: unknown) => process.send!(message);
 const now = () => performance.timeOrigin + performance.now();
@@ -32,16 +32,18 @@ try {
   const live = await startDataPlane(config, store, tunnels, { maxTargets: 4096 });
   // The API as the daemon builds it: counters from the live data plane's cache.
   const token = "e2e-li-admin-token-0123456789abcdef";
+  const viewerToken = "e2e-viewer-token-0123456789abcdef";
   const auditDir = mkdtempSync(join(tmpdir(), "iapd-dp-host-"));
   const audit = AuditLog.open(join(auditDir, "audit.log"));
   const app = createApp({
     store,
     tunnels,
-    config: { tokens: [{ name: "e2e", role: "li-admin", sha256: hashToken(token) }] },
+    config: { tokens: [{ name: "e2e", role: "li-admin", sha256: hashToken(token) }, { name: "e2e-viewer", role: "viewer", sha256: hashToken(viewerToken) }] },
     audit,
     clock: Date.now,
     filters: { list: () => [] },
     counters: (id) => live.counters(id) ?? zeroCounters(id),
+    dataPlane: () => live.aggregates(),
   });
   // Every change the store makes to the table, timed, on its way to the pool.
   const changes: { at: number; op: string; slot: number }[] = [];
@@ -70,6 +72,9 @@ try {
       } else if (message.cmd === "api-mirrors") {
         const response = await app.request("/v1/mirrors", { headers: { authorization: `Bearer ${token}` } });
         send({ cmd: message.cmd, status: response.status, body: await response.json() });
+      } else if (message.cmd === "api-get") {
+        const response = await app.request(message.path, { headers: { authorization: `Bearer ${message.role === "viewer" ? viewerToken : token}` } });
+        send({ cmd: message.cmd, status: response.status, body: await response.text() });
       } else if (message.cmd === "table-changes") {
         send({ cmd: message.cmd, changes, load: Object.fromEntries(pool.load()) });
       } else if (message.cmd === "stats") {

@@ -1,0 +1,257 @@
+/**
+ * The live data plane's counters as the operator sees them (/metrics, /v1/stats), against real
+ * traffic in network namespaces the test creates and deletes:
+ *
+ *   iapdh5b-sub (100.64.0.9) --veth--> iapdh5b-iapd: capture on iapdh5b-cap (2 workers, fanout);
+ *                                       RADIUS on 127.0.0.1; tunnel md (198.51.100.1)
+ *                                       --veth-- iapdh5b-md (198.51.100.2: tcpdump -w)
+ *
+ * IPv6 is off on the capture link and the subscriber's neighbour entry is static, so the frames on
+ * it are exactly the test's: SENT UDP datagrams from the intercepted subscriber, one truncated IPv4
+ * frame and one LLDP frame (python AF_PACKET). The counters must equal that: frames received and
+ * consumed, parsed, malformed by reason, matched, and mirrored packets and bytes equal to what the
+ * mediation host captured. Viewers get no mirroring series; no series or label names the intercept,
+ * the mirror session, the subscriber or the mediation device.
+ */
+import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { test } from "uvu";
+import * as assert from "uvu/assert";
+import { readPcap, waitForOutput } from "./lab.ts";
+import { RUNTIME, evalArgs, tsArgs } from "../helpers/runtime.ts";
+
+const ROOT = resolve(import.meta.dirname, "..", "..");
+const SECRET = "iapd-h5b-secret";
+const SUB = "100.64.0.9";
+const PEER = "100.64.0.1";
+const MD = "198.51.100.2";
+const SOURCE = "198.51.100.1";
+const PORT = 30030;
+const INTERCEPT = 31415926;
+const SESSION = 27182818;
+const SENT = 400;
+const CAP = "iapdh5b-cap";
+const RUN = process.pid.toString(36);
+
+/** `n` UDP datagrams of 80 bytes to the peer's discard port, one per millisecond. */
+const SENDER = `
+const dgram = require("dgram"); const n = +process.argv[1]; const b = Buffer.alloc(80, 5); let i = 0;
+const d = dgram.createSocket("udp4");
+d.bind(40002, "${SUB}", () => { const t = setInterval(() => { if (i++ >= n) { clearInterval(t); d.close(); return; } d.send(b, 9, "${PEER}"); }, 1); });`;
+/** Two frames the filter cannot parse: IPv4 cut inside its header (l3_truncated), and LLDP (unsupported_ethertype). */
+const MALFORMED = `
+import socket, sys
+s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+s.bind((sys.argv[1], 0))
+dst = bytes.fromhex(sys.argv[2].replace(":", "")); src = bytes.fromhex(sys.argv[3].replace(":", ""))
+s.send(dst + src + b"\\x08\\x00" + bytes([0x45, 0, 0, 40, 0, 0, 0, 0, 64, 17]))
+s.send(bytes.fromhex("0180c200000e") + src + b"\\x88\\xcc" + bytes(46))
+`;
+
+/** Network namespaces and processes of this test (prefix iapdh5b-), removed by close(). */
+class Lab {
+  readonly namespaces: string[] = [];
+  readonly children: ChildProcess[] = [];
+  namespace(base: string): string {
+    const name = `iapdh5b-${base}-${RUN}`;
+    execFileSync("ip", ["netns", "add", name]);
+    this.namespaces.push(name);
+    this.run(name, "ip", "link", "set", "lo", "up");
+    return name;
+  }
+  /** A veth pair, IPv6 off on both ends (no neighbour discovery, no MLD), then addresses and up. */
+  veth(a: [ns: string, dev: string, address?: string], b: [ns: string, dev: string, address?: string]): void {
+    execFileSync("ip", ["link", "add", a[1], "netns", a[0], "type", "veth", "peer", "name", b[1], "netns", b[0]]);
+    for (const [ns, dev, address] of [a, b]) {
+      this.run(ns, "sysctl", "-qw", `net.ipv6.conf.${dev}.disable_ipv6=1`);
+      if (address) this.run(ns, "ip", "addr", "add", address, "dev", dev);
+      this.run(ns, "ip", "link", "set", dev, "up");
+    }
+  }
+  run(ns: string, command: string, ...args: string[]): string {
+    return execFileSync("ip", ["netns", "exec", ns, command, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  }
+  spawn(ns: string, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
+    const child = spawn("ip", ["netns", "exec", ns, command, ...args], { stdio: ["ignore", "pipe", "pipe"], ...options });
+    this.children.push(child);
+    return child;
+  }
+  close(): void {
+    for (const child of this.children) if (child.exitCode === null && child.signalCode === null && child.pid) {
+      try {
+        process.kill(child.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    for (const ns of this.namespaces.splice(0).reverse()) {
+      try {
+        execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+function radclient(lab: Lab, ns: string, port: number, command: "acct" | "coa", input: string): Promise<string> {
+  const child = lab.spawn(ns, "radclient", ["-x", "-r", "1", "-t", "2", `127.0.0.1:${port}`, command, SECRET], { stdio: ["pipe", "pipe", "pipe"] });
+  let output = "";
+  child.stdout!.on("data", (d) => (output += d));
+  child.stderr!.on("data", (d) => (output += d));
+  child.stdin!.end(`${input}\n`);
+  return new Promise((r) => child.on("close", () => r(output)));
+}
+
+function hostRequest(host: ChildProcess, message: Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, any>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`iapd host: no answer to ${JSON.stringify(message)}`)), timeoutMs);
+    const on = (reply: Record<string, any>) => {
+      if (reply.cmd !== message.cmd) return;
+      host.off("message", on);
+      clearTimeout(timer);
+      reply.error ? reject(new Error(reply.error)) : resolve(reply);
+    };
+    host.on("message", on);
+    if (message.cmd !== "ready") host.send(message);
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A sample's value: `name{labels} value` (labels exactly as given, or none). */
+function sample(body: string, name: string, labels = ""): number | undefined {
+  const prefix = labels ? `${name}{${labels}} ` : `${name} `;
+  const line = body.split("\n").find((l) => l.startsWith(prefix));
+  return line === undefined ? undefined : Number(line.slice(prefix.length));
+}
+
+test("/metrics counts every frame of real traffic: received, parsed, malformed by reason, matched, mirrored as the mediation host saw it; nothing names who is intercepted", async () => {
+  const lab = new Lab();
+  const dir = mkdtempSync(join(tmpdir(), "iapdh5b-metrics-"));
+  let host: ChildProcess | undefined;
+  try {
+    const ns = { sub: lab.namespace("sub"), iapd: lab.namespace("iapd"), md: lab.namespace("md") };
+    lab.veth([ns.sub, "iapdh5b-s0", `${SUB}/24`], [ns.iapd, CAP]);
+    lab.veth([ns.iapd, "iapdh5b-m1", `${SOURCE}/24`], [ns.md, "iapdh5b-md0", `${MD}/24`]);
+    const mac = (n: string, dev: string) => lab.run(n, "cat", `/sys/class/net/${dev}/address`).trim();
+    const capMac = mac(ns.iapd, CAP);
+    const subMac = mac(ns.sub, "iapdh5b-s0");
+    // No ARP on the capture link: every frame on it is one the test sends.
+    lab.run(ns.sub, "ip", "neigh", "replace", PEER, "lladdr", capMac, "dev", "iapdh5b-s0", "nud", "permanent");
+    lab.run(ns.iapd, "ping", "-c1", "-W2", MD);
+
+    const mdPcap = join(dir, "md.pcap");
+    const mdDump = lab.spawn(ns.md, "tcpdump", ["-n", "-U", "-s0", "-i", "iapdh5b-md0", "-w", mdPcap, "udp", "port", String(PORT)]);
+    await waitForOutput(mdDump, "listening on");
+
+    const config = {
+      radius: { clients: [{ address: "127.0.0.1", secret: SECRET, name: "bng" }], accounting: { listen: "127.0.0.1:0" }, dynamicAuthorization: { listen: "127.0.0.1:0" } },
+      capture: { interfaces: [{ name: CAP, workers: 2 }], blockSize: 1 << 16, blockCount: 64, retireTimeoutMs: 2 },
+      egress: { mode: "raw" },
+      tunnels: [{ name: "md", sourceAddress: SOURCE }],
+    };
+    host = lab.spawn(ns.iapd, RUNTIME, tsArgs(join(ROOT, "test/dataplane/host.ts"), JSON.stringify(config)), { cwd: ROOT, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const ready = await hostRequest(host, { cmd: "ready" }, 20_000);
+    assert.ok(!ready.error, ready.error);
+    const get = async (path: string, role: "viewer" | "li-admin") => {
+      const answer = await hostRequest(host!, { cmd: "api-get", path, role });
+      assert.is(answer.status, 200, `${path} as ${role}`);
+      return answer.body as string;
+    };
+    // Before any traffic: the series exist, at zero.
+    const before = await get("/metrics", "li-admin");
+    assert.is(sample(before, "iapd_capture_workers", `interface="${CAP}"`), 2);
+    assert.is(sample(before, "iapd_frames_total"), 0, before);
+
+    const acct = await radclient(lab, ns.iapd, ready.accounting, "acct", `Acct-Status-Type = Start, Acct-Session-Id = "h5b-1", User-Name = "h5bsub", Framed-IP-Address = ${SUB}, Message-Authenticator = 0x00`);
+    assert.match(acct, /Accounting-Response/, acct);
+    const handle = `0x${INTERCEPT.toString(16).padStart(8, "0")}${SESSION.toString(16).padStart(8, "0")}`;
+    const coa = await radclient(lab, ns.iapd, ready.das, "coa", `Acct-Session-Id = "h5b-1", ERX-LI-Action = 1, ERX-Med-Dev-Handle = ${handle}, ERX-Med-Ip-Address = ${MD}, ERX-Med-Port-Number = ${PORT}, Message-Authenticator = 0x00`);
+    assert.match(coa, /CoA-ACK/, coa);
+    // The CoA-ACK goes out once the store changed; the workers apply the table between two blocks.
+    await sleep(300);
+
+    const sender = lab.spawn(ns.sub, RUNTIME, evalArgs(SENDER, String(SENT)));
+    await new Promise((r) => sender.once("close", r));
+    lab.run(ns.sub, "python3", "-c", MALFORMED, "iapdh5b-s0", capMac, subMac);
+
+    // The workers publish every 250 ms: read until two reads 400 ms apart agree (at most ~6 s).
+    let body = "";
+    for (let i = 0, last = ""; i < 15; i++) {
+      await sleep(400);
+      body = await get("/metrics", "li-admin");
+      const now = body.split("\n").filter((l) => /^iapd_(capture|frames|mirror)/.test(l)).join("\n");
+      if (now === last && sample(body, "iapd_frames_total")! >= SENT + 2) break;
+      last = now;
+    }
+    const viewer = await get("/metrics", "viewer");
+    const liStats = JSON.parse(await get("/v1/stats", "li-admin")).dataPlane;
+    const viewerStats = JSON.parse(await get("/v1/stats", "viewer")).dataPlane;
+    const { body: mirrorsBody } = await hostRequest(host, { cmd: "api-get", path: "/v1/mirrors", role: "li-admin" });
+    const mirrorId = JSON.parse(mirrorsBody).items[0].id as string;
+    await hostRequest(host, { cmd: "stop" });
+    for (let i = 0, last = -1; i < 10; i++) {
+      const n = readPcap(mdPcap).length;
+      if (n >= SENT || n === last) break;
+      last = n;
+      await sleep(300);
+    }
+    process.kill(mdDump.pid!, "SIGINT");
+    await new Promise((r) => (mdDump.exitCode !== null ? r(null) : mdDump.once("close", r)));
+
+    // What the mediation host received: outer IPv4 packets to PORT, their IPv4 total lengths.
+    const received = readPcap(mdPcap).map((r) => r.bytes.subarray(14));
+    const receivedBytes = received.reduce((n, p) => n + ((p[2] << 8) | p[3]), 0);
+    assert.is(received.length, SENT, "every datagram mirrored once");
+
+    const all = SENT + 2;
+    assert.is(sample(body, "iapd_dataplane_info", 'source="live"'), 1);
+    assert.is(sample(body, "iapd_capture_received_total", `interface="${CAP}"`), all, body);
+    assert.is(sample(body, "iapd_capture_kernel_drops_total", `interface="${CAP}"`), 0);
+    assert.is(sample(body, "iapd_frames_total"), all);
+    assert.is(sample(body, "iapd_frames_parsed_total"), SENT);
+    assert.is(sample(body, "iapd_frames_malformed_total", 'reason="l3_truncated"'), 1);
+    assert.is(sample(body, "iapd_frames_malformed_total", 'reason="unsupported_ethertype"'), 1);
+    assert.is(sample(body, "iapd_frames_malformed_total", 'reason="bad_length"'), 0);
+    assert.is(sample(body, "iapd_frames_matched_total"), SENT);
+    assert.is(sample(body, "iapd_mirror_copies_total"), SENT);
+    assert.is(sample(body, "iapd_mirrored_packets_total"), received.length);
+    assert.is(sample(body, "iapd_mirrored_bytes_total"), receivedBytes);
+    for (const reason of ["output_full", "oversize", "too_many_copies", "socket_full", "unreachable", "too_big", "other"]) assert.is(sample(body, "iapd_mirror_drops_total", `reason="${reason}"`), 0, reason);
+    assert.is(sample(body, "iapd_worker_restarts_total"), 0);
+    assert.match(body, /^iapd_filter_info\{name="jmirror",version="[^"]+",abi="1",sha256="[0-9a-f]{64}"\} 1$/m);
+
+    // A viewer: the same capture and parsing counters, no series that moves with interception.
+    assert.is(sample(viewer, "iapd_frames_total"), all);
+    assert.is(sample(viewer, "iapd_capture_received_total", `interface="${CAP}"`), all);
+    for (const series of ["iapd_frames_matched_total", "iapd_mirror_copies_total", "iapd_mirrored_packets_total", "iapd_mirrored_bytes_total", "iapd_mirror_drops_total"]) assert.not.ok(viewer.includes(series), series);
+
+    // /v1/stats: the same figures; `mirroring` for li-admin only.
+    assert.equal(liStats.interfaces, [{ interface: CAP, workers: 2, received: all, kernelDrops: 0, freezes: liStats.interfaces[0].freezes }]);
+    assert.is(liStats.frames, all);
+    assert.is(liStats.malformed.l3_truncated, 1);
+    assert.equal([liStats.mirroring.matched, liStats.mirroring.packets, liStats.mirroring.bytes], [SENT, received.length, receivedBytes]);
+    assert.is(viewerStats.frames, all);
+    assert.is(viewerStats.mirroring, undefined);
+
+    // Nothing names who is intercepted: not in a series name or label, not in /v1/stats' strings.
+    const forbidden = [String(INTERCEPT), String(SESSION), handle, mirrorId, SUB, MD, "h5bsub", "h5b-1"];
+    for (const line of [...body.split("\n"), ...viewer.split("\n")].filter((l) => l && !l.startsWith("#"))) {
+      const series = line.slice(0, line.lastIndexOf(" "));
+      for (const x of forbidden) assert.not.ok(series.includes(x), `${line} names ${x}`);
+    }
+    const strings: string[] = [];
+    JSON.stringify(liStats, (key, value) => (strings.push(key), typeof value === "string" && strings.push(value), value));
+    for (const x of forbidden) assert.not.ok(strings.some((s) => s.includes(x)), `/v1/stats dataPlane names ${x}`);
+    console.log(`  metrics e2e: ${all} frames counted (${SENT} datagrams, 2 malformed), ${received.length} mirrored packets / ${receivedBytes} bytes at the mediation host`);
+  } finally {
+    if (host?.connected) host.disconnect();
+    lab.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
