@@ -60,7 +60,7 @@ export function dataPlaneLines(c: DataPlaneCounters | undefined, mirroring: bool
   }
   const byInterface = (pick: (i: DataPlaneCounters["interfaces"][number]) => number) => c.interfaces.map((i): [string, number] => [`interface="${label(i.interface)}"`, pick(i)]);
   family(lines, "iapd_capture_workers", "gauge", "Capture workers (rings) per capture interface.", byInterface((i) => i.workers));
-  family(lines, "iapd_capture_received_total", "counter", "Frames the kernel delivered to the capture rings (PACKET_STATISTICS tp_packets).", byInterface((i) => i.received));
+  family(lines, "iapd_capture_received_total", "counter", "Frames that reached the capture sockets, kernel drops included (PACKET_STATISTICS tp_packets).", byInterface((i) => i.received));
   family(lines, "iapd_capture_kernel_drops_total", "counter", "Frames the kernel dropped because a capture ring was full (PACKET_STATISTICS tp_drops).", byInterface((i) => i.kernelDrops));
   family(lines, "iapd_capture_ring_freezes_total", "counter", "Times a capture ring was frozen full (PACKET_STATISTICS tp_freeze_q_cnt).", byInterface((i) => i.freezes));
   family(lines, "iapd_frames_total", "counter", "Frames the filter consumed: each is parsed or malformed with one reason.", [["", c.frames]]);

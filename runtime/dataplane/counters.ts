@@ -10,7 +10,7 @@ import { AGG_EGRESS_DROPS, AGG_FILTER, AGG_FREEZES, AGG_KERNEL_DROPS, AGG_RECEIV
 export interface CaptureInterfaceCounters {
   interface: string;
   workers: number;
-  /** Frames the kernel delivered to the interface's rings (PACKET_STATISTICS tp_packets). */
+  /** Frames that reached the interface's capture sockets, kernel drops included (PACKET_STATISTICS tp_packets). */
   received: number;
   /** Frames the kernel dropped because a ring was full (tp_drops). */
   kernelDrops: number;
