@@ -205,7 +205,7 @@ function verify(stateDir: string, model: Model, cycle: number) {
  * copy is in, every earlier probe has been through the one capture worker, so a copy for an
  * address without a mirror session would have arrived before it.
  */
-async function checkMirroring(lab: Lab, model: Model, cycle: number, probed: Promise<void>): Promise<number> {
+async function checkMirroring(lab: Lab, model: Model, cycle: number, probed: Promise<void>, daemon?: Running): Promise<number> {
   const expected = new Map<string, number[]>();
   for (const fact of model.sessions.values()) expected.set(fact.ip, fact.value.mirrors);
   const want = [...expected.values()].reduce((n, m) => n + m.length, 0);
@@ -221,6 +221,18 @@ async function checkMirroring(lab: Lab, model: Model, cycle: number, probed: Pro
     await new Promise((r) => setTimeout(r, 200));
     got.push(...(await lab.mirrored()));
   }
+  let dropped = "";
+  if (got.length < want && daemon) {
+    // What the data plane says of the copies it did not deliver (its counters refresh every 250 ms).
+    await new Promise((r) => setTimeout(r, 400));
+    const totals = new Map<string, number>();
+    const mirrors = JSON.parse((await daemon.http("GET", "/v1/mirrors?limit=1000")).body) as { items?: { counters?: { packets: number; drops: Record<string, number> } }[] };
+    for (const m of mirrors.items ?? []) {
+      totals.set("packets", (totals.get("packets") ?? 0) + (m.counters?.packets ?? 0));
+      for (const [reason, n] of Object.entries(m.counters?.drops ?? {})) if (n) totals.set(reason, (totals.get(reason) ?? 0) + n);
+    }
+    dropped = `; data plane counters: ${JSON.stringify(Object.fromEntries(totals))}`;
+  }
   const seen = new Map<string, number[]>();
   for (const [interceptId, sessionId, dst, tag] of got) {
     assert.is(tag, `probe ${cycle}`, `restart ${cycle}: a mirrored packet from another cycle`);
@@ -228,7 +240,7 @@ async function checkMirroring(lab: Lab, model: Model, cycle: number, probed: Pro
     seen.set(dst, [...(seen.get(dst) ?? []), interceptId].sort());
   }
   for (const [ip, mirrors] of expected) {
-    assert.equal(seen.get(ip) ?? [], mirrors, `restart ${cycle}: mirrored copies of the probe to ${ip} (intercept IDs), ${got.length} of ${want} copies in all`);
+    assert.equal(seen.get(ip) ?? [], mirrors, `restart ${cycle}: mirrored copies of the probe to ${ip} (intercept IDs), ${got.length} of ${want} copies in all${dropped}`);
   }
   assert.equal([...seen.keys()].filter((ip) => !expected.has(ip)), [], `restart ${cycle}: copies for addresses nobody probed`);
   return want;
@@ -266,7 +278,7 @@ test(`crash: kill -9 iapd run ${KILLS} times under accounting, CoA and API chang
           `restart ${cycle}: the daemon restored what recovery found`,
         );
       }
-      copies += await checkMirroring(lab, model, cycle, probed);
+      copies += await checkMirroring(lab, model, cycle, probed, daemon);
       let running = true;
       const workers = clients.map((radius, w) => worker(w, daemon!, radius, model, random, () => running, counter, problems));
       await new Promise((r) => setTimeout(r, 30 + random() * 220));
@@ -287,10 +299,11 @@ test(`crash: kill -9 iapd run ${KILLS} times under accounting, CoA and API chang
     // The last state, as the last kill left it, on a daemon's output too.
     daemon = await startDaemon(bundle, config, lab);
     const addresses = [...model.sessions.values()].sort((a, b) => a.value.mirrors.length - b.value.mirrors.length).map((s) => s.ip);
-    copies += await checkMirroring(lab, model, KILLS + 1, lab.probe(addresses, PROBE_PORT, `probe ${KILLS + 1}`));
+    copies += await checkMirroring(lab, model, KILLS + 1, lab.probe(addresses, PROBE_PORT, `probe ${KILLS + 1}`), daemon);
     await Promise.all(clients.map((c) => c.close()));
   } catch (e) {
-    if (daemon) (e as Error).message += `\n${daemon.log.join("").slice(-2000)}`;
+    (e as Error).message += ` (CRASH_SEED=${seed})`;
+    if (daemon) (e as Error).message += `\n${daemon.log.join("").split("\n").filter((l) => !l.includes("cannot bind a UDP socket")).join("\n").slice(-3000)}`;
     throw e;
   } finally {
     if (daemon?.child.pid && daemon.child.exitCode === null && daemon.child.signalCode === null) {

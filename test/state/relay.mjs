@@ -23,7 +23,9 @@ const out = (message) => process.stdout.write(`${JSON.stringify(message)}\n`);
 const clients = new Map();
 let mirrored = [];
 
-const mediation = createSocket("udp4");
+// A receive buffer well above the default (~256 small datagrams on loopback): a burst of copies
+// must wait in the socket, not be dropped, while this process is busy sending probes.
+const mediation = createSocket({ type: "udp4", recvBufferSize: 4 << 20 });
 mediation.on("message", (m) => {
   // Mirror header (intercept ID, session ID), then the mirrored IPv4 packet carrying a probe.
   if (m.length < 8 + 28 || m[8] >> 4 !== 4) return;
@@ -60,9 +62,10 @@ async function handle(message) {
   } else if (message.op === "probe") {
     const payload = Buffer.from(message.tag, "utf8");
     // In runs of 64, each awaited: a burst longer than the receiving veth's backlog would be dropped before capture.
+    // A 2 ms pause after each run lets this event loop read the copies that came back meanwhile.
     for (let i = 0; i < message.addresses.length; i += 64) {
       await Promise.all(message.addresses.slice(i, i + 64).map((a) => send(prober, payload, message.port, a)));
-      await new Promise((done) => setImmediate(done));
+      await new Promise((done) => setTimeout(done, 2));
     }
     out({ op: "probe", id: message.id });
   } else if (message.op === "mirrored") {
