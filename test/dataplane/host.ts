@@ -15,11 +15,12 @@ import { AuditLog } from "../../runtime/audit/log.ts";
 import { ControlPlane } from "../../runtime/daemon/control-plane.ts";
 import { configSchema } from "../../runtime/config/schema.ts";
 import { startDataPlane } from "../../runtime/dataplane/start.ts";
+import { FilterRegistry } from "../../runtime/filter/registry.ts";
 import { SessionStore, type TargetSink } from "../../runtime/sessions/store.ts";
 import { sessionIdFromAcctSessionId } from "../../runtime/sessions/handle.ts";
 import { TunnelRegistry, type TunnelSpec } from "../../runtime/sessions/tunnels.ts";
 
-export type HostCommand = { cmd: "api-get"; path: string; role: "viewer" | "li-admin" } | { cmd: "add-tunnel"; spec: TunnelSpec } | { cmd: "mirror-stats" } | { cmd: "api-mirrors" } | { cmd: "terminate" } | { cmd: "remove-tunnel"; name: string } | { cmd: "stats" } | { cmd: "stop" } | { cmd: "table-changes" };
+export type HostCommand = { cmd: "activate"; module: string } | { cmd: "api-get"; path: string; role: "viewer" | "li-admin" } | { cmd: "add-tunnel"; spec: TunnelSpec } | { cmd: "mirror-stats" } | { cmd: "api-mirrors" } | { cmd: "terminate" } | { cmd: "remove-tunnel"; name: string } | { cmd: "stats" } | { cmd: "stop" } | { cmd: "table-changes" };
 
 const send = (message: unknown) => process.send!(message);
 const now = () => performance.timeOrigin + performance.now();
@@ -29,12 +30,14 @@ try {
   const store = new SessionStore({ maxMirrors: 1000, sessionIdFor: sessionIdFromAcctSessionId });
   const radius = await ControlPlane.start(config.radius, { store });
   const tunnels = new TunnelRegistry();
-  const live = await startDataPlane(config, store, tunnels, { maxTargets: 4096 });
+  const auditDir = mkdtempSync(join(tmpdir(), "iapd-dp-host-"));
+  const audit = AuditLog.open(join(auditDir, "audit.log"));
+  // With a second argument "filters": a filter registry drives the workers' filter (command "activate").
+  const filters = process.argv[3] === "filters" ? await FilterRegistry.open({ audit }) : undefined;
+  const live = await startDataPlane(config, store, tunnels, { maxTargets: 4096, filters });
   // The API as the daemon builds it: counters from the live data plane's cache.
   const token = "e2e-li-admin-token-0123456789abcdef";
   const viewerToken = "e2e-viewer-token-0123456789abcdef";
-  const auditDir = mkdtempSync(join(tmpdir(), "iapd-dp-host-"));
-  const audit = AuditLog.open(join(auditDir, "audit.log"));
   const app = createApp({
     store,
     tunnels,
@@ -72,6 +75,10 @@ try {
       } else if (message.cmd === "api-mirrors") {
         const response = await app.request("/v1/mirrors", { headers: { authorization: `Bearer ${token}` } });
         send({ cmd: message.cmd, status: response.status, body: await response.json() });
+      } else if (message.cmd === "activate") {
+        const { filter } = await filters!.upload(new Uint8Array(Buffer.from(message.module, "base64")), "test");
+        await filters!.activate(filter.id!, "test");
+        send({ cmd: message.cmd, active: filters!.list().find((f) => f.active)?.name });
       } else if (message.cmd === "api-get") {
         const response = await app.request(message.path, { headers: { authorization: `Bearer ${message.role === "viewer" ? viewerToken : token}` } });
         send({ cmd: message.cmd, status: response.status, body: await response.text() });

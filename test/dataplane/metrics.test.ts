@@ -20,6 +20,7 @@ import { join, resolve } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readPcap, waitForOutput } from "./lab.ts";
+import { builtinTrappingOnCall } from "../filter/lifecycle-modules.ts";
 import { RUNTIME, evalArgs, tsArgs } from "../helpers/runtime.ts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -32,14 +33,16 @@ const PORT = 30030;
 const INTERCEPT = 31415926;
 const SESSION = 27182818;
 const SENT = 400;
+/** Datagrams sent once a filter that hangs is active. */
+const AFTER_HANG = 200;
 const CAP = "iapdh5b-cap";
 const RUN = process.pid.toString(36);
 
-/** `n` UDP datagrams of 80 bytes to the peer's discard port, one per millisecond. */
+/** `n` UDP datagrams of 80 bytes from port argv[2] to the peer's discard port, one per millisecond. */
 const SENDER = `
 const dgram = require("dgram"); const n = +process.argv[1]; const b = Buffer.alloc(80, 5); let i = 0;
 const d = dgram.createSocket("udp4");
-d.bind(40002, "${SUB}", () => { const t = setInterval(() => { if (i++ >= n) { clearInterval(t); d.close(); return; } d.send(b, 9, "${PEER}"); }, 1); });`;
+d.bind(+process.argv[2], "${SUB}", () => { const t = setInterval(() => { if (i++ >= n) { clearInterval(t); d.close(); return; } d.send(b, 9, "${PEER}"); }, 1); });`;
 /** Two frames the filter cannot parse: IPv4 cut inside its header (l3_truncated), and LLDP (unsupported_ethertype). */
 const MALFORMED = `
 import socket, sys
@@ -153,7 +156,7 @@ test("/metrics counts every frame of real traffic: received, parsed, malformed b
       egress: { mode: "raw" },
       tunnels: [{ name: "md", sourceAddress: SOURCE }],
     };
-    host = lab.spawn(ns.iapd, RUNTIME, tsArgs(join(ROOT, "test/dataplane/host.ts"), JSON.stringify(config)), { cwd: ROOT, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    host = lab.spawn(ns.iapd, RUNTIME, tsArgs(join(ROOT, "test/dataplane/host.ts"), JSON.stringify(config), "filters"), { cwd: ROOT, stdio: ["ignore", "inherit", "inherit", "ipc"] });
     const ready = await hostRequest(host, { cmd: "ready" }, 20_000);
     assert.ok(!ready.error, ready.error);
     const get = async (path: string, role: "viewer" | "li-admin") => {
@@ -174,7 +177,7 @@ test("/metrics counts every frame of real traffic: received, parsed, malformed b
     // The CoA-ACK goes out once the store changed; the workers apply the table between two blocks.
     await sleep(300);
 
-    const sender = lab.spawn(ns.sub, RUNTIME, evalArgs(SENDER, String(SENT)));
+    const sender = lab.spawn(ns.sub, RUNTIME, evalArgs(SENDER, String(SENT), "40002"));
     await new Promise((r) => sender.once("close", r));
     lab.run(ns.sub, "python3", "-c", MALFORMED, "iapdh5b-s0", capMac, subMac);
 
@@ -192,18 +195,35 @@ test("/metrics counts every frame of real traffic: received, parsed, malformed b
     const viewerStats = JSON.parse(await get("/v1/stats", "viewer")).dataPlane;
     const { body: mirrorsBody } = await hostRequest(host, { cmd: "api-get", path: "/v1/mirrors", role: "li-admin" });
     const mirrorId = JSON.parse(mirrorsBody).items[0].id as string;
+
+    // A filter whose third call never returns: the watchdog replaces the worker that has the flow
+    // (it adopts the ring). The counters it had published stay, the restart and the frames lost
+    // with the call are counted, and the kernel's count of the adopted ring goes on.
+    const looper = builtinTrappingOnCall(3, "looper!", { tpacket3: false, hang: true });
+    assert.is((await hostRequest(host, { cmd: "activate", module: Buffer.from(looper).toString("base64") }, 30_000)).active, "looper!");
+    const more = lab.spawn(ns.sub, RUNTIME, evalArgs(SENDER, String(AFTER_HANG), "40003"));
+    await new Promise((r) => more.once("close", r));
+    let afterHang = "";
+    for (let i = 0, last = ""; i < 15; i++) {
+      await sleep(400);
+      afterHang = await get("/metrics", "viewer");
+      const now = afterHang.split("\n").filter((l) => /^iapd_(capture|frames|worker)/.test(l)).join("\n");
+      if (now === last && sample(afterHang, "iapd_worker_restarts_total") === 1) break;
+      last = now;
+    }
     await hostRequest(host, { cmd: "stop" });
     for (let i = 0, last = -1; i < 10; i++) {
       const n = readPcap(mdPcap).length;
-      if (n >= SENT || n === last) break;
+      if (n >= SENT + AFTER_HANG || n === last) break;
       last = n;
       await sleep(300);
     }
     process.kill(mdDump.pid!, "SIGINT");
     await new Promise((r) => (mdDump.exitCode !== null ? r(null) : mdDump.once("close", r)));
 
-    // What the mediation host received: outer IPv4 packets to PORT, their IPv4 total lengths.
-    const received = readPcap(mdPcap).map((r) => r.bytes.subarray(14));
+    // What the mediation host received of the first sender (inner UDP source port 40002, after the
+    // outer IPv4 and UDP headers, the mirror header and the inner IPv4 header): outer IPv4 packets, their total lengths.
+    const received = readPcap(mdPcap).map((r) => r.bytes.subarray(14)).filter((p) => ((p[56] << 8) | p[57]) === 40002);
     const receivedBytes = received.reduce((n, p) => n + ((p[2] << 8) | p[3]), 0);
     assert.is(received.length, SENT, "every datagram mirrored once");
 
@@ -246,6 +266,24 @@ test("/metrics counts every frame of real traffic: received, parsed, malformed b
     const strings: string[] = [];
     JSON.stringify(liStats, (key, value) => (strings.push(key), typeof value === "string" && strings.push(value), value));
     for (const x of forbidden) assert.not.ok(strings.some((s) => s.includes(x)), `/v1/stats dataPlane names ${x}`);
+    // After the hang: one restart; the replaced worker's published counts kept (without them the
+    // frames total would fall below what was counted before, the flow's worker having counted
+    // nearly all of it); every frame that reached the ring is counted received (kernel drops
+    // included); frames consumed, lost and dropped cannot exceed that (the hung worker's counts
+    // after its last publication are gone).
+    assert.is(sample(afterHang, "iapd_worker_restarts_total"), 1, afterHang);
+    const lost = sample(afterHang, "iapd_frames_lost_total")!;
+    assert.ok(lost > 0, "frames lost with the call that never returned");
+    assert.is(sample(afterHang, "iapd_capture_received_total", `interface="${CAP}"`), all + AFTER_HANG);
+    // While the worker hangs and its replacement starts, its ring (64 blocks of 2 ms) can fill: kernel drops.
+    const drops = sample(afterHang, "iapd_capture_kernel_drops_total", `interface="${CAP}"`)!;
+    const framesAfter = sample(afterHang, "iapd_frames_total")!;
+    assert.ok(framesAfter >= all && framesAfter + lost + drops <= all + AFTER_HANG, `${framesAfter} frames + ${lost} lost + ${drops} kernel drops of ${all + AFTER_HANG}`);
+    assert.is(sample(afterHang, "iapd_frames_malformed_total", 'reason="l3_truncated"'), 1);
+    console.log(
+      `  after a hung filter call: ${all + AFTER_HANG} received = ${framesAfter} frames counted + ${lost} lost with the call + ${drops} kernel drops` +
+        ` + ${all + AFTER_HANG - framesAfter - lost - drops} counted by the hung worker after its last publication`,
+    );
     console.log(`  metrics e2e: ${all} frames counted (${SENT} datagrams, 2 malformed), ${received.length} mirrored packets / ${receivedBytes} bytes at the mediation host`);
   } finally {
     if (host?.connected) host.disconnect();
