@@ -22,7 +22,7 @@ const dataPlaneSchema = z
     source: z.enum(["live", "demo"]).meta({ description: "live: capture workers; demo: the bundled capture replayed into a pcap file" }),
     interfaces: z
       .array(z.object({ interface: z.string(), workers: count, received: count, kernelDrops: count, freezes: count }))
-      .meta({ description: "per capture interface: frames delivered to its rings, dropped by the kernel (ring full), ring freezes (PACKET_STATISTICS)" }),
+      .meta({ description: "per capture interface: frames that reached its capture sockets (kernel drops included), dropped by the kernel (ring full), ring freezes (PACKET_STATISTICS)" }),
     frames: count.meta({ description: "frames the filter consumed: each is parsed or malformed with one reason" }),
     parsed: count,
     malformed: byReason(Object.keys(MALFORMED_REASONS)),
