@@ -174,6 +174,8 @@ export class StoreError extends Error {
   }
 }
 
+/** Distinct NAS addresses and identifiers the store shares one string of; later ones are kept as they come. */
+const SHARED_LIMIT = 4096;
 const ADDRESS_FIELDS = ["framedIpAddress", "framedIpv6Prefix", "delegatedIpv6Prefix", "framedIpv6Address"] as const;
 const INDEXED = {
   acctSessionId: "acctSessionId",
@@ -252,6 +254,8 @@ export class SessionStore {
   private sessionIdFor: (acctSessionId: string) => number;
   /** Mirrors refused because maxMirrors was reached. */
   refused = 0;
+  /** NAS addresses and identifiers, one string per value (bounded: SHARED_LIMIT values). */
+  private sharedStrings = new Map<string, string>();
 
   constructor(options: SessionStoreOptions = {}) {
     this.maxMirrors = options.maxMirrors ?? 65536;
@@ -302,6 +306,11 @@ export class SessionStore {
       session.key = key;
       session.startTime = now;
       session.lastUpdate = now;
+      // The same few values in every session of a NAS: one string each, not a copy per session.
+      const strings = this.sharedStrings;
+      session.nas = shared(strings, session.nas);
+      if (session.nasIpAddress !== undefined) session.nasIpAddress = shared(strings, session.nasIpAddress);
+      if (session.nasIdentifier !== undefined) session.nasIdentifier = shared(strings, session.nasIdentifier);
       this.sessions.set(key, session);
       this.indexSession(session);
       this.applyTriggers(session, now);
@@ -323,7 +332,9 @@ export class SessionStore {
       this.byNas.delete(existing.nas, key);
       this.byNas.add(attrs.nas, key);
     }
-    assignDefined(existing, attrs);
+    // Equal values are left as they are (assignChanged): the session keeps its strings (shared
+    // ones stay shared), and the request's copies die young instead of being kept.
+    assignChanged(existing, attrs);
     existing.lastUpdate = now;
     if (addressesChanged) for (const id of this.mirrorsBySession.get(key) ?? []) this.retarget(id);
     return { session: existing, created: false };
@@ -796,8 +807,24 @@ function copySpec(spec: MirrorSpec): MirrorSpec {
   return out;
 }
 
+/** The one copy of a NAS address or identifier a store keeps (of the first SHARED_LIMIT values). */
+function shared(strings: Map<string, string>, value: string): string {
+  const known = strings.get(value);
+  if (known !== undefined) return known;
+  if (strings.size < SHARED_LIMIT) strings.set(value, value);
+  return value;
+}
+
 function definedOnly<T extends object>(o: T): T {
   return assignDefined({} as T, o);
+}
+
+/** Copies the properties of `from` that are neither undefined nor equal to those of `to` onto `to`. */
+function assignChanged<T extends object>(to: T, from: Partial<T>): void {
+  for (const k of Object.keys(from) as (keyof T)[]) {
+    const v = from[k];
+    if (v !== undefined && v !== to[k]) to[k] = v as T[keyof T];
+  }
 }
 
 /** Copies the properties of `from` that are not undefined onto `to`. */
