@@ -3,8 +3,8 @@
  * "Metrics"): sums over the workers, by capture interface and by reason only. Nothing here is per
  * intercept, mirror session, target or address.
  */
-import { EGRESS_DROPS } from "../egress/types.ts";
-import { COUNTERS, DROP_REASONS, MALFORMED_REASONS, type MalformedReason } from "../filter/types.ts";
+import { EGRESS_DROPS, type EgressCounters } from "../egress/types.ts";
+import { COUNTER_COUNT, COUNTERS, DROP_REASONS, MALFORMED_REASONS, type MalformedReason } from "../filter/types.ts";
 import { AGG_EGRESS_DROPS, AGG_FILTER, AGG_FREEZES, AGG_KERNEL_DROPS, AGG_RECEIVED, AGG_SENT, AGG_SENT_BYTES, AGGREGATE_FIELDS, MIRROR_DROP_REASONS, type MirrorDropReason } from "./messages.ts";
 
 export interface CaptureInterfaceCounters {
@@ -85,4 +85,63 @@ export function countersOf(
 /** Every reason with a zero, so that a reason's series exists before its first count. */
 export function zeroMirrorDrops(): Record<MirrorDropReason, number> {
   return Object.fromEntries(MIRROR_DROP_REASONS.map((r) => [r, 0])) as Record<MirrorDropReason, number>;
+}
+
+/**
+ * A worker's aggregate counters in shared memory (issue 5: every frame accounted for across a
+ * worker hang). The data plane (main thread) owns the buffer and gives it to the worker, which
+ * stores its running totals there after every completed filter call and its egress send, and after
+ * every read of its ring's PACKET_STATISTICS; never in the middle of a call. When the watchdog
+ * replaces a worker stuck in a filter call (no message can come from it any more), the data plane
+ * reads its final figures here: the frames of the block in flight that no call finished with are
+ * the ones the watchdog counts lost, and what the kernel counted on the ring since the last read
+ * stays in the socket for the worker that adopts the ring, so nothing is counted twice or missed.
+ *
+ * Layout: Int32 0 a sequence number (odd while the worker writes), then AGGREGATE_FIELDS Float64
+ * from byte 8 (messages.ts). A reader that finds it odd (a worker terminated in the middle of a
+ * store, which a hang in a filter call never is) gets undefined.
+ */
+export class SharedAggregates {
+  readonly buffer: SharedArrayBuffer;
+  readonly #seq: Int32Array;
+  readonly #cells: Float64Array;
+
+  constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(8 + AGGREGATE_FIELDS * 8)) {
+    this.buffer = buffer;
+    this.#seq = new Int32Array(buffer, 0, 1);
+    this.#cells = new Float64Array(buffer, 8, AGGREGATE_FIELDS);
+  }
+
+  /**
+   * The worker's store: ring statistics (running totals as CaptureRing.statistics keeps them), the
+   * filter's global counter region (COUNTER_COUNT little-endian u64, read in place), the egress's
+   * counters. No allocation beyond one DataView.
+   */
+  store(ring: { packets: number; drops: number; freezes: number }, global: Uint8Array, egress: EgressCounters): void {
+    const c = this.#cells;
+    Atomics.add(this.#seq, 0, 1);
+    c[AGG_RECEIVED] = ring.packets;
+    c[AGG_KERNEL_DROPS] = ring.drops;
+    c[AGG_FREEZES] = ring.freezes;
+    if (global.byteLength >= COUNTER_COUNT * 8) {
+      const g = new DataView(global.buffer, global.byteOffset, COUNTER_COUNT * 8);
+      for (let i = 0; i < COUNTER_COUNT; i++) c[AGG_FILTER + i] = g.getUint32(i * 8, true) + g.getUint32(i * 8 + 4, true) * 2 ** 32;
+    }
+    c[AGG_SENT] = egress.sent;
+    c[AGG_SENT_BYTES] = egress.sentBytes;
+    for (let i = 0; i < EGRESS_DROPS.length; i++) c[AGG_EGRESS_DROPS + i] = egress.dropped[EGRESS_DROPS[i]];
+    Atomics.add(this.#seq, 0, 1);
+  }
+
+  /** A copy of the figures last stored; undefined before the first store or if a store was cut short. */
+  read(): Float64Array | undefined {
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const before = Atomics.load(this.#seq, 0);
+      if (before === 0) return undefined;
+      if (before & 1) continue;
+      const copy = this.#cells.slice();
+      if (Atomics.load(this.#seq, 0) === before) return copy;
+    }
+    return undefined;
+  }
 }

@@ -21,7 +21,7 @@ import type { Target } from "../filter/types.ts";
 import { libc } from "../ffi/libc.ts";
 import { EFD_CLOEXEC, EFD_NONBLOCK } from "../ffi/linux.ts";
 import type { PoolSink } from "./pool.ts";
-import { countersOf, type DataPlaneCounters } from "./counters.ts";
+import { countersOf, SharedAggregates, type DataPlaneCounters } from "./counters.ts";
 import { AGGREGATE_FIELDS, SLOT_FIELDS, type Change, type CountersUpdate, type FromWorker, type ToWorker, type WorkerSetup, type WorkerStats } from "./messages.ts";
 import { requireNetRaw } from "./capabilities.ts";
 import { framesInFlight, stuckCall, WorkerWatch, type WatchState } from "./watchdog.ts";
@@ -83,6 +83,10 @@ class CaptureWorker {
   readonly counters = new Map<number, Float64Array>();
   /** Its aggregate counters as it last published them (AGGREGATE_FIELDS numbers), none before its first publication. */
   aggregate: Float64Array | undefined;
+  /** Its aggregate counters as it stores them after every filter call (counters.ts): what is taken from it once replaced. */
+  readonly shared = new SharedAggregates();
+  /** Its counters were added to the retired ones (once: DataPlane.#replace). */
+  retired = false;
 
   constructor(
     readonly setup: WorkerSetup,
@@ -91,7 +95,7 @@ class CaptureWorker {
     readonly onChangeFailed: (message: string, tunnel: number | undefined) => void,
   ) {
     this.#wake = libc().eventfd(EFD_NONBLOCK | EFD_CLOEXEC);
-    this.#worker = spawnWorker(new URL("./worker.ts", import.meta.url), { ...setup, wakeFd: this.#wake, heartbeat: this.heartbeat.buffer as SharedArrayBuffer });
+    this.#worker = spawnWorker(new URL("./worker.ts", import.meta.url), { ...setup, wakeFd: this.#wake, heartbeat: this.heartbeat.buffer as SharedArrayBuffer, aggregates: this.shared.buffer });
     this.#worker.on("message", (message: FromWorker) => {
       if (message.type === "filter-event") {
         this.onFilterEvent(message.event);
@@ -289,7 +293,8 @@ export class DataPlane implements PoolSink {
     const since = Date.now() - worker.startedAt;
     if (since < RESTART_BACKOFF_MS) await new Promise((r) => setTimeout(r, RESTART_BACKOFF_MS - since));
     await worker.terminate();
-    // What it had published stays counted (what it counted after its last publication is lost).
+    // Its per-slot counters as it last posted them stay counted (what it counted after that, at most
+    // COUNTERS_EVERY_MS of it, is not in the per-slot figures).
     for (const [slot, counts] of worker.counters) {
       if (!this.#table.has(slot)) continue;
       const sum = this.#retired.get(slot) ?? new Float64Array(SLOT_FIELDS);
@@ -297,9 +302,14 @@ export class DataPlane implements PoolSink {
       this.#retired.set(slot, sum);
     }
     worker.counters.clear();
-    if (worker.aggregate) {
+    // Its aggregates as it stored them after its last completed filter call (exact: the frames of
+    // the block in flight are counted lost, the ring's unread statistics go on with the adopter);
+    // what it last posted only if a store was cut short.
+    const final = worker.retired ? undefined : (worker.shared.read() ?? worker.aggregate);
+    worker.retired = true;
+    if (final) {
       const sum = this.#retiredAggregates.get(worker.setup.interface) ?? new Float64Array(AGGREGATE_FIELDS);
-      for (let i = 0; i < AGGREGATE_FIELDS; i++) sum[i] += worker.aggregate[i];
+      for (let i = 0; i < AGGREGATE_FIELDS; i++) sum[i] += final[i];
       this.#retiredAggregates.set(worker.setup.interface, sum);
       worker.aggregate = undefined;
     }
@@ -536,7 +546,8 @@ export class DataPlane implements PoolSink {
   /**
    * The aggregate counters (by capture interface and by reason, nothing per target) from the cache
    * the workers refresh every 250 ms while they work: synchronous, for /metrics and /v1/stats.
-   * What a replaced worker counted after its last publication is not in it.
+   * A replaced worker's figures are the ones it stored in shared memory after its last completed
+   * filter call (SharedAggregates), and so are a stuck worker's while it waits to be replaced.
    */
   counters(): DataPlaneCounters {
     const byInterface = new Map<string, { interface: string; workers: number; runs: Float64Array[] }>();
@@ -544,7 +555,8 @@ export class DataPlane implements PoolSink {
       let entry = byInterface.get(w.setup.interface);
       if (!entry) byInterface.set(w.setup.interface, (entry = { interface: w.setup.interface, workers: 0, runs: [] }));
       entry.workers++;
-      if (w.aggregate) entry.runs.push(w.aggregate);
+      const run = w.retired ? undefined : w.failure ? (w.shared.read() ?? w.aggregate) : w.aggregate;
+      if (run) entry.runs.push(run);
     }
     for (const [name, run] of this.#retiredAggregates) byInterface.get(name)?.runs.push(run);
     const { name, version, abiVersion, sha256 } = this.#filter.current.info;

@@ -92,6 +92,8 @@ export interface WorkerSetup {
   wakeFd?: number;
   /** The worker's watch (runtime/dataplane/watchdog.ts): loop turns, the block in flight, the filter call running. */
   heartbeat?: SharedArrayBuffer;
+  /** Its aggregate counters in shared memory (counters.ts SharedAggregates), stored after every completed filter call. */
+  aggregates?: SharedArrayBuffer;
   /** A replacement worker: the ring of the worker it replaces, taken over instead of opening one. */
   adopt?: RingHandle;
   /** Restarts of this worker before it (0 or absent: the first). */

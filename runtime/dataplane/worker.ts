@@ -16,6 +16,7 @@ import { DROP_REASONS } from "../filter/types.ts";
 import { EGRESS_DROPS } from "../egress/types.ts";
 import { AGG_EGRESS_DROPS, AGG_FILTER, AGG_FREEZES, AGG_KERNEL_DROPS, AGG_RECEIVED, AGG_SENT, AGG_SENT_BYTES, AGGREGATE_FIELDS, SLOT_BYTES, SLOT_DROPS, SLOT_FIELDS, SLOT_PACKETS, type Change, type CountersUpdate, type FromWorker, type ToWorker, type WorkerSetup, type WorkerStats } from "./messages.ts";
 import { WorkerWatch } from "./watchdog.ts";
+import { SharedAggregates } from "./counters.ts";
 
 /** Blocks handled per turn of the event loop before messages get their turn. */
 const BLOCKS_PER_TURN = 8;
@@ -138,10 +139,22 @@ let runs = new Float64Array(64 * (SLOT_FIELDS + 1));
 /** The aggregates as last published (their sum), so that an idle worker posts nothing. */
 let aggregatePublished = -1;
 
+/**
+ * The aggregate counters in the data plane's shared memory (counters.ts SharedAggregates): stored
+ * after every completed filter call and its send, and after every read of the ring's statistics
+ * (PACKET_STATISTICS clears the kernel's counts as it reads them), so that the figures the data
+ * plane takes from a worker it had to terminate are exact.
+ */
+const shared = setup.aggregates ? new SharedAggregates(setup.aggregates) : undefined;
+function storeShared(): void {
+  shared?.store(ring.statistics, filter.counterRegions().global, egress.counters);
+}
+
 /** The worker's aggregate counters now (AGGREGATE_FIELDS numbers: messages.ts). */
 function aggregate(): Float64Array {
   const into = new Float64Array(AGGREGATE_FIELDS);
   const r = ring.readStatistics();
+  storeShared();
   into[AGG_RECEIVED] = r.packets;
   into[AGG_KERNEL_DROPS] = r.drops;
   into[AGG_FREEZES] = r.freezes;
@@ -190,10 +203,12 @@ function publish(): void {
 
 function stats(): WorkerStats {
   const counters = filter.counters().map(Number);
+  const r = ring.readStatistics();
+  storeShared();
   return {
     interface: setup.interface,
     worker: setup.id,
-    ring: ring.readStatistics(),
+    ring: r,
     filter: counters.length === COUNTER_COUNT ? counters : [],
     egress: structuredClone(egress.counters),
     slots: [...slots].map((slot) => {
@@ -236,6 +251,8 @@ function drain(): boolean {
         egress.send(result.packets);
         from = result.next;
       }
+      // The call's frames are done (watch.leaveCall): the data plane's figures for them.
+      storeShared();
     } while (from !== 0);
     blocks++;
   }

@@ -206,7 +206,7 @@ test("/metrics counts every frame of real traffic: received, parsed, malformed b
     let afterHang = "";
     for (let i = 0, last = ""; i < 15; i++) {
       await sleep(400);
-      afterHang = await get("/metrics", "viewer");
+      afterHang = await get("/metrics", "li-admin");
       const now = afterHang.split("\n").filter((l) => /^iapd_(capture|frames|worker)/.test(l)).join("\n");
       if (now === last && sample(afterHang, "iapd_worker_restarts_total") === 1) break;
       last = now;
@@ -266,11 +266,12 @@ test("/metrics counts every frame of real traffic: received, parsed, malformed b
     const strings: string[] = [];
     JSON.stringify(liStats, (key, value) => (strings.push(key), typeof value === "string" && strings.push(value), value));
     for (const x of forbidden) assert.not.ok(strings.some((s) => s.includes(x)), `/v1/stats dataPlane names ${x}`);
-    // After the hang: one restart; the replaced worker's published counts kept (without them the
-    // frames total would fall below what was counted before, the flow's worker having counted
-    // nearly all of it); every frame that reached the ring is counted received (kernel drops
-    // included); frames consumed, lost and dropped cannot exceed that (the hung worker's counts
-    // after its last publication are gone).
+    // After the hang: one restart; the replaced worker's counts taken from the shared memory it
+    // stored them in after its last completed filter call (runtime/dataplane/counters.ts
+    // SharedAggregates; with only what it had posted every 250 ms, a few frames it had counted
+    // since would be missing); every frame that reached the ring is counted received (kernel drops
+    // included), and each of them exactly once as a frame the filter consumed, a frame lost with
+    // the call that never returned, or a kernel drop.
     assert.is(sample(afterHang, "iapd_worker_restarts_total"), 1, afterHang);
     const lost = sample(afterHang, "iapd_frames_lost_total")!;
     assert.ok(lost > 0, "frames lost with the call that never returned");
@@ -278,12 +279,18 @@ test("/metrics counts every frame of real traffic: received, parsed, malformed b
     // While the worker hangs and its replacement starts, its ring (64 blocks of 2 ms) can fill: kernel drops.
     const drops = sample(afterHang, "iapd_capture_kernel_drops_total", `interface="${CAP}"`)!;
     const framesAfter = sample(afterHang, "iapd_frames_total")!;
-    assert.ok(framesAfter >= all && framesAfter + lost + drops <= all + AFTER_HANG, `${framesAfter} frames + ${lost} lost + ${drops} kernel drops of ${all + AFTER_HANG}`);
+    assert.is(framesAfter + lost + drops, all + AFTER_HANG, `${framesAfter} frames + ${lost} lost + ${drops} kernel drops of ${all + AFTER_HANG} received`);
+    // The other counters agree with the frames: each frame is parsed or malformed for one reason;
+    // each datagram after the hang that the filter consumed matched the target and was copied once.
+    const parsedAfter = sample(afterHang, "iapd_frames_parsed_total")!;
+    const malformedAfter = [...afterHang.matchAll(/^iapd_frames_malformed_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    assert.is(parsedAfter + malformedAfter, framesAfter, `${parsedAfter} parsed + ${malformedAfter} malformed`);
     assert.is(sample(afterHang, "iapd_frames_malformed_total", 'reason="l3_truncated"'), 1);
-    console.log(
-      `  after a hung filter call: ${all + AFTER_HANG} received = ${framesAfter} frames counted + ${lost} lost with the call + ${drops} kernel drops` +
-        ` + ${all + AFTER_HANG - framesAfter - lost - drops} counted by the hung worker after its last publication`,
-    );
+    assert.is(malformedAfter, 2);
+    const matchedAfter = sample(afterHang, "iapd_frames_matched_total")!;
+    assert.is(matchedAfter, parsedAfter, "every datagram is the target's");
+    assert.is(sample(afterHang, "iapd_mirror_copies_total"), matchedAfter);
+    console.log(`  after a hung filter call: ${all + AFTER_HANG} received = ${framesAfter} frames counted + ${lost} lost with the call + ${drops} kernel drops`);
     console.log(`  metrics e2e: ${all} frames counted (${SENT} datagrams, 2 malformed), ${received.length} mirrored packets / ${receivedBytes} bytes at the mediation host`);
   } finally {
     if (host?.connected) host.disconnect();
