@@ -101,10 +101,28 @@ export function zeroMirrorDrops(): Record<MirrorDropReason, number> {
  * from byte 8 (messages.ts). A reader that finds it odd (a worker terminated in the middle of a
  * store, which a hang in a filter call never is) gets undefined.
  */
+/**
+ * The layout's positions as this module's own constants: read through the imports, each access in
+ * the store costs a module-namespace lookup when the sources run under tsx (store ~0.9 µs instead
+ * of ~0.25 µs per call; bundled, no difference).
+ */
+const S_RECEIVED = AGG_RECEIVED;
+const S_KERNEL_DROPS = AGG_KERNEL_DROPS;
+const S_FREEZES = AGG_FREEZES;
+const S_FILTER = AGG_FILTER;
+const S_COUNTERS = COUNTER_COUNT;
+const S_SENT = AGG_SENT;
+const S_SENT_BYTES = AGG_SENT_BYTES;
+const S_EGRESS_DROPS = AGG_EGRESS_DROPS;
+const S_EGRESS_REASONS: readonly (keyof EgressCounters["dropped"])[] = [...EGRESS_DROPS];
+const S_FIELDS = AGGREGATE_FIELDS;
+
 export class SharedAggregates {
   readonly buffer: SharedArrayBuffer;
   readonly #seq: Int32Array;
   readonly #cells: Float64Array;
+  /** A view of the filter's global counters, kept while its region stays where it is (a swap or a memory growth moves it). */
+  #global: DataView | undefined;
 
   constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(8 + AGGREGATE_FIELDS * 8)) {
     this.buffer = buffer;
@@ -115,21 +133,22 @@ export class SharedAggregates {
   /**
    * The worker's store: ring statistics (running totals as CaptureRing.statistics keeps them), the
    * filter's global counter region (COUNTER_COUNT little-endian u64, read in place), the egress's
-   * counters. No allocation beyond one DataView.
+   * counters. No allocation while the filter's counter region stays where it is.
    */
   store(ring: { packets: number; drops: number; freezes: number }, global: Uint8Array, egress: EgressCounters): void {
     const c = this.#cells;
     Atomics.add(this.#seq, 0, 1);
-    c[AGG_RECEIVED] = ring.packets;
-    c[AGG_KERNEL_DROPS] = ring.drops;
-    c[AGG_FREEZES] = ring.freezes;
-    if (global.byteLength >= COUNTER_COUNT * 8) {
-      const g = new DataView(global.buffer, global.byteOffset, COUNTER_COUNT * 8);
-      for (let i = 0; i < COUNTER_COUNT; i++) c[AGG_FILTER + i] = g.getUint32(i * 8, true) + g.getUint32(i * 8 + 4, true) * 2 ** 32;
+    c[S_RECEIVED] = ring.packets;
+    c[S_KERNEL_DROPS] = ring.drops;
+    c[S_FREEZES] = ring.freezes;
+    if (global.byteLength >= S_COUNTERS * 8) {
+      let g = this.#global;
+      if (!g || g.buffer !== global.buffer || g.byteOffset !== global.byteOffset) g = this.#global = new DataView(global.buffer, global.byteOffset, S_COUNTERS * 8);
+      for (let i = 0; i < S_COUNTERS; i++) c[S_FILTER + i] = g.getUint32(i * 8, true) + g.getUint32(i * 8 + 4, true) * 2 ** 32;
     }
-    c[AGG_SENT] = egress.sent;
-    c[AGG_SENT_BYTES] = egress.sentBytes;
-    for (let i = 0; i < EGRESS_DROPS.length; i++) c[AGG_EGRESS_DROPS + i] = egress.dropped[EGRESS_DROPS[i]];
+    c[S_SENT] = egress.sent;
+    c[S_SENT_BYTES] = egress.sentBytes;
+    for (let i = 0; i < S_EGRESS_REASONS.length; i++) c[S_EGRESS_DROPS + i] = egress.dropped[S_EGRESS_REASONS[i]];
     Atomics.add(this.#seq, 0, 1);
   }
 
@@ -139,7 +158,9 @@ export class SharedAggregates {
       const before = Atomics.load(this.#seq, 0);
       if (before === 0) return undefined;
       if (before & 1) continue;
-      const copy = this.#cells.slice();
+      // (slice() of a shared array takes V8's slow path: microseconds.)
+      const copy = new Float64Array(S_FIELDS);
+      copy.set(this.#cells);
       if (Atomics.load(this.#seq, 0) === before) return copy;
     }
     return undefined;
