@@ -5,6 +5,7 @@
  * subscriber session.
  *
  *   node --import tsx scripts/bench-radius.ts [--requests 60000] [--sessions 1000000] [--repeat 2] [--window 128] [--no-floor] [--json FILE]
+ *        [--binary dist/iapd]   also the single binary (npm run build:binary), as deployed, beside the checkout's iapd
  *
  * - The load generator (scripts/bench/radius-load.ts) is its own process on CPU 0; each server runs
  *   alone on CPU 1 (taskset), started fresh for every run and stopped by its PID.
@@ -52,6 +53,7 @@ const { values } = parseArgs({
     floor: { type: "boolean", default: true },
     "no-floor": { type: "boolean", default: false },
     json: { type: "string" },
+    binary: { type: "string" },
   },
 });
 const SUBSCRIBERS = Math.max(256, Math.floor(Number(values.requests) / 3));
@@ -142,7 +144,7 @@ interface Server {
 }
 
 /** `iapd run --config` with only the accounting and DAS listeners, on the server CPU. */
-async function startIapd(radius: Record<string, unknown> = {}): Promise<Server> {
+async function startIapd(radius: Record<string, unknown> = {}, binary?: string): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), "iapd-bench-radius-"));
   const acctPort = await freePort();
   const dasPort = await freePort();
@@ -158,7 +160,9 @@ async function startIapd(radius: Record<string, unknown> = {}): Promise<Server> 
   };
   // JSON is YAML.
   writeFileSync(join(dir, "iapd.yaml"), JSON.stringify(config));
-  const [command, ...args] = [...serverCpu, process.execPath, join(ROOT, "bin/iapd.js"), "run", "--config", join(dir, "iapd.yaml")];
+  // From the checkout (bin/iapd.js: the TypeScript sources through tsx), or the single binary (`--binary`).
+  const launcher = binary ? [binary] : [process.execPath, join(ROOT, "bin/iapd.js")];
+  const [command, ...args] = [...serverCpu, ...launcher, "run", "--config", join(dir, "iapd.yaml")];
   const child: ChildProcess = spawn(command, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, STATE_DIRECTORY: dir } });
   let stderr = "";
   const exited = new Promise<void>((done) => child.on("close", () => done()));
@@ -181,7 +185,7 @@ async function startIapd(radius: Record<string, unknown> = {}): Promise<Server> 
     await stop();
     throw e;
   });
-  return { name: "iapd", pid: child.pid!, acctPort, dasPort, stop };
+  return { name: binary ? "iapd (binary)" : "iapd", pid: child.pid!, acctPort, dasPort, stop };
 }
 
 /** Whether a Status-Server to the port gets any answer within 200 ms. */
@@ -388,6 +392,7 @@ const version = spawnSync("freeradius", ["-v"], { encoding: "utf8" }).stdout.spl
 log(`${cpus().length} CPUs (${cpus()[0]?.model.trim()}), ${pinned ? "generator on CPU 0, servers on CPU 1" : "NOT pinned (taskset or a second CPU missing)"}; ${version}; node ${process.version}`);
 
 const targets: [string, () => Promise<Server>][] = [["iapd", () => startIapd()], ...FREERADIUS.map((k) => [k, () => startFreeRadiusTarget(k)] as [string, () => Promise<Server>])];
+if (values.binary) targets.splice(1, 0, ["iapd (binary)", () => startIapd({}, values.binary)]);
 if (values.floor && !values["no-floor"]) targets.push(["floor", startFloor]);
 const runs: AccountingRun[] = [];
 for (let round = 1; round <= REPEAT; round++) {
