@@ -73,7 +73,10 @@ export class Lab {
     const mac = this.ip("cat", `/sys/class/net/${CAPTURE_INTERFACE}/address`).trim();
     this.ip("ip", "neigh", "replace", "198.51.100.2", "lladdr", mac, "dev", "iapdh8-g", "nud", "permanent");
     this.ip("ip", "route", "add", "100.64.0.0/10", "via", "198.51.100.2", "dev", "iapdh8-g");
-    this.relay = this.spawn(runtimeArgs(RELAY, ["198.51.100.1", String(MEDIATION_PORT)]), ["pipe", "pipe", "inherit"]);
+    // The relay is the test's network (subscribers, NAS, API client, mediation device), not iapd: it
+    // runs on Node even when the tests run on Deno, where its node:dgram lost probes and copies in
+    // bursts (whole runs of probes missing in CI, 2026-11-22); iapd itself runs on the tests' runtime.
+    this.relay = this.spawn(["node", RELAY, "198.51.100.1", String(MEDIATION_PORT)], ["pipe", "pipe", "inherit"]);
     const ready = new Promise<void>((done, fail) => {
       this.relay.once("exit", (code) => fail(new Error(`the relay exited (${code})`)));
       this.waiting.set(-1, () => done());
@@ -128,8 +131,9 @@ export class Lab {
   }
 
   /** One UDP datagram (payload `tag`) to each address, out of the veth end facing the capture interface. */
-  async probe(addresses: string[], port: number, tag: string): Promise<void> {
-    await this.ask({ op: "probe", addresses, port, tag });
+  async probe(addresses: string[], port: number, tag: string): Promise<{ errors: number; error: string }> {
+    const answer = await this.ask({ op: "probe", addresses, port, tag });
+    return { errors: Number(answer.errors ?? 0), error: String(answer.error ?? "") };
   }
 
   /** The mirrored packets that reached the mediation socket since the last call: intercept ID, session ID, inner destination, probe tag. */

@@ -41,7 +41,19 @@ await Promise.all([
   new Promise((done) => prober.bind(0, probeSource, done)),
 ]);
 
-const send = (socket, data, port, address) => new Promise((done) => socket.send(data, port, address, () => done()));
+/** Probe datagrams the kernel refused (the reason of the first), reported with the probe's answer. */
+let probeErrors = 0;
+let probeError = "";
+const send = (socket, data, port, address) =>
+  new Promise((done) =>
+    socket.send(data, port, address, (error) => {
+      if (error) {
+        probeErrors++;
+        probeError ||= error.message;
+      }
+      done();
+    }),
+  );
 
 async function handle(message) {
   if (message.op === "open") {
@@ -67,7 +79,9 @@ async function handle(message) {
       await Promise.all(message.addresses.slice(i, i + 64).map((a) => send(prober, payload, message.port, a)));
       await new Promise((done) => setTimeout(done, 2));
     }
-    out({ op: "probe", id: message.id });
+    out({ op: "probe", id: message.id, errors: probeErrors, error: probeError });
+    probeErrors = 0;
+    probeError = "";
   } else if (message.op === "mirrored") {
     out({ op: "mirrored", id: message.id, packets: mirrored });
     mirrored = [];
