@@ -13,7 +13,7 @@
  * the receivers are compared by their own CPU time per packet (/proc/PID/stat utime + stime) and
  * the kernel's drop counters (PACKET_STATISTICS for iapd, tcpdump's "dropped by kernel").
  *
- *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--warmup 8] [--block-kib 256] [--retire-ms 4] [--json FILE] [--perf] [--trace-gc]
+ *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--warmup 8] [--block-kib 256] [--retire-ms 4] [--json FILE] [--perf] [--trace-gc] [--bundle]
  *
  * --warmup S: before each measured run, S seconds of the same traffic to iapd alone (tcpdump not yet
  * started), so that V8 has compiled iapd's hot code and its memory reducer has done the full
@@ -26,7 +26,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Lab } from "./netns/netns.ts";
 
@@ -47,6 +47,11 @@ const { values } = parseArgs({
     "block-kib": { type: "string", default: "256" },
     /** iapd's block retire timeout (capture.retireTimeoutMs, default 4 ms: the latency floor at low rates). */
     "retire-ms": { type: "string", default: "4" },
+    /**
+     * Run iapd's receiver (its data plane and the worker thread) from esbuild bundles made the way
+     * scripts/build-binary.ts makes the single binary's, instead of the TypeScript sources through tsx.
+     */
+    bundle: { type: "boolean", default: false },
   },
 });
 
@@ -147,6 +152,31 @@ async function receiver(): Promise<void> {
   });
 }
 
+/**
+ * This script and the data plane's worker as CommonJS bundles (the options of
+ * scripts/build-binary.ts), under node_modules/.cache so that koffi is found from them; the
+ * arguments that run the receiver from there.
+ */
+async function bundleReceiver(): Promise<string[]> {
+  const { build } = await import("esbuild");
+  const { WORKER_BUNDLES, asconfigFilters } = await import("../runtime/assets/assets.ts");
+  const root = resolve(import.meta.dirname, "..");
+  const dir = join(root, "node_modules", ".cache", "iapd-bench-dataplane");
+  const info = { version: "bench", commit: "bench", root: relative(dir, root), filters: asconfigFilters(readFileSync(join(root, "asconfig.json"), "utf8")) };
+  const options = {
+    bundle: true,
+    platform: "node",
+    format: "cjs",
+    target: "node20",
+    logLevel: "error",
+    define: { IAPD_BUILD: JSON.stringify(info), "import.meta.url": "IAPD_BUNDLE_URL", "import.meta.dirname": "__dirname" },
+    banner: { js: '"use strict";\nvar IAPD_BUNDLE_URL = require("node:url").pathToFileURL(__filename).href;' },
+  } as const;
+  await build({ ...options, entryPoints: [join(root, "scripts/bench-dataplane.ts")], outfile: join(dir, "bench-dataplane.cjs") });
+  await build({ ...options, entryPoints: [join(root, WORKER_BUNDLES["dataplane-worker.cjs"])], outfile: join(dir, "dataplane-worker.cjs") });
+  return [join(dir, "bench-dataplane.cjs")];
+}
+
 function cpuTicks(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
   return Number(fields[11]) + Number(fields[12]);
@@ -181,7 +211,8 @@ interface Namespaces {
 }
 
 async function run(lab: Lab, ns: Namespaces, generator: string, seconds: number): Promise<RunResult> {
-  const iapd = lab.spawn(ns.rx, "taskset", ["-c", "1", process.execPath, ...(values.perf ? ["--perf-basic-prof"] : []), ...(values["trace-gc"] ? ["--trace-gc"] : []), "--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts"), "--receiver", "--egress", String(values.egress), "--block-kib", String(BLOCK_KIB), "--retire-ms", String(RETIRE_MS)], {
+  const script = values.bundle ? await bundleReceiver() : ["--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts")];
+  const iapd = lab.spawn(ns.rx, "taskset", ["-c", "1", process.execPath, ...(values.perf ? ["--perf-basic-prof"] : []), ...(values["trace-gc"] ? ["--trace-gc"] : []), ...script, "--receiver", "--egress", String(values.egress), "--block-kib", String(BLOCK_KIB), "--retire-ms", String(RETIRE_MS)], {
     stdio: ["pipe", "pipe", "pipe"],
     cwd: resolve(import.meta.dirname, ".."),
   });
@@ -284,5 +315,8 @@ async function main(): Promise<void> {
   }
 }
 
-if (values.receiver) await receiver();
-else await main();
+// No top-level await: --bundle builds this file into a CommonJS bundle, as the single binary is built.
+(values.receiver ? receiver() : main()).catch((e: Error) => {
+  console.error(e);
+  process.exit(1);
+});
