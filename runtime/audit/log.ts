@@ -23,6 +23,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, fdatasync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
 import { basename, dirname } from "node:path";
+import { waiters, type Waiters } from "../state/waiters.ts";
 
 /** What happened; `detail` carries action-specific values (intercept ID, reason...). */
 export interface AuditEntry {
@@ -67,22 +68,6 @@ export interface AuditSink {
 const RESOLVED: Promise<void> = Promise.resolve();
 /** fdatasyncs in flight at once (each covering every write before it). */
 const MAX_SYNCS = 2;
-
-/** A promise with its settle functions: what every `sync` of one group commit shares. */
-interface Waiters {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (e: Error) => void;
-}
-
-function waiters(): Waiters {
-  let resolve!: () => void;
-  let reject!: (e: Error) => void;
-  const promise = new Promise<void>((done, fail) => ((resolve = done), (reject = fail)));
-  // A group nobody awaits any more must not become an unhandled rejection.
-  promise.catch(() => {});
-  return { promise, resolve, reject };
-}
 
 export class AuditLog implements AuditSink {
   /** Lines appended and not yet written. */

@@ -18,6 +18,7 @@ import { closeSync, fdatasync, fsync, openSync, write } from "node:fs";
 import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 import { encodeFrame, HEADER_BYTES, MAGIC } from "./frame.ts";
+import { waiters, type Waiters } from "./waiters.ts";
 
 interface Segment {
   path: string;
@@ -33,22 +34,6 @@ const RESOLVED: Promise<void> = Promise.resolve();
 /** fdatasyncs in flight at once (each covering the writes before it). */
 const MAX_SYNCS = 2;
 const MAGIC_WORD = MAGIC.readUInt32LE(0);
-
-/** A promise with its settle functions: what every `sync` of one group commit shares. */
-interface Waiters {
-  promise: Promise<void>;
-  resolve: () => void;
-  reject: (e: Error) => void;
-}
-
-function waiters(): Waiters {
-  let resolve!: () => void;
-  let reject!: (e: Error) => void;
-  const promise = new Promise<void>((done, fail) => ((resolve = done), (reject = fail)));
-  // A group nobody awaits any more (its callers went away) must not become an unhandled rejection.
-  promise.catch(() => {});
-  return { promise, resolve, reject };
-}
 
 export class Journal {
   private segments: Segment[];
