@@ -48,11 +48,16 @@ export class Lab {
     return name;
   }
 
-  /** A veth pair between two namespaces, each end up, with an optional address ("100.64.0.9/24"). */
-  veth(a: [ns: string, dev: string, address?: string], b: [ns: string, dev: string, address?: string]): void {
+  /**
+   * A veth pair between two namespaces, each end up, with an optional address ("100.64.0.9/24").
+   * `ipv6: false` turns IPv6 off on both ends first: no neighbour discovery or MLD frames, for a
+   * test that counts every frame on the link.
+   */
+  veth(a: [ns: string, dev: string, address?: string], b: [ns: string, dev: string, address?: string], options: { ipv6?: boolean } = {}): void {
     for (const dev of [a[1], b[1]]) if (!dev.startsWith(PREFIX)) throw new Error(`interface ${dev}: lab names start with ${PREFIX}`);
     execFileSync("ip", ["link", "add", a[1], "netns", a[0], "type", "veth", "peer", "name", b[1], "netns", b[0]]);
     for (const [ns, dev, address] of [a, b]) {
+      if (options.ipv6 === false) this.run(ns, "sysctl", "-qw", `net.ipv6.conf.${dev}.disable_ipv6=1`);
       if (address) this.run(ns, "ip", "addr", "add", address, "dev", dev);
       this.run(ns, "ip", "link", "set", dev, "up");
     }

@@ -2,9 +2,9 @@
  * The live data plane's counters as the operator sees them (/metrics, /v1/stats), against real
  * traffic in network namespaces the test creates and deletes:
  *
- *   iapdh5b-sub (100.64.0.9) --veth--> iapdh5b-iapd: capture on iapdh5b-cap (2 workers, fanout);
+ *   iapddp-msub (100.64.0.9) --veth--> iapddp-miapd: capture on iapddp-mcap (2 workers, fanout);
  *                                       RADIUS on 127.0.0.1; tunnel md (198.51.100.1)
- *                                       --veth-- iapdh5b-md (198.51.100.2: tcpdump -w)
+ *                                       --veth-- iapddp-mmd (198.51.100.2: tcpdump -w)
  *
  * IPv6 is off on the capture link and the subscriber's neighbour entry is static, so the frames on
  * it are exactly the test's: SENT UDP datagrams from the intercepted subscriber, one truncated IPv4
@@ -13,12 +13,13 @@
  * mediation host captured. Viewers get no mirroring series; no series or label names the intercept,
  * the mirror session, the subscriber or the mediation device.
  */
-import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
+import { Lab } from "../../scripts/netns/netns.ts";
 import { readPcap, waitForOutput } from "./lab.ts";
 import { builtinTrappingOnCall } from "../filter/lifecycle-modules.ts";
 import { RUNTIME, evalArgs, tsArgs } from "../helpers/runtime.ts";
@@ -35,8 +36,7 @@ const SESSION = 27182818;
 const SENT = 400;
 /** Datagrams sent once a filter that hangs is active. */
 const AFTER_HANG = 200;
-const CAP = "iapdh5b-cap";
-const RUN = process.pid.toString(36);
+const CAP = "iapddp-mcap";
 
 /** `n` UDP datagrams of 80 bytes from port argv[2] to the peer's discard port, one per millisecond. */
 const SENDER = `
@@ -52,52 +52,6 @@ dst = bytes.fromhex(sys.argv[2].replace(":", "")); src = bytes.fromhex(sys.argv[
 s.send(dst + src + b"\\x08\\x00" + bytes([0x45, 0, 0, 40, 0, 0, 0, 0, 64, 17]))
 s.send(bytes.fromhex("0180c200000e") + src + b"\\x88\\xcc" + bytes(46))
 `;
-
-/** Network namespaces and processes of this test (prefix iapdh5b-), removed by close(). */
-class Lab {
-  readonly namespaces: string[] = [];
-  readonly children: ChildProcess[] = [];
-  namespace(base: string): string {
-    const name = `iapdh5b-${base}-${RUN}`;
-    execFileSync("ip", ["netns", "add", name]);
-    this.namespaces.push(name);
-    this.run(name, "ip", "link", "set", "lo", "up");
-    return name;
-  }
-  /** A veth pair, IPv6 off on both ends (no neighbour discovery, no MLD), then addresses and up. */
-  veth(a: [ns: string, dev: string, address?: string], b: [ns: string, dev: string, address?: string]): void {
-    execFileSync("ip", ["link", "add", a[1], "netns", a[0], "type", "veth", "peer", "name", b[1], "netns", b[0]]);
-    for (const [ns, dev, address] of [a, b]) {
-      this.run(ns, "sysctl", "-qw", `net.ipv6.conf.${dev}.disable_ipv6=1`);
-      if (address) this.run(ns, "ip", "addr", "add", address, "dev", dev);
-      this.run(ns, "ip", "link", "set", dev, "up");
-    }
-  }
-  run(ns: string, command: string, ...args: string[]): string {
-    return execFileSync("ip", ["netns", "exec", ns, command, ...args], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-  }
-  spawn(ns: string, command: string, args: string[], options: SpawnOptions = {}): ChildProcess {
-    const child = spawn("ip", ["netns", "exec", ns, command, ...args], { stdio: ["ignore", "pipe", "pipe"], ...options });
-    this.children.push(child);
-    return child;
-  }
-  close(): void {
-    for (const child of this.children) if (child.exitCode === null && child.signalCode === null && child.pid) {
-      try {
-        process.kill(child.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-    }
-    for (const ns of this.namespaces.splice(0).reverse()) {
-      try {
-        execFileSync("ip", ["netns", "del", ns], { stdio: "ignore" });
-      } catch {
-        // already gone
-      }
-    }
-  }
-}
 
 function radclient(lab: Lab, ns: string, port: number, command: "acct" | "coa", input: string): Promise<string> {
   const child = lab.spawn(ns, "radclient", ["-x", "-r", "1", "-t", "2", `127.0.0.1:${port}`, command, SECRET], { stdio: ["pipe", "pipe", "pipe"] });
@@ -133,21 +87,21 @@ function sample(body: string, name: string, labels = ""): number | undefined {
 
 test("/metrics counts every frame of real traffic: received, parsed, malformed by reason, matched, mirrored as the mediation host saw it; nothing names who is intercepted", async () => {
   const lab = new Lab();
-  const dir = mkdtempSync(join(tmpdir(), "iapdh5b-metrics-"));
+  const dir = mkdtempSync(join(tmpdir(), "iapd-metrics-"));
   let host: ChildProcess | undefined;
   try {
-    const ns = { sub: lab.namespace("sub"), iapd: lab.namespace("iapd"), md: lab.namespace("md") };
-    lab.veth([ns.sub, "iapdh5b-s0", `${SUB}/24`], [ns.iapd, CAP]);
-    lab.veth([ns.iapd, "iapdh5b-m1", `${SOURCE}/24`], [ns.md, "iapdh5b-md0", `${MD}/24`]);
+    const ns = { sub: lab.namespace("iapddp-msub"), iapd: lab.namespace("iapddp-miapd"), md: lab.namespace("iapddp-mmd") };
+    lab.veth([ns.sub, "iapddp-ms0", `${SUB}/24`], [ns.iapd, CAP], { ipv6: false });
+    lab.veth([ns.iapd, "iapddp-mm1", `${SOURCE}/24`], [ns.md, "iapddp-mmd0", `${MD}/24`], { ipv6: false });
     const mac = (n: string, dev: string) => lab.run(n, "cat", `/sys/class/net/${dev}/address`).trim();
     const capMac = mac(ns.iapd, CAP);
-    const subMac = mac(ns.sub, "iapdh5b-s0");
+    const subMac = mac(ns.sub, "iapddp-ms0");
     // No ARP on the capture link: every frame on it is one the test sends.
-    lab.run(ns.sub, "ip", "neigh", "replace", PEER, "lladdr", capMac, "dev", "iapdh5b-s0", "nud", "permanent");
+    lab.run(ns.sub, "ip", "neigh", "replace", PEER, "lladdr", capMac, "dev", "iapddp-ms0", "nud", "permanent");
     lab.run(ns.iapd, "ping", "-c1", "-W2", MD);
 
     const mdPcap = join(dir, "md.pcap");
-    const mdDump = lab.spawn(ns.md, "tcpdump", ["-n", "-U", "-s0", "-i", "iapdh5b-md0", "-w", mdPcap, "udp", "port", String(PORT)]);
+    const mdDump = lab.spawn(ns.md, "tcpdump", ["-n", "-U", "-s0", "-i", "iapddp-mmd0", "-w", mdPcap, "udp", "port", String(PORT)]);
     await waitForOutput(mdDump, "listening on");
 
     const config = {
@@ -179,7 +133,7 @@ test("/metrics counts every frame of real traffic: received, parsed, malformed b
 
     const sender = lab.spawn(ns.sub, RUNTIME, evalArgs(SENDER, String(SENT), "40002"));
     await new Promise((r) => sender.once("close", r));
-    lab.run(ns.sub, "python3", "-c", MALFORMED, "iapdh5b-s0", capMac, subMac);
+    lab.run(ns.sub, "python3", "-c", MALFORMED, "iapddp-ms0", capMac, subMac);
 
     // The workers publish every 250 ms: read until two reads 400 ms apart agree (at most ~6 s).
     let body = "";
