@@ -3,9 +3,17 @@
  * loader already registered) and ends with the line "tests: N passed, N failed" that CI reads.
  *   node --import tsx scripts/test.ts [substring]   runs only the files whose path contains it
  */
-import { readdirSync } from "node:fs";
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
+
+// Every temporary file of the run (the tests' and the processes' they start, through os.tmpdir()
+// and TMPDIR) goes below one directory, removed at the end, so that a run leaves nothing in /tmp.
+// Mode 1777 like /tmp: a test drops some processes to another user.
+const scratch = mkdtempSync(join(tmpdir(), "iapd-test-"));
+chmodSync(scratch, 0o1777);
+process.env.TMPDIR = scratch;
 
 const dir = resolve(import.meta.dirname, "..", "test");
 const only = process.argv[2];
@@ -42,3 +50,4 @@ if (files.length === 0 || !Number.isFinite(total)) {
 } else {
   console.log(`tests: ${passed} passed, ${total - passed} failed`);
 }
+rmSync(scratch, { recursive: true, force: true });
