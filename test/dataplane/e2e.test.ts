@@ -22,7 +22,7 @@ import { join, resolve } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Lab } from "../../scripts/netns/netns.ts";
-import { checksumOk, radclientIn, readPcap, waitForOutput } from "./lab.ts";
+import { checksumOk, hostRequest, radclientIn, readPcap, waitForOutput } from "./lab.ts";
 import { RUNTIME, evalArgs, tsArgs } from "../helpers/runtime.ts";
 
 const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -64,20 +64,6 @@ const SECOND = { interceptId: 8, sessionId: 82 };
 const ECHO = `const dgram = require("dgram"); const d4 = dgram.createSocket("udp4"); const d6 = dgram.createSocket({ type: "udp6", ipv6Only: true });
 for (const d of [d4, d6]) d.on("message", (m, r) => d.send(m, r.port, r.address));
 d4.bind(7, "${PEER}", () => d6.bind(7, "${PEER6}", () => console.log("echoing")));`;
-
-function hostRequest(host: ChildProcess, message: Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, any>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`iapd host: no answer to ${JSON.stringify(message)}`)), timeoutMs);
-    const on = (reply: Record<string, any>) => {
-      if (reply.cmd !== message.cmd) return;
-      host.off("message", on);
-      clearTimeout(timer);
-      reply.error ? reject(new Error(reply.error)) : resolve(reply);
-    };
-    host.on("message", on);
-    if (message.cmd !== "ready") host.send(message);
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -1,7 +1,9 @@
 /**
- * Helpers of the data plane's namespace tests: a radclient run inside a namespace, and a reader
- * for the classic pcap files tcpdump writes.
+ * Helpers of the data plane's namespace tests: a radclient run inside a namespace, a request to the
+ * data plane host (test/dataplane/host.ts) over its IPC channel, and a reader for the classic pcap
+ * files tcpdump writes.
  */
+import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import type { Lab } from "../../scripts/netns/netns.ts";
 
@@ -63,4 +65,19 @@ export function checksumOk(bytes: Uint8Array): boolean {
   if (bytes.length % 2) sum += bytes[bytes.length - 1] << 8;
   while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
   return sum === 0xffff;
+}
+
+/** A command to the data plane host (test/dataplane/host.ts) and its answer ("ready": waits for the host to say it is). */
+export function hostRequest(host: ChildProcess, message: Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, any>> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`iapd host: no answer to ${JSON.stringify(message)}`)), timeoutMs);
+    const on = (reply: Record<string, any>) => {
+      if (reply.cmd !== message.cmd) return;
+      host.off("message", on);
+      clearTimeout(timer);
+      reply.error ? reject(new Error(reply.error)) : resolve(reply);
+    };
+    host.on("message", on);
+    if (message.cmd !== "ready") host.send(message);
+  });
 }

@@ -20,7 +20,7 @@ import { join, resolve } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Lab } from "../../scripts/netns/netns.ts";
-import { readPcap, waitForOutput } from "./lab.ts";
+import { hostRequest, radclientIn, readPcap, waitForOutput } from "./lab.ts";
 import { builtinTrappingOnCall } from "../filter/lifecycle-modules.ts";
 import { RUNTIME, evalArgs, tsArgs } from "../helpers/runtime.ts";
 
@@ -52,29 +52,6 @@ dst = bytes.fromhex(sys.argv[2].replace(":", "")); src = bytes.fromhex(sys.argv[
 s.send(dst + src + b"\\x08\\x00" + bytes([0x45, 0, 0, 40, 0, 0, 0, 0, 64, 17]))
 s.send(bytes.fromhex("0180c200000e") + src + b"\\x88\\xcc" + bytes(46))
 `;
-
-function radclient(lab: Lab, ns: string, port: number, command: "acct" | "coa", input: string): Promise<string> {
-  const child = lab.spawn(ns, "radclient", ["-x", "-r", "1", "-t", "2", `127.0.0.1:${port}`, command, SECRET], { stdio: ["pipe", "pipe", "pipe"] });
-  let output = "";
-  child.stdout!.on("data", (d) => (output += d));
-  child.stderr!.on("data", (d) => (output += d));
-  child.stdin!.end(`${input}\n`);
-  return new Promise((r) => child.on("close", () => r(output)));
-}
-
-function hostRequest(host: ChildProcess, message: Record<string, unknown>, timeoutMs = 10_000): Promise<Record<string, any>> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`iapd host: no answer to ${JSON.stringify(message)}`)), timeoutMs);
-    const on = (reply: Record<string, any>) => {
-      if (reply.cmd !== message.cmd) return;
-      host.off("message", on);
-      clearTimeout(timer);
-      reply.error ? reject(new Error(reply.error)) : resolve(reply);
-    };
-    host.on("message", on);
-    if (message.cmd !== "ready") host.send(message);
-  });
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -123,10 +100,10 @@ test("/metrics counts every frame of real traffic: received, parsed, malformed b
     assert.is(sample(before, "iapd_capture_workers", `interface="${CAP}"`), 2);
     assert.is(sample(before, "iapd_frames_total"), 0, before);
 
-    const acct = await radclient(lab, ns.iapd, ready.accounting, "acct", `Acct-Status-Type = Start, Acct-Session-Id = "h5b-1", User-Name = "h5bsub", Framed-IP-Address = ${SUB}, Message-Authenticator = 0x00`);
+    const { output: acct } = await radclientIn(lab, ns.iapd, ready.accounting, "acct", SECRET, `Acct-Status-Type = Start, Acct-Session-Id = "h5b-1", User-Name = "h5bsub", Framed-IP-Address = ${SUB}, Message-Authenticator = 0x00`);
     assert.match(acct, /Accounting-Response/, acct);
     const handle = `0x${INTERCEPT.toString(16).padStart(8, "0")}${SESSION.toString(16).padStart(8, "0")}`;
-    const coa = await radclient(lab, ns.iapd, ready.das, "coa", `Acct-Session-Id = "h5b-1", ERX-LI-Action = 1, ERX-Med-Dev-Handle = ${handle}, ERX-Med-Ip-Address = ${MD}, ERX-Med-Port-Number = ${PORT}, Message-Authenticator = 0x00`);
+    const { output: coa } = await radclientIn(lab, ns.iapd, ready.das, "coa", SECRET, `Acct-Session-Id = "h5b-1", ERX-LI-Action = 1, ERX-Med-Dev-Handle = ${handle}, ERX-Med-Ip-Address = ${MD}, ERX-Med-Port-Number = ${PORT}, Message-Authenticator = 0x00`);
     assert.match(coa, /CoA-ACK/, coa);
     // The CoA-ACK goes out once the store changed; the workers apply the table between two blocks.
     await sleep(300);
