@@ -29,25 +29,6 @@ export const NOT_ON_DENO: Record<string, string> = {
   "deploy/deno.test.ts": "is the Node side of the Deno tests: it starts Deno (iapd run, replay, and this runner for every other file)",
 };
 
-/**
- * Test files that fail now and then on Deno for a cause not found yet, each with what is known: a
- * failed run is run once more, and the file passes only if the second run passes; both runs are
- * reported. Not a place for a file that fails every time.
- */
-export const RETRY_ON_DENO: Record<string, string> = {
-  "state/crash.test.ts":
-    "failed in about 1 run of 4 on Deno (probes or copies lost in the test's relay, whose node:dgram ran on Deno; it runs on Node since 2026-11-22 and the test now tells losses outside iapd from iapd's by its counters); kept under watch",
-};
-
-/** Runs `file` on Deno, and once more if it failed and is listed in RETRY_ON_DENO; the first failure's output is kept in front. */
-export async function runOnDenoWithRetry(file: string, timeoutMs = FILE_TIMEOUT_MS): Promise<DenoFileResult> {
-  const first = await runOnDeno(file, timeoutMs);
-  if (verdict(first) === "ok" || !RETRY_ON_DENO[file]) return first;
-  const second = await runOnDeno(file, timeoutMs);
-  const head = `first run ${verdict(first)} (${RETRY_ON_DENO[file]}), run again:\n${first.output.slice(-3000)}\n--- second run ---\n`;
-  return { ...second, output: head + second.output, ms: first.ms + second.ms };
-}
-
 /** Test files under test/, relative to it, sorted (what scripts/test.ts runs). */
 export function testFiles(): string[] {
   return readdirSync(join(ROOT, "test"), { recursive: true, encoding: "utf8" })
@@ -148,8 +129,7 @@ if (process.argv[1] && import.meta.filename === resolve(process.argv[1])) {
       console.log(`skip     ${file}: ${NOT_ON_DENO[file]}`);
       continue;
     }
-    const r = await runOnDenoWithRetry(file, timeoutMs);
-    if (r.output.startsWith("first run ")) console.log(`retried  ${file}: ${r.output.slice(0, r.output.indexOf("\n"))}`);
+    const r = await runOnDeno(file, timeoutMs);
     const v = verdict(r);
     passed += r.passed;
     failed += r.failed + (v === "ok" || v === "FAIL" ? 0 : 1);

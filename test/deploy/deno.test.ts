@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
-import { NOT_ON_DENO, RETRY_ON_DENO, runOnDenoWithRetry, testFiles, verdict } from "../../scripts/test-deno.ts";
+import { NOT_ON_DENO, runOnDeno, testFiles, verdict } from "../../scripts/test-deno.ts";
 import { buildBinary, BUNDLE, DENO, DENO_RUN_FLAGS, ROOT, smoke, smokeConfig, startDaemon, toolPath } from "./daemon.ts";
 
 const daemon = suite("deploy: iapd run on Deno");
@@ -83,8 +83,7 @@ units("the files not run on Deno are few, exist, and each says why", () => {
 
 for (const file of testFiles().filter((f) => !NOT_ON_DENO[f])) {
   units(`deno run -A scripts/test.ts ${file}`, async () => {
-    const r = await runOnDenoWithRetry(file);
-    if (RETRY_ON_DENO[file] && r.output.startsWith("first run ")) console.log(`  ${file} on Deno: ${r.output.slice(0, r.output.indexOf("\n"))}`);
+    const r = await runOnDeno(file);
     assert.is(verdict(r), "ok", `${file} on Deno (${r.passed} passed, ${r.failed} failed, ${(r.ms / 1000).toFixed(1)} s):\n${r.output.slice(-6000)}`);
   });
 }
