@@ -33,6 +33,10 @@ export let resultBase: usize = 0;
 export let targetsBase: usize = 0;
 export let buckets4Base: usize = 0;
 export let buckets6Base: usize = 0;
+// presence.ts: one saturating count per cell, and the bitmap lookups read.
+export let presenceCellCount: u32 = 0;
+export let presenceCountsBase: usize = 0;
+export let presenceBitsBase: usize = 0;
 export let candidatesBase: usize = 0;
 
 let cursor: u64 = 0;
@@ -60,6 +64,11 @@ export function allocate(targets: u32, inCap: u32, outCap: u32): bool {
   const targetsAt = take(<u64>targets * TARGET_RECORD_SIZE);
   const buckets4At = take(buckets << 2);
   const buckets6At = take(buckets << 2);
+  // 32 cells per target, at least 4096 and at most 2^21 (2 MiB of counts, a 256 KiB bitmap at most).
+  let cells: u64 = 4096;
+  while (cells < (<u64>targets << 5) && cells < (1 << 21)) cells <<= 1;
+  const presenceCountsAt = take(cells);
+  const presenceBitsAt = take(cells >> 3);
   const candidatesAt = take(<u64>targets << 3);
 
   const pages = (cursor + PAGE - 1) / PAGE;
@@ -81,6 +90,9 @@ export function allocate(targets: u32, inCap: u32, outCap: u32): bool {
   targetsBase = targetsAt;
   buckets4Base = buckets4At;
   buckets6Base = buckets6At;
+  presenceCellCount = <u32>cells;
+  presenceCountsBase = presenceCountsAt;
+  presenceBitsBase = presenceBitsAt;
   candidatesBase = candidatesAt;
   initialised = true;
   return true;

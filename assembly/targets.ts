@@ -3,6 +3,7 @@
 // order docs/filter-abi.md "Matching" requires. IPv6 longest-prefix match probes only the prefix
 // lengths in use, longest first, so its cost does not grow with the number of targets.
 import { resetTargetCounters } from "./counters";
+import { present, presenceAdd, presenceClear, presenceRemove } from "./presence";
 import { BAD_ARGUMENT, BAD_DSCP, BAD_FAMILY, BAD_INTERCEPT_ID, BAD_PORT, BAD_PREFIX_LENGTH, HOST_BITS_SET, OK, SLOT_IN_USE } from "./errors";
 import { bucketCount, buckets4Base, buckets6Base, maxTargets, scratchBase, targetsBase, TARGET_RECORD_SIZE } from "./regions";
 
@@ -45,12 +46,21 @@ let lengthsInUseCount: u32 = 0;
   return k;
 }
 
-@inline function bucket4(address: u32): u32 {
-  return <u32>mix(<u64>address) & (bucketCount - 1);
+// A key's hash: its low bits pick the bucket, its high 32 bits the presence cell (presence.ts).
+@inline function hash4(address: u32): u64 {
+  return mix(<u64>address);
 }
 
-@inline function bucket6(high: u64, low: u64, length: u32): u32 {
-  return <u32>mix(high ^ mix(low ^ (<u64>length << 56))) & (bucketCount - 1);
+@inline function hash6(high: u64, low: u64, length: u32): u64 {
+  return mix(high ^ mix(low ^ (<u64>length << 56)));
+}
+
+@inline function bucketOf(hash: u64): u32 {
+  return <u32>hash & (bucketCount - 1);
+}
+
+@inline function cellOf(hash: u64): u32 {
+  return <u32>(hash >> 32);
 }
 
 @inline function maskHigh(high: u64, length: u32): u64 {
@@ -108,6 +118,7 @@ export function clearTargets(): void {
   for (let slot: u32 = 0; slot < maxTargets; slot++) store<u32>(targetRecord(slot) + IN_USE, 0);
   memory.fill(lengthCounts, 0, 129 * 4);
   lengthsInUseCount = 0;
+  presenceClear();
 }
 
 /** Adds a target whose address bytes are in scratch; 0 or an ABI error code. */
@@ -135,18 +146,19 @@ export function addTarget(
   let high: u64 = 0;
   let low: u64;
   let head: usize;
-  let bucket: u32;
+  let hash: u64;
   if (family == 4) {
     low = <u64>bswap<u32>(load<u32>(scratchBase));
-    bucket = bucket4(<u32>low);
-    head = buckets4Base + (<usize>bucket << 2);
+    hash = hash4(<u32>low);
+    head = buckets4Base + (<usize>bucketOf(hash) << 2);
   } else {
     high = bswap<u64>(load<u64>(scratchBase));
     low = bswap<u64>(load<u64>(scratchBase, 8));
     if (maskHigh(high, prefixLength) != high || maskLow(low, prefixLength) != low) return HOST_BITS_SET;
-    bucket = bucket6(high, low, prefixLength);
-    head = buckets6Base + (<usize>bucket << 2);
+    hash = hash6(high, low, prefixLength);
+    head = buckets6Base + (<usize>bucketOf(hash) << 2);
   }
+  const bucket = bucketOf(hash);
   // The tunnel (0..65535) has no error code of its own: a bad argument, checked last.
   if (tunnel > MAX_TUNNEL) return BAD_ARGUMENT;
 
@@ -164,6 +176,7 @@ export function addTarget(
   store<u64>(t + KEY_HIGH, high);
   store<u64>(t + KEY_LOW, low);
   link(head, slot);
+  presenceAdd(cellOf(hash));
   if (family == 6) countLength(prefixLength, 1);
   resetTargetCounters(slot);
   return OK;
@@ -177,9 +190,12 @@ export function removeTarget(slot: u32): bool {
   const bucket = <usize>load<u32>(t + BUCKET) << 2;
   if (load<u32>(t + FAMILY) == 4) {
     unlink(buckets4Base + bucket, slot);
+    presenceRemove(cellOf(hash4(<u32>load<u64>(t + KEY_LOW))));
   } else {
     unlink(buckets6Base + bucket, slot);
-    countLength(load<u32>(t + PREFIX_LENGTH), -1);
+    const length = load<u32>(t + PREFIX_LENGTH);
+    presenceRemove(cellOf(hash6(load<u64>(t + KEY_HIGH), load<u64>(t + KEY_LOW), length)));
+    countLength(length, -1);
   }
   store<u32>(t + IN_USE, 0);
   return true;
@@ -188,7 +204,9 @@ export function removeTarget(slot: u32): bool {
 /** Appends to `list` (from index `n`) the slots of the IPv4 targets for `address`, in ascending
  * order; returns the new count. */
 export function match4(address: u32, list: usize, n: u32): u32 {
-  let slot = load<u32>(buckets4Base + (<usize>bucket4(address) << 2));
+  const hash = hash4(address);
+  if (!present(cellOf(hash))) return n;
+  let slot = load<u32>(buckets4Base + (<usize>bucketOf(hash) << 2));
   while (slot != NONE) {
     const t = targetRecord(slot);
     if (load<u64>(t + KEY_LOW) == <u64>address) store<u32>(list + (<usize>(n++) << 2), slot);
@@ -206,8 +224,10 @@ export function match6(address: usize, list: usize, n: u32): u32 {
     const length = <u32>load<u8>(lengthsInUse + i);
     const keyHigh = maskHigh(high, length);
     const keyLow = maskLow(low, length);
+    const hash = hash6(keyHigh, keyLow, length);
+    if (!present(cellOf(hash))) continue;
     const start = n;
-    let slot = load<u32>(buckets6Base + (<usize>bucket6(keyHigh, keyLow, length) << 2));
+    let slot = load<u32>(buckets6Base + (<usize>bucketOf(hash) << 2));
     while (slot != NONE) {
       const t = targetRecord(slot);
       if (load<u64>(t + KEY_HIGH) == keyHigh && load<u64>(t + KEY_LOW) == keyLow && load<u32>(t + PREFIX_LENGTH) == length) {

@@ -13,7 +13,7 @@
  * the receivers are compared by their own CPU time per packet (/proc/PID/stat utime + stime) and
  * the kernel's drop counters (PACKET_STATISTICS for iapd, tcpdump's "dropped by kernel").
  *
- *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--warmup 8] [--block-kib 256] [--retire-ms 4] [--json FILE] [--perf] [--trace-gc] [--bundle]
+ *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--warmup 8] [--block-kib 256] [--retire-ms 4] [--json FILE] [--perf] [--trace-gc] [--bundle] [--filter builtin,FILE.wasm] [--max-targets 4096]
  *
  * --warmup S: before each measured run, S seconds of the same traffic to iapd alone (tcpdump not yet
  * started), so that V8 has compiled iapd's hot code and its memory reducer has done the full
@@ -52,6 +52,13 @@ const { values } = parseArgs({
      * scripts/build-binary.ts makes the single binary's, instead of the TypeScript sources through tsx.
      */
     bundle: { type: "boolean", default: false },
+    /**
+     * Filter modules to run instead of the built-in one, comma-separated; "builtin" names the built
+     * one. Each run then measures every filter in turn, in the order given (alternatives side by side).
+     */
+    filter: { type: "string", default: "builtin" },
+    /** The data plane's maxTargets (the filter's table sizes); the daemon's default is 262144. */
+    "max-targets": { type: "string", default: "4096" },
   },
 });
 
@@ -127,13 +134,16 @@ const hostAddress = (host: number) => Uint8Array.of(100, 64 + (host >> 16), (hos
 async function receiver(): Promise<void> {
   const { DataPlane } = await import("../runtime/dataplane/dataplane.ts");
   const { ipv4ToU32 } = await import("../runtime/net/address.ts");
+  const { checkFilterHere } = await import("../runtime/filter/lifecycle.ts");
+  const filter = values.filter === "builtin" ? undefined : await checkFilterHere(new Uint8Array(readFileSync(String(values.filter))));
   const plane = await DataPlane.start({
+    filter,
     // The configuration's default block size (256 KiB: a block and its copy stay in the CPU's L2
     // cache) and a 16 MiB ring, tcpdump's -B 16384.
     capture: { interfaces: [{ name: "iapddp-r0", workers: 1, promiscuous: true, ignoreOutgoing: true }], blockSize: BLOCK_KIB * 1024, blockCount: 16384 / BLOCK_KIB, retireTimeoutMs: RETIRE_MS },
     egress: values.egress === "packet" ? { mode: "packet", interface: "iapddp-m1", nextHop: NEXT_HOP } : { mode: "raw" },
     node: { sourceAddress: ipv4ToU32(SOURCE), mtu: 1500, dscp: 255 },
-    maxTargets: 4096,
+    maxTargets: Number(values["max-targets"]),
   });
   for (let slot = 0; slot < HOSTS / TARGET_EVERY; slot++) {
     plane.add({ slot, family: 4, address: hostAddress(slot * TARGET_EVERY), prefixLength: 32, interceptId: slot + 1, sessionId: slot, mediationAddress: ipv4ToU32(MEDIATION), mediationPort: 30030, sourceAddress: 0, tunnel: 0, dscp: 255 });
@@ -210,9 +220,9 @@ interface Namespaces {
   rx: string;
 }
 
-async function run(lab: Lab, ns: Namespaces, generator: string, seconds: number): Promise<RunResult> {
+async function run(lab: Lab, ns: Namespaces, generator: string, seconds: number, filter: string): Promise<RunResult> {
   const script = values.bundle ? await bundleReceiver() : ["--import", "tsx", resolve(import.meta.dirname, "bench-dataplane.ts")];
-  const iapd = lab.spawn(ns.rx, "taskset", ["-c", "1", process.execPath, ...(values.perf ? ["--perf-basic-prof"] : []), ...(values["trace-gc"] ? ["--trace-gc"] : []), ...script, "--receiver", "--egress", String(values.egress), "--block-kib", String(BLOCK_KIB), "--retire-ms", String(RETIRE_MS)], {
+  const iapd = lab.spawn(ns.rx, "taskset", ["-c", "1", process.execPath, ...(values.perf ? ["--perf-basic-prof"] : []), ...(values["trace-gc"] ? ["--trace-gc"] : []), ...script, "--receiver", "--egress", String(values.egress), "--block-kib", String(BLOCK_KIB), "--retire-ms", String(RETIRE_MS), "--filter", filter, "--max-targets", String(values["max-targets"])], {
     stdio: ["pipe", "pipe", "pipe"],
     cwd: resolve(import.meta.dirname, ".."),
   });
@@ -293,13 +303,15 @@ async function main(): Promise<void> {
     // The copies go out on the wire to the mediation link but to a MAC address nobody has, so that
     // the receiving side drops them at once (no UDP, no ICMP port unreachable on the measured CPU).
     lab.run(ns.rx, "ip", "neigh", "replace", MEDIATION, "lladdr", NEXT_HOP, "dev", "iapddp-m1", "nud", "permanent");
-    const results: RunResult[] = [];
-    for (let i = 0; i < runs; i++) {
-      const r = await run(lab, ns, generator, seconds);
+    const results: (RunResult & { filter: string })[] = [];
+    const filters = String(values.filter).split(",").map((f) => (f === "builtin" ? f : resolve(f)));
+    for (let i = 0; i < runs * filters.length; i++) {
+      const filter = filters[i % filters.length];
+      const r = { ...(await run(lab, ns, generator, seconds, filter)), filter };
       results.push(r);
       const perPacket = (cpu: number, packets: number) => ((cpu * 1e9) / packets).toFixed(0);
       console.log(
-        `run ${i + 1}: generated ${(r.generated / r.seconds / 1e6).toFixed(2)} Mpps for ${r.seconds.toFixed(1)} s\n` +
+        `run ${Math.floor(i / filters.length) + 1}${filters.length > 1 ? ` (filter ${filter})` : ""}: generated ${(r.generated / r.seconds / 1e6).toFixed(2)} Mpps for ${r.seconds.toFixed(1)} s\n` +
           `  iapd:    received ${r.iapd.received} (${(r.iapd.received / r.seconds / 1e6).toFixed(2)} Mpps), kernel drops ${r.iapd.drops}, ` +
           `mirrored ${r.iapd.mirrored} (${((100 * r.iapd.mirrored) / r.iapd.received).toFixed(1)}%), sent ${r.iapd.sent}, egress drops ${r.iapd.egressDrops}, ` +
           `CPU ${r.iapd.cpuSeconds.toFixed(2)} s = ${perPacket(r.iapd.cpuSeconds, r.iapd.received)} ns/packet\n` +

@@ -588,6 +588,57 @@ test("many adds and removes agree with a plain model", async () => {
   assert.ok(copies > 300, `lookups found targets (${copies} copies)`);
 });
 
+test("presence filter: thousands of IPv4 targets added and removed, and 300 on one address, match exactly", async () => {
+  // maxTargets 8192: 2^18 presence cells; 6,000 targets grow the bitmap from 4,096 bits to 2^18 and
+  // removing them shrinks it again (assembly/presence.ts). Every probe is checked against a model.
+  const filter = await load({ linkType: 228 }, { maxTargets: 8192 });
+  let seed = 7;
+  const random = (n: number) => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) % n);
+  const text = (a: number) => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
+  // 100.64.0.0/18: 16,384 addresses, so that probes hit targets often.
+  const address = () => 0x64400000 + random(1 << 14);
+  const live = new Map<number, number>();
+  const probe = (label: string) => {
+    for (let i = 0; i < 200; i++) {
+      const a = address();
+      const expected = [...live].filter(([, at]) => at === a).map(([slot]) => slot).sort((x, y) => x - y);
+      const got = filter.process(record(ipv4(text(a), "192.0.2.1"))).packets.map((p) => p.slot);
+      assert.equal(got, expected.slice(0, 64), `${label}: ${text(a)}`);
+    }
+  };
+  for (let slot = 0; slot < 6000; slot++) {
+    const a = address();
+    filter.addTarget(target(slot, text(a)));
+    live.set(slot, a);
+    if (slot % 1000 === 999) probe(`after ${slot + 1} adds`);
+  }
+  for (let slot = 0; slot < 6000; slot++) {
+    if (slot % 7 === 0) continue;
+    filter.removeTarget(slot);
+    live.delete(slot);
+    if (slot % 1000 === 999) probe(`after removing to slot ${slot}`);
+  }
+  probe("after the removals");
+  for (const a of new Set(live.values())) {
+    const got = filter.process(record(ipv4(text(a), "192.0.2.1"))).packets.map((p) => p.slot);
+    const expected = [...live].filter(([, at]) => at === a).map(([slot]) => slot).sort((x, y) => x - y);
+    assert.equal(got, expected, `a remaining target's address ${text(a)} matches`);
+  }
+  // 300 targets on one address saturate its cell's count: matching stays exact while they are
+  // removed, and after the last one goes the address matches nothing.
+  const shared = 0xc6336499;
+  for (let slot = 6000; slot < 6300; slot++) filter.addTarget(target(slot, text(shared)));
+  for (let slot = 6000; slot < 6300; slot++) {
+    if (slot % 50 === 0) {
+      const got = filter.process(record(ipv4(text(shared), "192.0.2.1"))).packets.length;
+      assert.is(got, Math.min(64, 6300 - slot), `copies with ${6300 - slot} targets on one address`);
+    }
+    filter.removeTarget(slot);
+  }
+  assert.is(filter.process(record(ipv4(text(shared), "192.0.2.1"))).packets.length, 0);
+  probe("at the end");
+});
+
 test("more than 64 copies are dropped as too_many_copies", async () => {
   const filter = await load({ linkType: 228 });
   for (let slot = 0; slot < 70; slot++) filter.addTarget(target(slot, "10.0.0.1"));
