@@ -13,7 +13,7 @@
  * the receivers are compared by their own CPU time per packet (/proc/PID/stat utime + stime) and
  * the kernel's drop counters (PACKET_STATISTICS for iapd, tcpdump's "dropped by kernel").
  *
- *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--warmup 8] [--block-kib 256] [--retire-ms 4] [--json FILE] [--perf] [--trace-gc] [--bundle] [--filter builtin,FILE.wasm] [--max-targets 4096]
+ *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--warmup 8] [--block-kib 256] [--retire-ms 4] [--json FILE] [--perf] [--trace-gc] [--bundle] [--filter builtin,FILE.wasm] [--max-targets 262144] [--mediation-route onlink|via]
  *
  * --warmup S: before each measured run, S seconds of the same traffic to iapd alone (tcpdump not yet
  * started), so that V8 has compiled iapd's hot code and its memory reducer has done the full
@@ -58,7 +58,9 @@ const { values } = parseArgs({
      */
     filter: { type: "string", default: "builtin" },
     /** The data plane's maxTargets (the filter's table sizes); the daemon's default is 262144. */
-    "max-targets": { type: "string", default: "4096" },
+    "max-targets": { type: "string", default: "262144" },
+    /** How iapd's host reaches the mediation device: "onlink" (its /24) or "via" (a host route through itself). */
+    "mediation-route": { type: "string", default: "onlink" },
   },
 });
 
@@ -303,6 +305,12 @@ async function main(): Promise<void> {
     // The copies go out on the wire to the mediation link but to a MAC address nobody has, so that
     // the receiving side drops them at once (no UDP, no ICMP port unreachable on the measured CPU).
     lab.run(ns.rx, "ip", "neigh", "replace", MEDIATION, "lladdr", NEXT_HOP, "dev", "iapddp-m1", "nud", "permanent");
+    // --mediation-route via: a host route to the mediation device through itself. For a raw
+    // IP_HDRINCL send the kernel reuses its cached route only when the route has a gateway
+    // (FLOWI_FLAG_KNOWN_NH, net/ipv4/route.c __mkroute_output); to an on-link destination it
+    // allocates a route per packet and frees it through RCU.
+    if (values["mediation-route"] === "via") lab.run(ns.rx, "ip", "route", "add", `${MEDIATION}/32`, "via", MEDIATION, "dev", "iapddp-m1", "onlink");
+    else if (values["mediation-route"] !== "onlink") throw new Error(`--mediation-route: expected onlink or via, found ${values["mediation-route"]}`);
     const results: (RunResult & { filter: string })[] = [];
     const filters = String(values.filter).split(",").map((f) => (f === "builtin" ? f : resolve(f)));
     for (let i = 0; i < runs * filters.length; i++) {
