@@ -4,7 +4,7 @@
  * core; CoA round-trip latency and rate of iapd's dynamic authorization server; memory per
  * subscriber session.
  *
- *   node --import tsx scripts/bench-radius.ts [--requests 60000] [--sessions 1000000] [--repeat 2] [--window 128] [--no-floor] [--json FILE]
+ *   node --import tsx scripts/bench-radius.ts [--requests 60000] [--sessions 1000000] [--repeat 2] [--window 128] [--no-floor] [--warmup 20000] [--json FILE]
  *        [--binary dist/iapd]   also the single binary (npm run build:binary), as deployed, beside the checkout's iapd
  *
  * - The load generator (scripts/bench/radius-load.ts) is its own process on CPU 0; each server runs
@@ -49,6 +49,8 @@ const { values } = parseArgs({
     "coa-sessions": { type: "string", default: "20000" },
     "coa-sequential": { type: "string", default: "2000" },
     "listener-sessions": { type: "string", default: "100000" },
+    /** Subscribers whose Start, Interim-Update and Stop every server gets before the measured ones (0: none). */
+    warmup: { type: "string", default: "20000" },
     freeradius: { type: "string", default: "ok,cache,detail" },
     floor: { type: "boolean", default: true },
     "no-floor": { type: "boolean", default: false },
@@ -59,6 +61,7 @@ const { values } = parseArgs({
 const SUBSCRIBERS = Math.max(256, Math.floor(Number(values.requests) / 3));
 const REPEAT = Number(values.repeat);
 const WINDOW = Number(values.window);
+const WARMUP = Number(values.warmup);
 const COA_SESSIONS = Number(values["coa-sessions"]);
 const COA_SEQUENTIAL = Math.min(Number(values["coa-sequential"]), COA_SESSIONS);
 const LISTENER_SESSIONS = Number(values["listener-sessions"]);
@@ -270,6 +273,14 @@ async function withServer<T>(start: () => Promise<Server>, use: (server: Server)
 
 function accountingRun(start: () => Promise<Server>, round: number): Promise<AccountingRun> {
   return withServer(start, async (server) => {
+    // Warm-up: other subscribers' Start, Interim-Update and Stop, not measured. A server runs for
+    // months; this keeps V8's compilation of iapd's hot code (on the same CPU, in its CPU time) and
+    // the first growth of its tables out of the steady-state figures. --warmup 0: a cold start.
+    if (WARMUP > 0) {
+      const warm = await generate(accountingPhases(server.acctPort, SUBSCRIBERS, SUBSCRIBERS + WARMUP));
+      const missing = warm.reduce((n, p) => n + p.timeouts + p.unsent, 0);
+      if (missing > 0) log(`round ${round} ${server.name}: ${missing} warm-up requests unanswered`);
+    }
     const cpuBefore = cpuSecondsOf(server.pid);
     const dropsBefore = udpReceiveBufferDrops();
     const phases = await generate(accountingPhases(server.acctPort, 0, SUBSCRIBERS));
@@ -347,7 +358,7 @@ function report(runs: AccountingRun[], coa: PhaseResult[] | undefined, listener:
   const targets = [...new Set(runs.map((r) => r.target))];
   const rateOf = (target: string, round: number) => runs.find((r) => r.target === target && r.round === round)?.rate;
   const cpuOf = (target: string, round: number) => runs.find((r) => r.target === target && r.round === round)?.cpuMicros;
-  lines.push(`Accounting, ${int(SUBSCRIBERS * 3)} requests per run (Start, Interim-Update, Stop for ${int(SUBSCRIBERS)} sessions), window ${WINDOW}, ${REPEAT} round(s), median:`, "");
+  lines.push(`Accounting, ${int(SUBSCRIBERS * 3)} requests per run (Start, Interim-Update, Stop for ${int(SUBSCRIBERS)} sessions), window ${WINDOW}, ${REPEAT} round(s), ${WARMUP > 0 ? `after a warm-up of ${int(WARMUP * 3)} requests (other subscribers)` : "no warm-up (cold start)"}, median:`, "");
   lines.push(
     "| server (one core) | requests/s | Start | Interim | Stop | iapd ÷ this (rate) | CPU µs/request | this ÷ iapd (CPU) | generator CPU µs/request | timeouts | UDP drops | peak RSS |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

@@ -26,6 +26,7 @@ import { BatchIo, type BatchCounters } from "./batch-io.ts";
 import { Code, codeName, type RequestCode, type ResponseCode } from "./codes.ts";
 import { RadiusDecodeError, type DecodeErrorReason } from "./errors.ts";
 import { ERROR_CAUSE } from "./dictionary.ts";
+import { DuplicateCache, PENDING, UNANSWERED, type Entry } from "./duplicates.ts";
 import { decodePacket, encodeResponse, type RadiusPacket, type RequestContext, type ResponseEncodeOptions } from "./message.ts";
 
 export interface RadiusClient {
@@ -126,11 +127,10 @@ export interface RadiusServerCounters {
   dropped: Partial<Record<DropReason, number>>;
 }
 
-type CacheEntry = { state: "pending" } | { state: "done"; reply: Uint8Array | undefined; expires: number };
-
 /** An encoded reply waiting for its `after`. */
 interface Held {
-  readonly key: string;
+  /** Its duplicate-cache entry. */
+  readonly key: Entry;
   readonly bytes: Uint8Array;
   readonly from: RemoteInfo;
   readonly code: RequestCode;
@@ -152,12 +152,11 @@ interface Source {
 
 /** Sources remembered; beyond this the memo starts over (a flood of spoofed sources only costs lookups). */
 const MAX_SOURCES = 4096;
-const PENDING: CacheEntry = Object.freeze({ state: "pending" });
 
 export class RadiusServer {
   readonly counters: RadiusServerCounters = { received: 0, handled: 0, duplicatesAnswered: 0, statusServer: 0, invalidValueNaks: 0, replies: {}, dropped: {} };
-  /** Keyed by client address, port, Identifier and Request Authenticator; insertion order is expiry order. */
-  private cache = new Map<string, CacheEntry>();
+  /** By client address, port, Identifier and Request Authenticator (duplicates.ts). */
+  private readonly cache: DuplicateCache;
   private readonly clients: readonly RadiusClient[];
   private readonly now: () => number;
   private readonly cacheMs: number;
@@ -182,6 +181,7 @@ export class RadiusServer {
     this.clients = [...options.clients].sort((a, b) => b.prefix.length - a.prefix.length);
     this.now = options.now ?? Date.now;
     this.cacheMs = (options.duplicateCacheSeconds ?? 30) * 1000;
+    this.cache = new DuplicateCache(this.cacheMs);
     this.windowMs = (options.eventTimestampWindowSeconds ?? 0) * 1000;
   }
 
@@ -266,25 +266,21 @@ export class RadiusServer {
     // Once per clock tick (a millisecond), not per datagram; the lookup below skips what expired since.
     if (now !== this.expiredAt) {
       this.expiredAt = now;
-      this.expire(now);
+      this.cache.expire(now);
     }
     // RFC 5080 §2.2.2: a duplicate has the same client address and port, Identifier and Request
     // Authenticator. Only authenticated packets reach the cache, so a forged one cannot occupy an entry.
-    // The authenticator as one-byte text: the datagram's octets 4..19, no hex or copy needed.
-    const key = `${from.address}|${from.port}|${request.identifier}|${datagram.toString("latin1", 4, 20)}`;
-    let cached = this.cache.get(key);
-    if (cached?.state === "done" && cached.expires <= now) {
-      this.cache.delete(key);
-      cached = undefined;
-    }
-    if (cached?.state === "pending") return this.drop("duplicate-in-progress");
-    if (cached?.state === "done") {
-      if (!cached.reply) return this.drop("not-answered");
+    const cached = this.cache.find(source.bytes, from.port, datagram, now);
+    if (cached !== -1) {
+      const state = this.cache.state(cached);
+      if (state === PENDING) return this.drop("duplicate-in-progress");
+      const reply = this.cache.reply(cached);
+      if (state === UNANSWERED || !reply) return this.drop("not-answered");
       this.counters.duplicatesAnswered++;
-      return this.send(cached.reply, from);
+      return this.send(reply, from);
     }
     if (this.outsideWindow(request, now)) return this.drop("event-timestamp-window");
-    this.cache.set(key, PENDING);
+    const key = this.cache.add(source.bytes, from.port, datagram);
     this.inFlight++;
     this.counters.handled++;
     let result: ReturnType<RadiusHandler>;
@@ -317,7 +313,7 @@ export class RadiusServer {
     client: RadiusClient,
     source: string,
     from: RemoteInfo,
-    key: string,
+    key: Entry,
   ): Promise<void> {
     let bytes: Uint8Array | undefined;
     try {
@@ -359,15 +355,13 @@ export class RadiusServer {
   }
 
   /** Caches the outcome (an answer or none) for retransmissions, then sends the answer. */
-  private finish(key: string, bytes: Uint8Array | undefined, from: RemoteInfo): void {
+  private finish(key: Entry, bytes: Uint8Array | undefined, from: RemoteInfo): void {
     this.remember(key, bytes);
     if (bytes) this.send(bytes, from);
   }
 
-  private remember(key: string, bytes: Uint8Array | undefined): void {
-    // Deleted and re-inserted so that the map stays in expiry order.
-    this.cache.delete(key);
-    if (this.cacheMs > 0) this.cache.set(key, { state: "done", reply: bytes, expires: this.now() + this.cacheMs });
+  private remember(key: Entry, bytes: Uint8Array | undefined): void {
+    this.cache.finish(key, bytes, this.now());
   }
 
   /** Keeps a reply until its `after` resolves; replies sharing the promise are released together. */
@@ -457,13 +451,6 @@ export class RadiusServer {
     } as ResponseEncodeOptions<ResponseCode>);
     this.send(bytes, from);
     return true;
-  }
-
-  private expire(now: number): void {
-    for (const [key, entry] of this.cache) {
-      if (entry.state === "pending" || entry.expires > now) break;
-      this.cache.delete(key);
-    }
   }
 
   /**
