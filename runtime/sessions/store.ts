@@ -228,9 +228,8 @@ export class SessionStore {
     callingStationId: new Index(),
     nasPortId: new Index(),
   };
-  private byNas = new Index();
   /**
-   * Sessions importState loaded that the secondary indexes (the five above and byNas) do not hold
+   * Sessions importState loaded that the secondary indexes (the five above) do not hold
    * yet, from `next` on: `indexSome` works through them in slices after recovery, and any lookup
    * finishes them first (`indexAll`). Mutations meanwhile keep the indexes as always: Index.add and
    * Index.delete are idempotent, so a session indexed by a mutation and again by its slice, or
@@ -328,10 +327,6 @@ export class SessionStore {
       this.indexes[f].delete(existing[f], key);
       this.indexes[f].add(value, key);
     }
-    if (attrs.nas !== existing.nas) {
-      this.byNas.delete(existing.nas, key);
-      this.byNas.add(attrs.nas, key);
-    }
     // Equal values are left as they are (assignChanged): the session keeps its strings (shared
     // ones stay shared), and the request's copies die young instead of being kept.
     assignChanged(existing, attrs);
@@ -350,10 +345,16 @@ export class SessionStore {
     return session;
   }
 
-  /** Accounting-On/Off: the NAS rebooted, so every session it had is gone. Returns how many ended. */
+  /**
+   * Accounting-On/Off: the NAS rebooted, so every session it had is gone. Returns how many ended.
+   * A scan of all sessions: a NAS reboots rarely, and an index by NAS would cost every
+   * Accounting-Start an entry in a set as large as the NAS's sessions. Ended in key order, so that
+   * a replay of the journal ends them (and frees their mirrors' slots) as the original did.
+   */
   endNasSessions(nas: string, now: number): number {
-    this.indexAll();
-    const keys = this.byNas.get(nas);
+    const keys: string[] = [];
+    for (const s of this.sessions.values()) if (s.nas === nas) keys.push(s.key);
+    keys.sort();
     for (const key of keys) this.endSession(key, "nas-reboot", now);
     return keys.length;
   }
@@ -390,7 +391,6 @@ export class SessionStore {
     x.framedIpAddress.add(s.framedIpAddress, key);
     x.callingStationId.add(s.callingStationId, key);
     x.nasPortId.add(s.nasPortId, key);
-    this.byNas.add(s.nas, key);
   }
 
   /** Secondary index entries importState left for later: true while there are some. */
@@ -424,7 +424,6 @@ export class SessionStore {
 
   private unindexSession(s: SubscriberSession): void {
     for (const f of INDEXED_FIELDS) this.indexes[f].delete(s[f], s.key);
-    this.byNas.delete(s.nas, s.key);
   }
 
   // ---- mirror sessions -----------------------------------------------------------------------
