@@ -197,40 +197,31 @@ export class DuplicateCache {
 
   /** Doubles the ring and the index; entries keep their sequence numbers. */
   #grow(): void {
-    const old = {
-      capacity: this.#capacity,
-      state: this.#state,
-      hash: this.#hash,
-      portId: this.#portId,
-      addressLength: this.#addressLength,
-      address: this.#address,
-      auth: this.#auth,
-      expires: this.#expires,
-      replies: this.#replies,
-    };
-    const size = old.capacity * 2;
-    this.#capacity = size;
-    this.#state = new Uint8Array(size);
-    this.#hash = new Uint32Array(size);
-    this.#portId = new Uint32Array(size);
-    this.#addressLength = new Uint8Array(size);
-    this.#address = new Uint8Array(size * ADDRESS_LENGTH);
-    this.#auth = new Uint8Array(size * AUTH_LENGTH);
-    this.#expires = new Float64Array(size);
-    this.#replies = new Array(size).fill(undefined);
-    this.#index = new Uint32Array(size * 2);
+    // The arrays of an empty cache twice this size, which then take this one's entries.
+    const old = new DuplicateCache(this.#lifetimeMs, this.#capacity * 2);
+    [old.#capacity, this.#capacity] = [this.#capacity, old.#capacity];
+    [old.#state, this.#state] = [this.#state, old.#state];
+    [old.#hash, this.#hash] = [this.#hash, old.#hash];
+    [old.#portId, this.#portId] = [this.#portId, old.#portId];
+    [old.#addressLength, this.#addressLength] = [this.#addressLength, old.#addressLength];
+    [old.#address, this.#address] = [this.#address, old.#address];
+    [old.#auth, this.#auth] = [this.#auth, old.#auth];
+    [old.#expires, this.#expires] = [this.#expires, old.#expires];
+    [old.#replies, this.#replies] = [this.#replies, old.#replies];
+    [old.#index, this.#index] = [this.#index, old.#index];
+    const size = this.#capacity;
     const mask = this.#index.length - 1;
     for (let entry = this.#head; entry < this.#tail; entry++) {
-      const from = entry & (old.capacity - 1);
+      const from = entry & (old.#capacity - 1);
       const to = entry & (size - 1);
-      this.#state[to] = old.state[from];
-      this.#hash[to] = old.hash[from];
-      this.#portId[to] = old.portId[from];
-      this.#addressLength[to] = old.addressLength[from];
-      this.#address.set(old.address.subarray(from * ADDRESS_LENGTH, (from + 1) * ADDRESS_LENGTH), to * ADDRESS_LENGTH);
-      this.#auth.set(old.auth.subarray(from * AUTH_LENGTH, (from + 1) * AUTH_LENGTH), to * AUTH_LENGTH);
-      this.#expires[to] = old.expires[from];
-      this.#replies[to] = old.replies[from];
+      this.#state[to] = old.#state[from];
+      this.#hash[to] = old.#hash[from];
+      this.#portId[to] = old.#portId[from];
+      this.#addressLength[to] = old.#addressLength[from];
+      this.#address.set(old.#address.subarray(from * ADDRESS_LENGTH, (from + 1) * ADDRESS_LENGTH), to * ADDRESS_LENGTH);
+      this.#auth.set(old.#auth.subarray(from * AUTH_LENGTH, (from + 1) * AUTH_LENGTH), to * AUTH_LENGTH);
+      this.#expires[to] = old.#expires[from];
+      this.#replies[to] = old.#replies[from];
       let i = this.#hash[to] & mask;
       while (this.#index[i] !== 0) i = (i + 1) & mask;
       this.#index[i] = to + 1;
