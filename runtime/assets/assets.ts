@@ -15,10 +15,11 @@
  * await openCaptureFile(assetPath("fixtures/captures/demo.pcap"));
  * ```
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { isMainThread } from "node:worker_threads";
 
 /**
  * The shipped files iapd reads, by their path in the repository; the binary embeds each under the
@@ -88,20 +89,48 @@ export function assetText(name: AssetName): string {
   return new TextDecoder().decode(assetBytes(name));
 }
 
-let extracted: string | undefined;
 const paths = new Map<string, string>();
+/**
+ * The process's directory for extracted assets, named to its worker threads in this variable as
+ * "PID:DIRECTORY" (a worker gets a copy of the environment as it was when it was created; the PID
+ * keeps a child process that inherits the variable from using a directory its parent removes).
+ */
+const ASSETS_VARIABLE = "IAPD_ASSETS_DIRECTORY";
 
-/** Copies an embedded asset to a private temporary directory (0700, removed at exit), once. */
+/**
+ * One private temporary directory (0700) per process, made by the main thread and removed when it
+ * exits. A worker thread's exit handlers do not run when the data plane terminates it, so a
+ * directory of the worker's own was left behind for every capture worker; workers now use the
+ * main thread's, made before the first worker starts (`workerBundle`).
+ */
+function assetsDirectory(): string {
+  const [pid, dir] = (process.env[ASSETS_VARIABLE] ?? "").split(/:(.*)/s);
+  if (pid === String(process.pid) && dir) return dir;
+  const made = mkdtempSync(join(tmpdir(), "iapd-assets-"));
+  process.env[ASSETS_VARIABLE] = `${process.pid}:${made}`;
+  // A worker that had to make one (started before prepareAssets) removes it when it can.
+  process.once("exit", () => rmSync(made, { recursive: true, force: true }));
+  return made;
+}
+
+/**
+ * In the binary, makes the process's asset directory now, so that worker threads created after
+ * this use it instead of each making one (`workerBundle` calls it); elsewhere nothing.
+ */
+function prepareAssets(): void {
+  if (sea && isMainThread) assetsDirectory();
+}
+
+/** Copies an embedded asset into the process's asset directory, once per thread. */
 function extract(sea: SeaModule, name: string): string {
   let path = paths.get(name);
   if (path === undefined) {
-    if (extracted === undefined) {
-      const dir = mkdtempSync(join(tmpdir(), "iapd-assets-"));
-      extracted = dir;
-      process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
-    }
-    path = join(extracted, basename(name));
-    writeFileSync(path, new Uint8Array(sea.getAsset(name)), { mode: 0o600 });
+    path = join(assetsDirectory(), basename(name));
+    // Written under a name of this thread's own and renamed: another thread may be extracting the
+    // same asset, and a reader must never see a half-written file.
+    const partial = `${path}.${process.pid}-${Math.random().toString(36).slice(2)}`;
+    writeFileSync(partial, new Uint8Array(sea.getAsset(name)), { mode: 0o600 });
+    renameSync(partial, path);
     paths.set(name, path);
   }
   return path;
@@ -126,7 +155,11 @@ export type WorkerBundleName = keyof typeof WORKER_BUNDLES;
  * SEA cannot start a worker from a file it does not have). Undefined when running the sources.
  */
 export function workerBundle(name: WorkerBundleName): { file: URL } | { code: string } | undefined {
-  if (sea) return { code: new TextDecoder().decode(sea.getAsset(name)) };
+  if (sea) {
+    // The worker about to start extracts into the main thread's asset directory (assetsDirectory).
+    prepareAssets();
+    return { code: new TextDecoder().decode(sea.getAsset(name)) };
+  }
   return build ? { file: new URL(name, import.meta.url) } : undefined;
 }
 

@@ -5,7 +5,7 @@
  * same as `node bin/iapd.js replay`.
  */
 import { execFileSync, spawnSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { suite } from "uvu";
@@ -145,8 +145,12 @@ test("run with a capture section: the live data plane (embedded worker and koffi
         `state:\n  directory: live-var\ncapture:\n  interfaces: [{ name: lo }]\n  retireTimeoutMs: 2\negress: { mode: pcap, path: ${pcap} }\n`,
     );
     const ip = execFileSync("/bin/sh", ["-c", "command -v ip"], { encoding: "utf8" }).trim();
+    // A temporary directory of its own: koffi's native module is extracted there, once for the
+    // process (not once per capture worker), and nothing of it may remain after the daemon stops.
+    const tmp = join(dir, "live-tmp");
+    mkdirSync(tmp);
     // ip netns exec execs the binary in place: the PID is the daemon's.
-    const daemon = await startDaemon(ip, ["netns", "exec", ns, join(dir, "iapd"), "run", "--config", "live.yaml"], dir, { PATH: path });
+    const daemon = await startDaemon(ip, ["netns", "exec", ns, join(dir, "iapd"), "run", "--config", "live.yaml"], dir, { PATH: path, TMPDIR: tmp });
     try {
       assert.match(daemon.output(), /data plane: live: capture on lo x1/);
       const { accounting, dynamicAuthorization } = daemon.ports();
@@ -159,6 +163,7 @@ test("run with a capture section: the live data plane (embedded worker and koffi
     } finally {
       assert.is(await daemon.stop(), 0, daemon.output());
     }
+    assert.equal(readdirSync(tmp), [], "the extracted assets are removed at exit");
     const copies = spawnSync("tshark", ["-r", pcap, "-d", "udp.port==30030,jmirror", "-Y", "jmirror", "-T", "fields", "-e", "jmirror.mid", "-e", "jmirror.sid"], {
       env: { PATH: path, HOME: dir },
       encoding: "utf8",
