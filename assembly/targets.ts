@@ -1,7 +1,9 @@
 // The target table: one 64-byte record per host slot, IPv4 /32s and IPv6 prefixes in two chained
 // hash tables. A chain is kept in ascending slot order, so walking it yields a key's targets in the
 // order docs/filter-abi.md "Matching" requires. IPv6 longest-prefix match probes only the prefix
-// lengths in use, longest first, so its cost does not grow with the number of targets.
+// lengths in use, longest first, so its cost does not grow with the number of targets. A presence
+// bitmap in front of both tables (presence.ts) answers most lookups, those for addresses nobody
+// intercepts, without reading either.
 import { resetTargetCounters } from "./counters";
 import { present, presenceAdd, presenceClear, presenceRemove } from "./presence";
 import { BAD_ARGUMENT, BAD_DSCP, BAD_FAMILY, BAD_INTERCEPT_ID, BAD_PORT, BAD_PREFIX_LENGTH, HOST_BITS_SET, OK, SLOT_IN_USE } from "./errors";
