@@ -4,7 +4,7 @@
  * core; CoA round-trip latency and rate of iapd's dynamic authorization server; memory per
  * subscriber session.
  *
- *   node --import tsx scripts/bench-radius.ts [--requests 60000] [--sessions 1000000] [--repeat 2] [--window 128] [--no-floor] [--warmup 20000] [--json FILE]
+ *   node --import tsx scripts/bench-radius.ts [--requests 60000] [--sessions 1000000] [--repeat 2] [--window 128] [--no-floor] [--warmup 20000] [--generator-io dgram|mmsg] [--json FILE]
  *        [--binary dist/iapd]   also the single binary (npm run build:binary), as deployed, beside the checkout's iapd
  *
  * - The load generator (scripts/bench/radius-load.ts) is its own process on CPU 0; each server runs
@@ -51,6 +51,8 @@ const { values } = parseArgs({
     "listener-sessions": { type: "string", default: "100000" },
     /** Subscribers whose Start, Interim-Update and Stop every server gets before the measured ones (0: none). */
     warmup: { type: "string", default: "20000" },
+    /** The load generator's socket I/O: "dgram" (node:dgram, a send per request) or "mmsg" (recvmmsg/sendmmsg). */
+    "generator-io": { type: "string", default: "dgram" },
     freeradius: { type: "string", default: "ok,cache,detail" },
     floor: { type: "boolean", default: true },
     "no-floor": { type: "boolean", default: false },
@@ -62,6 +64,8 @@ const SUBSCRIBERS = Math.max(256, Math.floor(Number(values.requests) / 3));
 const REPEAT = Number(values.repeat);
 const WINDOW = Number(values.window);
 const WARMUP = Number(values.warmup);
+const GENERATOR_IO = values["generator-io"] as "dgram" | "mmsg";
+if (GENERATOR_IO !== "dgram" && GENERATOR_IO !== "mmsg") throw new Error(`--generator-io: expected dgram or mmsg, found ${GENERATOR_IO}`);
 const COA_SESSIONS = Number(values["coa-sessions"]);
 const COA_SEQUENTIAL = Math.min(Number(values["coa-sequential"]), COA_SESSIONS);
 const LISTENER_SESSIONS = Number(values["listener-sessions"]);
@@ -134,7 +138,7 @@ function udpReceiveBufferDrops(): number {
 }
 
 function generate(phases: LoadPhase[]): Promise<PhaseResult[]> {
-  const plan: LoadPlan = { secret: SECRET, phases, timeoutMs: TIMEOUT_MS, phaseSeconds: PHASE_SECONDS };
+  const plan: LoadPlan = { secret: SECRET, phases, timeoutMs: TIMEOUT_MS, phaseSeconds: PHASE_SECONDS, io: GENERATOR_IO };
   return runChild([...generatorCpu, process.execPath, "--import", "tsx", "scripts/bench/radius-load.ts", JSON.stringify(plan)], PHASE_SECONDS * phases.length + 60);
 }
 

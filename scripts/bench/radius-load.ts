@@ -10,8 +10,14 @@
  * or timed out, so a window of at most 256 never has two requests with the same Identifier in
  * flight. Every phase is bounded: a fixed number of requests, a per-request timeout, and a time
  * limit after which what is left counts as not sent.
+ *
+ * `io: "mmsg"` in the plan: the answers are read with recvmmsg and the requests they free sent
+ * together with one sendmmsg (runtime/radius/batch-io.ts, as iapd's server does), so that a burst of
+ * answers turns into new requests within microseconds instead of one node:dgram event and send
+ * each; "dgram" (the default): node:dgram alone.
  */
-import { createSocket } from "node:dgram";
+import { createSocket, type RemoteInfo } from "node:dgram";
+import { BatchIo } from "../../runtime/radius/batch-io.ts";
 import { Code } from "../../runtime/radius/codes.ts";
 import { attribute } from "../../runtime/radius/attributes.ts";
 import { decodePacket, encodePacket, type RequestContext } from "../../runtime/radius/message.ts";
@@ -40,6 +46,8 @@ export interface LoadPlan {
   readonly timeoutMs: number;
   /** Each phase stops after this long, whatever is left unsent. */
   readonly phaseSeconds: number;
+  /** The generator's socket I/O: node:dgram alone, or batched with recvmmsg/sendmmsg. */
+  readonly io?: "dgram" | "mmsg";
 }
 
 export interface PhaseResult {
@@ -145,6 +153,10 @@ async function run(phase: LoadPhase, built: Built, plan: LoadPlan): Promise<Phas
   const started = performance.now();
   const cpuStarted = process.cpuUsage();
 
+  const batch = plan.io === "mmsg" ? BatchIo.open(socket) : undefined;
+  if (plan.io === "mmsg" && !batch) throw new Error("radius-load: recvmmsg/sendmmsg I/O is not available here");
+  const to: RemoteInfo = { address: "127.0.0.1", family: "IPv4", port: phase.port, size: 0 };
+  const queued: { bytes: Uint8Array; from: RemoteInfo }[] = [];
   const pump = () => {
     if (over) return;
     while (outstanding < window && next < total && slot[next & 255] === -1) {
@@ -152,12 +164,17 @@ async function run(phase: LoadPhase, built: Built, plan: LoadPlan): Promise<Phas
       slot[k & 255] = k;
       outstanding++;
       sentAt[k] = performance.now();
-      socket.send(built.bytes[k], phase.port, "127.0.0.1");
+      if (batch) queued.push({ bytes: built.bytes[k], from: to });
+      else socket.send(built.bytes[k], phase.port, "127.0.0.1");
+    }
+    if (batch && queued.length > 0) {
+      batch.send(queued);
+      queued.length = 0;
     }
     if (outstanding === 0 && next >= total) finish();
   };
 
-  socket.on("message", (answer) => {
+  const receive = (answer: Buffer) => {
     const now = performance.now();
     const identifier = answer[1];
     const k = slot[identifier];
@@ -178,7 +195,15 @@ async function run(phase: LoadPhase, built: Built, plan: LoadPlan): Promise<Phas
         verifyFailures++;
       }
     }
-    pump();
+    if (!batch) pump();
+  };
+  socket.on("message", (answer) => {
+    receive(answer);
+    if (batch) {
+      // The rest of the burst, then one sendmmsg for every request the answers freed.
+      batch.drain((datagram) => receive(datagram));
+      pump();
+    }
   });
 
   const sweeper = setInterval(() => {
@@ -206,6 +231,7 @@ async function run(phase: LoadPhase, built: Built, plan: LoadPlan): Promise<Phas
   const seconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuStarted);
   clearInterval(sweeper);
+  batch?.close();
   await new Promise<void>((done) => socket.close(() => done()));
   const sorted = rtt.subarray(0, answered).sort();
   return {
