@@ -29,6 +29,7 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Lab } from "./netns/netns.ts";
+import { bundleOptions } from "./bundle-options.ts";
 
 const { values } = parseArgs({
   options: {
@@ -175,15 +176,7 @@ async function bundleReceiver(): Promise<string[]> {
   const root = resolve(import.meta.dirname, "..");
   const dir = join(root, "node_modules", ".cache", "iapd-bench-dataplane");
   const info = { version: "bench", commit: "bench", root: relative(dir, root), filters: asconfigFilters(readFileSync(join(root, "asconfig.json"), "utf8")) };
-  const options = {
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node20",
-    logLevel: "error",
-    define: { IAPD_BUILD: JSON.stringify(info), "import.meta.url": "IAPD_BUNDLE_URL", "import.meta.dirname": "__dirname" },
-    banner: { js: '"use strict";\nvar IAPD_BUNDLE_URL = require("node:url").pathToFileURL(__filename).href;' },
-  } as const;
+  const options = bundleOptions(info);
   await build({ ...options, entryPoints: [join(root, "scripts/bench-dataplane.ts")], outfile: join(dir, "bench-dataplane.cjs") });
   await build({ ...options, entryPoints: [join(root, WORKER_BUNDLES["dataplane-worker.cjs"])], outfile: join(dir, "dataplane-worker.cjs") });
   return [join(dir, "bench-dataplane.cjs")];

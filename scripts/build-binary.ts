@@ -18,6 +18,7 @@
 import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { bundleOptions } from "./bundle-options.ts";
 import { join, relative, resolve } from "node:path";
 import { build } from "esbuild";
 import { ASSETS, asconfigFilters, KIT_ASSET, WORKER_BUNDLES, type BuildInfo } from "../runtime/assets/assets.ts";
@@ -73,26 +74,7 @@ const info: BuildInfo = {
   filters,
 };
 
-const options = {
-  bundle: true,
-  platform: "node",
-  format: "cjs",
-  target: "node20",
-  legalComments: "none",
-  logLevel: "warning",
-  define: {
-    IAPD_BUILD: JSON.stringify(info),
-    // A CommonJS bundle has no import.meta; modules that resolve files relative to themselves get
-    // the bundle's own location (runtime/assets knows where the repository is from there).
-    "import.meta.url": "IAPD_BUNDLE_URL",
-    // Only on paths the bundle never takes (loading TypeScript through tsx); fail loudly if it does.
-    "import.meta.resolve": "IAPD_NO_RESOLVE",
-  },
-  banner: {
-    // The sources are ES modules, strict mode throughout; the banner must not demote esbuild's directive.
-    js: '"use strict";\nvar IAPD_BUNDLE_URL = require("node:url").pathToFileURL(__filename).href;\nfunction IAPD_NO_RESOLVE(s) { throw new Error("import.meta.resolve(" + s + ") in the bundle"); }',
-  },
-} as const;
+const options = bundleOptions(info);
 await build({ ...options, entryPoints: [join(root, "runtime/cli/main.ts")], outfile: bundle });
 // Worker threads (data plane, filter checks) each from a bundle of their own, next to the main one.
 for (const [name, entry] of Object.entries(WORKER_BUNDLES)) await build({ ...options, entryPoints: [join(root, entry)], outfile: join(dist, name) });

@@ -12,6 +12,7 @@ import { createSocket } from "node:dgram";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { build } from "esbuild";
+import { bundleOptions } from "../../scripts/bundle-options.ts";
 import { WORKER_BUNDLES, type BuildInfo } from "../../runtime/assets/assets.ts";
 import type { Attribute } from "../../runtime/radius/attributes.ts";
 import { Code } from "../../runtime/radius/codes.ts";
@@ -45,15 +46,7 @@ function cacheDir(): string {
 async function bundleIapd(directory: string): Promise<string> {
   const outfile = join(directory, "iapd.cjs");
   const info: BuildInfo = { version: "test", commit: "test", root: relative(directory, ROOT), filters: [] };
-  const options = {
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node20",
-    logLevel: "error",
-    define: { IAPD_BUILD: JSON.stringify(info), "import.meta.url": "IAPD_BUNDLE_URL" },
-    banner: { js: 'var IAPD_BUNDLE_URL = require("node:url").pathToFileURL(__filename).href;' },
-  } as const;
+  const options = bundleOptions(info);
   await build({ ...options, entryPoints: [join(ROOT, "runtime/cli/main.ts")], outfile });
   for (const [name, entry] of Object.entries(WORKER_BUNDLES)) await build({ ...options, entryPoints: [join(ROOT, entry)], outfile: join(directory, name) });
   return outfile;
