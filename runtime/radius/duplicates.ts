@@ -32,27 +32,32 @@ export class DuplicateCache {
   readonly #lifetimeMs: number;
   /** A per-process secret in the hash, so that a client cannot aim its requests at one chain. */
   readonly #seed = randomBytes(4).readUInt32LE(0);
-  #capacity: number;
+  #capacity!: number;
   /** Sequence numbers of the oldest entry and of the next one. */
   #head = 0;
   #tail = 0;
   // Per ring slot (sequence & (capacity - 1)).
-  #state: Uint8Array;
-  #hash: Uint32Array;
+  #state!: Uint8Array;
+  #hash!: Uint32Array;
   /** Port << 8 | Identifier. */
-  #portId: Uint32Array;
-  #addressLength: Uint8Array;
-  #address: Uint8Array;
-  #auth: Uint8Array;
-  #expires: Float64Array;
-  #replies: (Uint8Array | undefined)[];
+  #portId!: Uint32Array;
+  #addressLength!: Uint8Array;
+  #address!: Uint8Array;
+  #auth!: Uint8Array;
+  #expires!: Float64Array;
+  #replies!: (Uint8Array | undefined)[];
   /** Open addressing, linear probing: ring slot + 1, or 0 for empty; twice the ring's size. */
-  #index: Uint32Array;
+  #index!: Uint32Array;
 
   constructor(lifetimeMs: number, capacity = 1024) {
     this.#lifetimeMs = lifetimeMs;
     let size = 16;
     while (size < capacity) size *= 2;
+    this.#allocate(size);
+  }
+
+  /** Empty arrays for a ring of `size` entries (a power of two) and its index. */
+  #allocate(size: number): void {
     this.#capacity = size;
     this.#state = new Uint8Array(size);
     this.#hash = new Uint32Array(size);
@@ -197,31 +202,31 @@ export class DuplicateCache {
 
   /** Doubles the ring and the index; entries keep their sequence numbers. */
   #grow(): void {
-    // The arrays of an empty cache twice this size, which then take this one's entries.
-    const old = new DuplicateCache(this.#lifetimeMs, this.#capacity * 2);
-    [old.#capacity, this.#capacity] = [this.#capacity, old.#capacity];
-    [old.#state, this.#state] = [this.#state, old.#state];
-    [old.#hash, this.#hash] = [this.#hash, old.#hash];
-    [old.#portId, this.#portId] = [this.#portId, old.#portId];
-    [old.#addressLength, this.#addressLength] = [this.#addressLength, old.#addressLength];
-    [old.#address, this.#address] = [this.#address, old.#address];
-    [old.#auth, this.#auth] = [this.#auth, old.#auth];
-    [old.#expires, this.#expires] = [this.#expires, old.#expires];
-    [old.#replies, this.#replies] = [this.#replies, old.#replies];
-    [old.#index, this.#index] = [this.#index, old.#index];
+    const old = {
+      capacity: this.#capacity,
+      state: this.#state,
+      hash: this.#hash,
+      portId: this.#portId,
+      addressLength: this.#addressLength,
+      address: this.#address,
+      auth: this.#auth,
+      expires: this.#expires,
+      replies: this.#replies,
+    };
+    this.#allocate(old.capacity * 2);
     const size = this.#capacity;
     const mask = this.#index.length - 1;
     for (let entry = this.#head; entry < this.#tail; entry++) {
-      const from = entry & (old.#capacity - 1);
+      const from = entry & (old.capacity - 1);
       const to = entry & (size - 1);
-      this.#state[to] = old.#state[from];
-      this.#hash[to] = old.#hash[from];
-      this.#portId[to] = old.#portId[from];
-      this.#addressLength[to] = old.#addressLength[from];
-      this.#address.set(old.#address.subarray(from * ADDRESS_LENGTH, (from + 1) * ADDRESS_LENGTH), to * ADDRESS_LENGTH);
-      this.#auth.set(old.#auth.subarray(from * AUTH_LENGTH, (from + 1) * AUTH_LENGTH), to * AUTH_LENGTH);
-      this.#expires[to] = old.#expires[from];
-      this.#replies[to] = old.#replies[from];
+      this.#state[to] = old.state[from];
+      this.#hash[to] = old.hash[from];
+      this.#portId[to] = old.portId[from];
+      this.#addressLength[to] = old.addressLength[from];
+      this.#address.set(old.address.subarray(from * ADDRESS_LENGTH, (from + 1) * ADDRESS_LENGTH), to * ADDRESS_LENGTH);
+      this.#auth.set(old.auth.subarray(from * AUTH_LENGTH, (from + 1) * AUTH_LENGTH), to * AUTH_LENGTH);
+      this.#expires[to] = old.expires[from];
+      this.#replies[to] = old.replies[from];
       let i = this.#hash[to] & mask;
       while (this.#index[i] !== 0) i = (i + 1) & mask;
       this.#index[i] = to + 1;
