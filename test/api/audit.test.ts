@@ -1,10 +1,10 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { AuditError, AuditLog, GENESIS_HASH, verifyAuditLog } from "../../runtime/audit/log.ts";
+import { auditVerifyCli } from "../helpers/audit-cli.ts";
 
 function logWith(n: number): { path: string; lines: string[] } {
   const path = join(mkdtempSync(join(tmpdir(), "iapd-audit-")), "audit.log");
@@ -15,14 +15,7 @@ function logWith(n: number): { path: string; lines: string[] } {
   return { path, lines: readFileSync(path, "utf8").trim().split("\n") };
 }
 
-const cli = (path: string) => {
-  try {
-    return { code: 0, out: execFileSync("node", ["bin/iapd.js", "audit", "verify", path], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) };
-  } catch (e) {
-    const err = e as { status: number; stderr: string };
-    return { code: err.status, out: err.stderr };
-  }
-};
+const cli = auditVerifyCli;
 
 test("records chain: seq, prevHash, hash over the canonical record; file mode 0600", () => {
   const { path, lines } = logWith(3);

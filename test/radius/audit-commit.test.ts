@@ -4,7 +4,6 @@
  * journal's durability rule). Also: records appended in one turn and records written at once keep
  * one hash chain that `iapd audit verify` verifies, and in which it still finds an edit.
  */
-import { execFileSync } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -17,6 +16,7 @@ import { radiusSchema } from "../../runtime/config/radius.ts";
 import { ControlPlane } from "../../runtime/daemon/control-plane.ts";
 import { attribute, Code, encodePacket } from "../../runtime/radius/mod.ts";
 import { SECRET } from "./iapd.ts";
+import { auditVerifyCli } from "../helpers/audit-cli.ts";
 
 const NOTHING_ELSE = Promise.resolve();
 
@@ -99,14 +99,7 @@ coa.run();
 
 const chain = suite("audit: appended (group-committed) and written records share one chain");
 
-const cli = (path: string) => {
-  try {
-    return { code: 0, out: execFileSync("node", ["bin/iapd.js", "audit", "verify", path], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] }) };
-  } catch (e) {
-    const err = e as { status: number; stderr: string };
-    return { code: err.status, out: err.stderr };
-  }
-};
+const cli = auditVerifyCli;
 
 chain("one sync for a turn's appends; record() in between keeps the order; close() writes the rest; verify ok, then finds an edit", async () => {
   const dir = mkdtempSync(join(tmpdir(), "iapd-audit-group-"));
