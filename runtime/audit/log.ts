@@ -23,7 +23,7 @@
 import { createHash } from "node:crypto";
 import { closeSync, existsSync, fdatasync, fsyncSync, ftruncateSync, openSync, readFileSync, writeSync } from "node:fs";
 import { basename, dirname } from "node:path";
-import { waiters, type Waiters } from "../state/waiters.ts";
+import { GroupCommit } from "../state/group-commit.ts";
 
 /** What happened; `detail` carries action-specific values (intercept ID, reason...). */
 export interface AuditEntry {
@@ -66,8 +66,6 @@ export interface AuditSink {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
-/** fdatasyncs in flight at once (each covering every write before it). */
-const MAX_SYNCS = 2;
 
 export class AuditLog implements AuditSink {
   /** Lines appended and not yet written. */
@@ -75,11 +73,11 @@ export class AuditLog implements AuditSink {
   /** Records added (seq of the last one), written to the file, and fdatasync'd. */
   private written: number;
   private durable: number;
-  /** The `sync` callers that the next flush makes durable; undefined: nobody waits. */
-  private next: Waiters | undefined;
-  private pumping = false;
-  private syncsInFlight = 0;
-  private failure: Error | undefined;
+  /** One write + fdatasync for the sync callers of a turn (runtime/state/group-commit.ts). */
+  private readonly commit = new GroupCommit({
+    flush: () => this.flush(),
+    describe: (e) => (e instanceof AuditError ? e : new AuditError(`audit log: ${e.message}; nothing more can be acknowledged`, { cause: e })),
+  });
   private closing = false;
   /** The last `commitWith` result, shared by the callers of one group commit. */
   private joined: { first: Promise<void>; audit: Promise<void>; both: Promise<void> } | undefined;
@@ -163,7 +161,7 @@ export class AuditLog implements AuditSink {
    * an earlier write failed (the log accepts nothing more).
    */
   append(entry: AuditEntry): AuditRecord {
-    if (this.failure) throw this.failure;
+    if (this.commit.failure) throw this.commit.failure;
     if (this.closing) throw new AuditError("audit log closed");
     const body = {
       seq: this.seq + 1,
@@ -189,16 +187,9 @@ export class AuditLog implements AuditSink {
    * every later sync rejects (the kernel may have dropped the dirty pages).
    */
   sync(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.commit.failure) return Promise.reject(this.commit.failure);
     if (this.durable === this.seq) return RESOLVED;
-    if (!this.next) {
-      this.next = waiters();
-      if (!this.pumping) {
-        this.pumping = true;
-        setImmediate(this.pump);
-      }
-    }
-    return this.next.promise;
+    return this.commit.join();
   }
 
   /**
@@ -221,39 +212,19 @@ export class AuditLog implements AuditSink {
     return this.durable;
   }
 
-  private readonly pump = (): void => {
-    this.pumping = false;
-    const group = this.next;
-    if (!group || this.syncsInFlight >= MAX_SYNCS) return;
-    this.next = undefined;
-    if (this.failure) {
-      group.reject(this.failure);
-      return;
-    }
-    try {
-      this.writePending();
-    } catch (e) {
-      group.reject(e as Error);
-      return;
-    }
+  /** Writes what is buffered and returns the promise of its fdatasync. */
+  private flush(): Promise<void> {
+    this.writePending();
     const upTo = this.written;
-    this.syncsInFlight++;
-    fdatasync(this.fd, (e) => {
-      this.syncsInFlight--;
-      if (e) group.reject(this.fail(e));
-      else {
-        if (upTo > this.durable) this.durable = upTo;
-        group.resolve();
-      }
-      if (this.next) this.pump();
-      else if (this.closing && this.syncsInFlight === 0) closeSync(this.fd);
+    return new Promise<void>((done, fail) => fdatasync(this.fd, (e) => (e ? fail(e) : done()))).then(() => {
+      if (upTo > this.durable) this.durable = upTo;
     });
-  };
+  }
 
   /** Writes the buffered lines, in order, with one write (the page cache: cheap). */
   private writePending(): void {
     if (this.pending.length === 0) return;
-    if (this.failure) throw this.failure;
+    if (this.commit.failure) throw this.commit.failure;
     const line = Buffer.from(this.pending.length === 1 ? this.pending[0] : this.pending.join(""));
     const upTo = this.seq;
     this.pending = [];
@@ -267,8 +238,7 @@ export class AuditLog implements AuditSink {
   }
 
   private fail(e: Error): Error {
-    this.failure ??= new AuditError(`audit log: ${e.message}; nothing more can be acknowledged`, { cause: e });
-    return this.failure;
+    return this.commit.fail(e);
   }
 
   /** Records written so far, including those found at open. */
@@ -282,20 +252,22 @@ export class AuditLog implements AuditSink {
    */
   close(): void {
     if (this.closing) return;
+    let settled = false;
     try {
-      if (!this.failure && this.durable < this.seq) {
+      if (!this.commit.failure && this.durable < this.seq) {
         this.writePending();
         fsyncSync(this.fd);
         this.durable = this.seq;
-        const group = this.next;
-        this.next = undefined;
-        group?.resolve();
+        this.commit.settleWaiting();
+        settled = true;
       }
+    } catch (e) {
+      throw this.fail(e as Error);
     } finally {
       this.closing = true;
-      this.next?.reject(this.failure ?? new AuditError("audit log closed"));
-      this.next = undefined;
-      if (this.syncsInFlight === 0) closeSync(this.fd);
+      if (!settled) this.commit.settleWaiting(this.commit.failure ?? new AuditError("audit log closed"));
+      const fd = this.fd;
+      this.commit.whenIdle(() => closeSync(fd));
     }
   }
 }

@@ -6,7 +6,7 @@
  * fsyncs, not N.
  *
  * A journal never fails silently: after a write or fsync error every later `sync` rejects with it
- * (the kernel may have dropped the dirty pages; retrying could report success for lost data).
+ * (group-commit.ts).
  *
  * ```ts
  * const journal = Journal.create("var/journal-00000001.log", { kind: "journal", format: 1, generation: 1 });
@@ -18,7 +18,7 @@ import { closeSync, fdatasync, fsync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import { crc32 } from "node:zlib";
 import { encodeFrame, HEADER_BYTES, MAGIC } from "./frame.ts";
-import { waiters, type Waiters } from "./waiters.ts";
+import { GroupCommit } from "./group-commit.ts";
 
 interface Segment {
   path: string;
@@ -31,25 +31,19 @@ interface Segment {
 /** Records are encoded straight into chunks of this size (a larger record gets a chunk of its own). */
 const CHUNK_BYTES = 256 * 1024;
 const RESOLVED: Promise<void> = Promise.resolve();
-/** fdatasyncs in flight at once (each covering the writes before it). */
-const MAX_SYNCS = 2;
 const MAGIC_WORD = MAGIC.readUInt32LE(0);
 
 export class Journal {
   private segments: Segment[];
   private appended = 0;
   private durable = 0;
-  /** The group of `sync` callers that the next flush makes durable; undefined: nobody waits. */
-  private next: Waiters | undefined;
-  /** A pump is scheduled (setImmediate). */
-  private pumping = false;
-  /** A group's write is under way. */
-  private writing = false;
-  /** Groups written whose fdatasync has not completed. */
-  private syncsInFlight = 0;
-  /** close() waiting for the writes and syncs under way. */
-  private idle: (() => void)[] = [];
-  private failure: Error | undefined;
+  /** One write + fdatasync for the sync callers of a turn (group-commit.ts). */
+  private readonly commit = new GroupCommit({
+    flush: () => this.flush(),
+    // A flush that spans a rotation runs alone: the old file is closed once it is durable.
+    mayStart: (inFlight) => this.segments.length === 1 || inFlight === 0,
+    describe: (e) => new Error(`journal ${this.path}: ${e.message}; nothing more can be acknowledged`, { cause: e }),
+  });
   /** Where records are encoded: `chunk[chunkStart, chunkUsed)` is appended and not yet handed to a flush. */
   private chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
   private chunkStart = 0;
@@ -130,85 +124,12 @@ export class Journal {
   /**
    * Resolves once every record appended before the call is on disk. Callers of one event-loop
    * turn, and all those that arrive while a flush is under way, share one promise and one
-   * write + fdatasync (group commit); the flush starts after the turn (setImmediate), so the
-   * records of every request received in it go in the same write.
+   * write + fdatasync (group commit, group-commit.ts).
    */
   sync(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
+    if (this.commit.failure) return Promise.reject(this.commit.failure);
     if (this.durable === this.appended && !this.segments.some((s) => s.fresh)) return RESOLVED;
-    if (!this.next) {
-      this.next = waiters();
-      if (!this.pumping) {
-        this.pumping = true;
-        setImmediate(this.pump);
-      }
-    }
-    return this.next.promise;
-  }
-
-  /**
-   * Starts the next group's flush when it may: one write at a time (the file stays an ordered
-   * append), and up to MAX_SYNCS fdatasyncs in flight, so that a group formed while the previous
-   * one's fdatasync runs is written and synced at once instead of waiting for it (on a busy disk
-   * an fdatasync takes milliseconds). Each fdatasync covers every write before it, so a group is
-   * durable when its own completes. A flush that spans a rotation runs alone (the old file is
-   * closed once it is durable).
-   */
-  private readonly pump = (): void => {
-    this.pumping = false;
-    const group = this.next;
-    if (!group || this.writing || this.syncsInFlight >= MAX_SYNCS) return;
-    if (this.failure) {
-      this.next = undefined;
-      group.reject(this.failure);
-      return;
-    }
-    const rotated = this.segments.length > 1;
-    if (rotated && this.syncsInFlight > 0) return;
-    this.next = undefined;
-    this.writing = true;
-    const upTo = this.appended;
-    this.write().then(
-      ({ durable }) => {
-        this.writing = false;
-        this.syncsInFlight++;
-        durable.then(
-          () => {
-            this.syncsInFlight--;
-            if (upTo > this.durable) this.durable = upTo;
-            if (rotated) while (this.segments.length > 1 && this.segments[0].buffers.length === 0) closeSync(this.segments.shift()!.fd);
-            group.resolve();
-            this.pump();
-            this.settle();
-          },
-          (e: Error) => {
-            this.syncsInFlight--;
-            group.reject(this.fail(e));
-            this.pump();
-            this.settle();
-          },
-        );
-        // The next group (formed during the write) need not wait for this fdatasync.
-        this.pump();
-      },
-      (e: Error) => {
-        this.writing = false;
-        group.reject(this.fail(e));
-        this.pump();
-        this.settle();
-      },
-    );
-  };
-
-  private fail(e: Error): Error {
-    this.failure ??= new Error(`journal ${this.path}: ${e.message}; nothing more can be acknowledged`, { cause: e });
-    return this.failure;
-  }
-
-  /** Wakes close() once nothing is being written or synced. */
-  private settle(): void {
-    if (this.writing || this.syncsInFlight > 0 || this.next) return;
-    for (const done of this.idle.splice(0)) done();
+    return this.commit.join();
   }
 
   /** Syncs, then closes the file (after every write and fdatasync under way has finished). */
@@ -216,22 +137,23 @@ export class Journal {
     try {
       await this.sync();
     } finally {
-      if (this.writing || this.syncsInFlight > 0 || this.next) await new Promise<void>((done) => this.idle.push(done));
+      await new Promise<void>((done) => this.commit.whenIdle(done));
       for (const s of this.segments) closeSync(s.fd);
       this.segments = [];
     }
   }
 
   /**
-   * Writes everything appended so far, in order, and returns the promise of the fdatasyncs (and
-   * directory fsyncs of new files) that make it durable, started once the writes are done.
+   * Writes everything appended so far, in order, and returns the promise that it is durable: the
+   * fdatasyncs (and directory fsyncs of new files) started once the writes are done. Then the
+   * files a rotation left behind are closed.
    */
-  private async write(): Promise<{ durable: Promise<void> }> {
+  private flush(): Promise<void> {
+    const upTo = this.appended;
+    const rotated = this.segments.length > 1;
     this.seal();
     const syncs: Promise<void>[] = [];
-    // By index: a rotation during the awaits adds a segment that this flush also writes.
-    for (let i = 0; i < this.segments.length; i++) {
-      const segment = this.segments[i];
+    for (const segment of this.segments) {
       if (segment.buffers.length > 0) {
         const data = segment.buffers.length === 1 ? segment.buffers[0] : Buffer.concat(segment.buffers);
         segment.buffers = [];
@@ -248,11 +170,10 @@ export class Journal {
     }
     // Start the next records at the chunk's beginning again once nothing in it awaits a write.
     if (this.chunkStart === this.chunkUsed && this.segments.every((s) => s.buffers.length === 0)) this.chunkStart = this.chunkUsed = 0;
-    const all = syncs.length === 1 ? syncs[0] : Promise.all(syncs).then(() => {});
-    // Handled by the caller; this keeps a failure before it attaches from counting as unhandled.
-    all.catch(() => {});
-    // Wrapped: an async function's returned promise would be adopted, i.e. awaited.
-    return { durable: all };
+    return Promise.all(syncs).then(() => {
+      if (upTo > this.durable) this.durable = upTo;
+      if (rotated) while (this.segments.length > 1 && this.segments[0].buffers.length === 0) closeSync(this.segments.shift()!.fd);
+    });
   }
 }
 

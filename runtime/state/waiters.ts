@@ -1,5 +1,5 @@
 /**
- * What the callers of one group commit share (runtime/state/journal.ts, runtime/audit/log.ts): one
+ * What the callers of one group commit share (group-commit.ts, for the journal and the audit log): one
  * promise, settled once by the flush that makes their records durable.
  */
 export interface Waiters {
