@@ -15,7 +15,7 @@
  * await openCaptureFile(assetPath("fixtures/captures/demo.pcap"));
  * ```
  */
-import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -102,6 +102,9 @@ const ASSETS_VARIABLE = "IAPD_ASSETS_DIRECTORY";
  * exits. A worker thread's exit handlers do not run when the data plane terminates it, so a
  * directory of the worker's own was left behind for every capture worker; workers now use the
  * main thread's, made before the first worker starts (`workerBundle`).
+ *
+ * A process killed with SIGKILL runs no exit handler either: its directory names its owner (the
+ * file `owner`), and the next iapd to make one removes those whose owner is gone (`sweepStale`).
  */
 function assetsDirectory(): string {
   const [pid, dir] = (process.env[ASSETS_VARIABLE] ?? "").split(/:(.*)/s);
@@ -110,7 +113,75 @@ function assetsDirectory(): string {
   process.env[ASSETS_VARIABLE] = `${process.pid}:${made}`;
   // A worker that had to make one (started before prepareAssets) removes it when it can.
   process.once("exit", () => rmSync(made, { recursive: true, force: true }));
+  const me = processIdentity(process.pid);
+  if (isMainThread && me) {
+    writeFileSync(join(made, OWNER_FILE), JSON.stringify(me), { mode: 0o600 });
+    sweepStale(tmpdir(), me);
+  }
   return made;
+}
+
+/** The file in an asset directory that names the process it belongs to. */
+const OWNER_FILE = "owner";
+
+/**
+ * A process as an asset directory records its owner: a PID alone could be a later, unrelated
+ * process's, so also its start time (clock ticks after boot, /proc/PID/stat field 22), the PID
+ * namespace the PID means something in, and the boot.
+ */
+export interface ProcessIdentity {
+  pid: number;
+  start: string;
+  pidNamespace: string;
+  boot: string;
+}
+
+/** Process `pid` as seen from here, or undefined when there is none (or no /proc to ask). */
+export function processIdentity(pid: number): ProcessIdentity | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // Fields after the command (which may hold spaces and parentheses) start with field 3.
+    const start = stat.slice(stat.lastIndexOf(")") + 2).split(" ")[22 - 3];
+    return { pid, start, pidNamespace: readlinkSync("/proc/self/ns/pid"), boot: readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim() };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Removes the asset directories in `directory` that are ours (same user, a real directory) and
+ * whose owner is gone: another boot, or no process with its PID and start time in this PID
+ * namespace. A directory without an owner file (being made right now, or by an older iapd) or
+ * from another PID namespace is left alone: there is no telling whether its owner runs. Never
+ * throws: a directory it cannot judge or remove stays.
+ */
+export function sweepStale(directory: string, me: ProcessIdentity): string[] {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(directory);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (!name.startsWith("iapd-assets-")) continue;
+    const path = join(directory, name);
+    try {
+      const info = lstatSync(path);
+      if (!info.isDirectory() || info.uid !== process.getuid?.()) continue;
+      const owner = JSON.parse(readFileSync(join(path, OWNER_FILE), "utf8")) as Partial<ProcessIdentity>;
+      if (owner.pid === me.pid && owner.start === me.start) continue;
+      const gone =
+        owner.boot !== me.boot ||
+        (owner.pidNamespace === me.pidNamespace && typeof owner.pid === "number" && processIdentity(owner.pid)?.start !== owner.start);
+      if (!gone) continue;
+      rmSync(path, { recursive: true, force: true });
+      removed.push(path);
+    } catch {
+      // No owner file, unreadable, or removed meanwhile: left as it is.
+    }
+  }
+  return removed;
 }
 
 /**

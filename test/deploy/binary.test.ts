@@ -164,6 +164,27 @@ test("run with a capture section: the live data plane (embedded worker and koffi
       assert.is(await daemon.stop(), 0, daemon.output());
     }
     assert.equal(readdirSync(tmp), [], "the extracted assets are removed at exit");
+    // SIGKILL runs no exit handler: the directory stays, and the next daemon removes it.
+    // Each with a state directory of its own: startDaemon reads the token a first run prints.
+    const again = (name: string) => {
+      writeFileSync(join(dir, `${name}.yaml`), smokeConfig("live-secret") + `state:\n  directory: ${name}-var\ncapture:\n  interfaces: [{ name: lo }]\n  retireTimeoutMs: 2\negress: { mode: pcap, path: ${join(dir, `${name}.pcap`)} }\n`);
+      return startDaemon(ip, ["netns", "exec", ns, join(dir, "iapd"), "run", "--config", `${name}.yaml`], dir, { PATH: path, TMPDIR: tmp });
+    };
+    const killed = await again("killed");
+    killed.signal("SIGKILL");
+    await killed.stop();
+    const left = readdirSync(tmp);
+    assert.is(left.length, 1, `one directory left by the killed daemon: ${left}`);
+    assert.match(left[0], /^iapd-assets-/);
+    const next = await again("next");
+    try {
+      const now = readdirSync(tmp);
+      assert.is(now.length, 1, `only the running daemon's directory: ${now}`);
+      assert.is.not(now[0], left[0], "the killed daemon's directory was removed");
+    } finally {
+      assert.is(await next.stop(), 0, next.output());
+    }
+    assert.equal(readdirSync(tmp), []);
     const copies = spawnSync("tshark", ["-r", pcap, "-d", "udp.port==30030,jmirror", "-Y", "jmirror", "-T", "fields", "-e", "jmirror.mid", "-e", "jmirror.sid"], {
       env: { PATH: path, HOME: dir },
       encoding: "utf8",

@@ -107,16 +107,26 @@ export async function startDaemon(command: string, args: string[], cwd: string, 
       });
       check();
     });
-  await waitFor(/iapd: ready in \d+ ms/);
   const last = (re: RegExp) => {
     const all = [...output.matchAll(re)];
     assert.ok(all.length > 0, `${re} in:\n${output}`);
     return all[all.length - 1][1];
   };
+  let api: string;
+  let token: string;
+  try {
+    await waitFor(/iapd: ready in \d+ ms/);
+    api = `http://${last(/ready in .* api (?:http:\/\/)?(127\.0\.0\.1:\d+)/g)}`;
+    token = last(/API token[^\n]*\n\s+(\S+)/g);
+  } catch (e) {
+    // Not the daemon the caller expected: it must not outlive the test.
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    throw e;
+  }
   return {
     pid: child.pid!,
-    api: `http://${last(/ready in .* api (?:http:\/\/)?(127\.0\.0\.1:\d+)/g)}`,
-    token: last(/API token[^\n]*\n\s+(\S+)/g),
+    api,
+    token,
     ports: () => ({
       accounting: Number(last(/radius accounting listening on 127\.0\.0\.1:(\d+)/g)),
       dynamicAuthorization: Number(last(/radius dynamic authorization listening on 127\.0\.0\.1:(\d+)/g)),
