@@ -13,18 +13,22 @@
  * the receivers are compared by their own CPU time per packet (/proc/PID/stat utime + stime) and
  * the kernel's drop counters (PACKET_STATISTICS for iapd, tcpdump's "dropped by kernel").
  *
- *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--warmup 8] [--block-kib 256] [--retire-ms 4] [--json FILE] [--perf] [--trace-gc] [--bundle] [--filter builtin,FILE.wasm] [--max-targets 262144] [--mediation-route onlink|via]
+ *   node --import tsx scripts/bench-dataplane.ts [--seconds 5] [--runs 3] [--egress raw|packet] [--warmup 20] [--block-kib 256] [--retire-ms 4] [--json FILE] [--perf] [--trace-gc] [--bundle] [--filter builtin,FILE.wasm] [--max-targets 262144] [--mediation-route onlink|via]
  *
  * --warmup S: before each measured run, S seconds of the same traffic to iapd alone (tcpdump not yet
  * started), so that V8 has compiled iapd's hot code and its memory reducer has done the full
  * collections it makes once after start-up (40-75 ms of CPU on this machine, seen with --trace-gc);
- * the warm-up's counts are subtracted (0: no warm-up).
+ * the warm-up's counts are subtracted (0: no warm-up). 20 s: with 8 s, three of those collections
+ * (75 ms, both isolates) still fell in a 5 s window and added ~15 ns to iapd's CPU per packet.
+ *
+ * iapd's CPU per packet is also given by thread (/proc/PID/task): the capture worker (its busiest
+ * thread), the main thread, and the rest (V8's and libuv's helper threads) together.
  *
  * --perf: records iapd with perf(1) while the generator runs (node --perf-basic-prof names the JIT
  * and WebAssembly code) and prints where its CPU time went: kernel or user, and the top symbols.
  */
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -43,7 +47,7 @@ const { values } = parseArgs({
     /** Run iapd with --trace-gc and count its collections in the measured window. */
     "trace-gc": { type: "boolean", default: false },
     /** Seconds of traffic to iapd alone before each measured run (0: none). */
-    warmup: { type: "string", default: "8" },
+    warmup: { type: "string", default: "20" },
     /** iapd's ring block size in KiB; the ring is 16 MiB whatever the block size. */
     "block-kib": { type: "string", default: "256" },
     /** iapd's block retire timeout (capture.retireTimeoutMs, default 4 ms: the latency floor at low rates). */
@@ -187,6 +191,31 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
+/** CPU ticks of each thread of `pid`, by thread ID, with its name (comm). */
+function threadTicks(pid: number): Map<number, { name: string; ticks: number }> {
+  const threads = new Map<number, { name: string; ticks: number }>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
+      threads.set(Number(tid), { name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return threads;
+}
+
+/** Where a process's CPU time in a window went: its main thread, its busiest other thread (the capture worker), the rest. */
+function threadShares(pid: number, before: Map<number, { ticks: number }>, after: Map<number, { ticks: number }>): { main: number; busiest: number; rest: number } {
+  const deltas = [...after].map(([tid, t]) => ({ tid, ticks: t.ticks - (before.get(tid)?.ticks ?? 0) }));
+  const main = deltas.find((d) => d.tid === pid)?.ticks ?? 0;
+  const others = deltas.filter((d) => d.tid !== pid).sort((a, b) => b.ticks - a.ticks);
+  const busiest = others[0]?.ticks ?? 0;
+  const rest = others.slice(1).reduce((sum, d) => sum + d.ticks, 0);
+  return { main: main / CLK_TCK, busiest: busiest / CLK_TCK, rest: rest / CLK_TCK };
+}
+
 function waitFor(child: ChildProcess, text: string, timeoutMs = 20_000): Promise<string> {
   return new Promise((resolve, reject) => {
     let out = "";
@@ -206,7 +235,7 @@ function waitFor(child: ChildProcess, text: string, timeoutMs = 20_000): Promise
 interface RunResult {
   generated: number;
   seconds: number;
-  iapd: { received: number; drops: number; mirrored: number; sent: number; egressDrops: number; cpuSeconds: number };
+  iapd: { received: number; drops: number; mirrored: number; sent: number; egressDrops: number; cpuSeconds: number; threads: { main: number; busiest: number; rest: number } };
   tcpdump: { received: number; drops: number; cpuSeconds: number };
 }
 
@@ -237,7 +266,7 @@ async function run(lab: Lab, ns: Namespaces, generator: string, seconds: number,
   const tcpdump = lab.spawn(ns.rx, "taskset", ["-c", "1", "tcpdump", "-n", "-i", "iapddp-r0", "-B", "16384", "-w", "/dev/null"]);
   const tcpdumpExit = waitFor(tcpdump, "dropped by kernel", 60_000);
   await waitFor(tcpdump, "listening on");
-  const before = { iapd: cpuTicks(iapd.pid!), tcpdump: cpuTicks(tcpdump.pid!) };
+  const before = { iapd: cpuTicks(iapd.pid!), tcpdump: cpuTicks(tcpdump.pid!), threads: threadTicks(iapd.pid!) };
   let gcLines = "";
   const onGc = (d: Buffer) => (gcLines += d);
   if (values["trace-gc"]) iapd.stdout!.on("data", onGc);
@@ -254,7 +283,7 @@ async function run(lab: Lab, ns: Namespaces, generator: string, seconds: number,
     rmSync(perfData, { force: true });
   }
   await new Promise((r) => setTimeout(r, 1500)); // both drain their rings (tcpdump's 1 s buffer timeout)
-  const after = { iapd: cpuTicks(iapd.pid!), tcpdump: cpuTicks(tcpdump.pid!) };
+  const after = { iapd: cpuTicks(iapd.pid!), tcpdump: cpuTicks(tcpdump.pid!), threads: threadTicks(iapd.pid!) };
   if (values["trace-gc"]) {
     iapd.stdout!.off("data", onGc);
     const count = (kind: string) => gcLines.split("\n").filter((l) => l.includes(kind)).length;
@@ -278,6 +307,7 @@ async function run(lab: Lab, ns: Namespaces, generator: string, seconds: number,
       sent: total.sent - warmup.sent,
       egressDrops: total.egressDrops - warmup.egressDrops,
       cpuSeconds: (after.iapd - before.iapd) / CLK_TCK,
+      threads: threadShares(iapd.pid!, before.threads, after.threads),
     },
     tcpdump: { received: number(/(\d+) packets received by filter/), drops: number(/(\d+) packets dropped by kernel/), cpuSeconds: (after.tcpdump - before.tcpdump) / CLK_TCK },
   };
@@ -315,7 +345,8 @@ async function main(): Promise<void> {
         `run ${Math.floor(i / filters.length) + 1}${filters.length > 1 ? ` (filter ${filter})` : ""}: generated ${(r.generated / r.seconds / 1e6).toFixed(2)} Mpps for ${r.seconds.toFixed(1)} s\n` +
           `  iapd:    received ${r.iapd.received} (${(r.iapd.received / r.seconds / 1e6).toFixed(2)} Mpps), kernel drops ${r.iapd.drops}, ` +
           `mirrored ${r.iapd.mirrored} (${((100 * r.iapd.mirrored) / r.iapd.received).toFixed(1)}%), sent ${r.iapd.sent}, egress drops ${r.iapd.egressDrops}, ` +
-          `CPU ${r.iapd.cpuSeconds.toFixed(2)} s = ${perPacket(r.iapd.cpuSeconds, r.iapd.received)} ns/packet\n` +
+          `CPU ${r.iapd.cpuSeconds.toFixed(2)} s = ${perPacket(r.iapd.cpuSeconds, r.iapd.received)} ns/packet ` +
+          `(capture worker ${perPacket(r.iapd.threads.busiest, r.iapd.received)}, main thread ${perPacket(r.iapd.threads.main, r.iapd.received)}, other threads ${perPacket(r.iapd.threads.rest, r.iapd.received)})\n` +
           `  tcpdump: received ${r.tcpdump.received} (${(r.tcpdump.received / r.seconds / 1e6).toFixed(2)} Mpps), kernel drops ${r.tcpdump.drops}, ` +
           `CPU ${r.tcpdump.cpuSeconds.toFixed(2)} s = ${perPacket(r.tcpdump.cpuSeconds, r.tcpdump.received)} ns/packet\n` +
           `  iapd / tcpdump CPU per packet: ${((r.iapd.cpuSeconds / r.iapd.received) / (r.tcpdump.cpuSeconds / r.tcpdump.received)).toFixed(2)}x`,
