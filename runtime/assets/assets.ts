@@ -136,7 +136,10 @@ export interface ProcessIdentity {
   boot: string;
 }
 
-/** Process `pid` as seen from here, or undefined when there is none (or no /proc to ask). */
+/**
+ * Process `pid` as seen from here (`pidNamespace` and `boot` are this process's: a PID read from
+ * our /proc means something in our namespace), or undefined when there is none (or no /proc).
+ */
 export function processIdentity(pid: number): ProcessIdentity | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");

@@ -252,20 +252,18 @@ export class AuditLog implements AuditSink {
    */
   close(): void {
     if (this.closing) return;
-    let settled = false;
     try {
       if (!this.commit.failure && this.durable < this.seq) {
         this.writePending();
         fsyncSync(this.fd);
         this.durable = this.seq;
-        this.commit.settleWaiting();
-        settled = true;
       }
     } catch (e) {
       throw this.fail(e as Error);
     } finally {
       this.closing = true;
-      if (!settled) this.commit.settleWaiting(this.commit.failure ?? new AuditError("audit log closed"));
+      // Unless the log failed, everything appended is durable now: those waiting may go on.
+      this.commit.settleWaiting(this.commit.failure);
       const fd = this.fd;
       this.commit.whenIdle(() => closeSync(fd));
     }

@@ -120,8 +120,6 @@ export class GroupCommit {
         this.#settle();
       },
     );
-    // The next group (formed during the write) need not wait for this fdatasync.
-    this.#pump();
   };
 
   #settle(): void {
