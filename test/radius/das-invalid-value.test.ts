@@ -7,9 +7,9 @@
 import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import type { ControlPlane } from "../../runtime/daemon/control-plane.ts";
-import { attribute, Code, computeAuthenticator, decodePacket, encodePacket, ERROR_CAUSE } from "../../runtime/radius/mod.ts";
+import { Code, computeAuthenticator, decodePacket, ERROR_CAUSE } from "../../runtime/radius/mod.ts";
 import { radclient } from "./peers.ts";
-import { LEGACY_SECRET, rawPeer, SECRET, startPlane } from "./iapd.ts";
+import { coaRequest, LEGACY_SECRET, rawPeer, SECRET, startPlane } from "./iapd.ts";
 
 const MA = "Message-Authenticator = 0x00";
 const t = suite<{ plane: ControlPlane; port: number }>("radius: CoA with undecodable LI attribute values");
@@ -42,21 +42,7 @@ t("radclient: ERX-Med-Ip-Address as 2 raw octets (no salt, no ciphertext) gets C
 
 /** A CoA-Request from the legacy client (no Message-Authenticator) whose Med-Ip-Address decrypts to a bad inner length. */
 function tampered(identifier: number, reauthenticate: boolean): Uint8Array {
-  const { bytes } = encodePacket(
-    {
-      code: Code.CoaRequest,
-      identifier,
-      attributes: [
-        attribute("Acct-Session-Id", "s1"),
-        attribute("ERX-LI-Action", 1),
-        attribute("ERX-Med-Dev-Handle", Uint8Array.of(0, 0, 0, 1, 0, 0, 0, 2)),
-        attribute("ERX-Med-Ip-Address", "127.0.0.1"),
-        attribute("ERX-Med-Port-Number", 30030),
-      ],
-    },
-    LEGACY_SECRET,
-    { messageAuthenticator: false },
-  );
+  const { bytes } = coaRequest(identifier, LEGACY_SECRET, false);
   // Type 26, length, vendor 4874 (0x0000130a), vendor type 60: the salt follows the vendor length.
   let at = -1;
   for (let i = 20; i + 8 <= bytes.length; i++) {

@@ -13,19 +13,11 @@ import { suite } from "uvu";
 import * as assert from "uvu/assert";
 import { formatPrefix, u32ToIPv4 } from "../../runtime/net/address.ts";
 import type { ControlPlane } from "../../runtime/daemon/control-plane.ts";
-import {
-  attribute,
-  Code,
-  computeAuthenticator,
-  decodePacket,
-  encodePacket,
-  ERROR_CAUSE,
-  type Attribute,
-} from "../../runtime/radius/mod.ts";
+import { attribute, Code, computeAuthenticator, decodePacket, ERROR_CAUSE } from "../../runtime/radius/mod.ts";
 import { RadiusServer } from "../../runtime/radius/server.ts";
 import { parsePrefix } from "../../runtime/net/address.ts";
 import { radclient } from "./peers.ts";
-import { LEGACY_SECRET, rawPeer, SECRET, startPlane } from "./iapd.ts";
+import { coaRequest, LEGACY_SECRET, rawPeer, SECRET, startPlane } from "./iapd.ts";
 
 const MA = "Message-Authenticator = 0x00";
 const HANDLE_8 = "0x0000000100000002";
@@ -203,25 +195,6 @@ das("wrong secret, missing Message-Authenticator: no answer, counted", async ({ 
   assert.is(dropped["message-authenticator-missing"], 1);
   assert.is(handled, 0);
 });
-
-function coaRequest(identifier: number, secret: string, messageAuthenticator: boolean, extra: Attribute[] = []) {
-  return encodePacket(
-    {
-      code: Code.CoaRequest,
-      identifier,
-      attributes: [
-        attribute("Acct-Session-Id", "s1"),
-        attribute("ERX-LI-Action", 1),
-        attribute("ERX-Med-Dev-Handle", Uint8Array.of(0, 0, 0, 1, 0, 0, 0, 2)),
-        attribute("ERX-Med-Ip-Address", "127.0.0.1"),
-        attribute("ERX-Med-Port-Number", 30030),
-        ...extra,
-      ],
-    },
-    secret,
-    { messageAuthenticator },
-  );
-}
 
 das("bad Message-Authenticator (authenticator valid): no answer, counted", async ({ plane, port }) => {
   login(plane, "s1");

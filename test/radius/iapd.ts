@@ -6,6 +6,7 @@
 import { createSocket, type Socket } from "node:dgram";
 import { radiusSchema } from "../../runtime/config/radius.ts";
 import { ControlPlane } from "../../runtime/daemon/control-plane.ts";
+import { attribute, Code, encodePacket, type Attribute } from "../../runtime/radius/mod.ts";
 
 export const SECRET = "iapd-test-secret";
 /**
@@ -51,5 +52,29 @@ export function rawPeer(address = "127.0.0.1", to = "127.0.0.1"): Promise<RawPee
         close: () => new Promise((done) => socket.close(() => done())),
       }),
     ),
+  );
+}
+
+/**
+ * A CoA-Request that starts mirroring for session "s1" (the four ERX LI attributes, mediation
+ * device 127.0.0.1:30030), signed with `secret`, with or without a Message-Authenticator: for the
+ * raw exchanges radclient cannot make (exact retransmissions, tampered bytes, other sources).
+ */
+export function coaRequest(identifier: number, secret: string, messageAuthenticator: boolean, extra: Attribute[] = []) {
+  return encodePacket(
+    {
+      code: Code.CoaRequest,
+      identifier,
+      attributes: [
+        attribute("Acct-Session-Id", "s1"),
+        attribute("ERX-LI-Action", 1),
+        attribute("ERX-Med-Dev-Handle", Uint8Array.of(0, 0, 0, 1, 0, 0, 0, 2)),
+        attribute("ERX-Med-Ip-Address", "127.0.0.1"),
+        attribute("ERX-Med-Port-Number", 30030),
+        ...extra,
+      ],
+    },
+    secret,
+    { messageAuthenticator },
   );
 }
