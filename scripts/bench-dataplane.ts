@@ -191,14 +191,14 @@ function cpuTicks(pid: number): number {
   return Number(fields[11]) + Number(fields[12]);
 }
 
-/** CPU ticks of each thread of `pid`, by thread ID, with its name (comm). */
-function threadTicks(pid: number): Map<number, { name: string; ticks: number }> {
-  const threads = new Map<number, { name: string; ticks: number }>();
+/** CPU ticks of each thread of `pid`, by thread ID. */
+function threadTicks(pid: number): Map<number, number> {
+  const threads = new Map<number, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
       const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
       const fields = stat.slice(stat.lastIndexOf(") ") + 2).split(" ");
-      threads.set(Number(tid), { name: stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")")), ticks: Number(fields[11]) + Number(fields[12]) });
+      threads.set(Number(tid), Number(fields[11]) + Number(fields[12]));
     } catch {
       // The thread ended meanwhile.
     }
@@ -207,8 +207,8 @@ function threadTicks(pid: number): Map<number, { name: string; ticks: number }> 
 }
 
 /** Where a process's CPU time in a window went: its main thread, its busiest other thread (the capture worker), the rest. */
-function threadShares(pid: number, before: Map<number, { ticks: number }>, after: Map<number, { ticks: number }>): { main: number; busiest: number; rest: number } {
-  const deltas = [...after].map(([tid, t]) => ({ tid, ticks: t.ticks - (before.get(tid)?.ticks ?? 0) }));
+function threadShares(pid: number, before: Map<number, number>, after: Map<number, number>): { main: number; busiest: number; rest: number } {
+  const deltas = [...after].map(([tid, ticks]) => ({ tid, ticks: ticks - (before.get(tid) ?? 0) }));
   const main = deltas.find((d) => d.tid === pid)?.ticks ?? 0;
   const others = deltas.filter((d) => d.tid !== pid).sort((a, b) => b.ticks - a.ticks);
   const busiest = others[0]?.ticks ?? 0;
