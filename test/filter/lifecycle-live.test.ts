@@ -12,7 +12,7 @@ import { join, resolve } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { Lab } from "../../scripts/netns/netns.ts";
-import { readPcap, waitForOutput } from "../dataplane/lab.ts";
+import { hostRequest, readPcap, waitForOutput } from "../dataplane/lab.ts";
 import { builtinTrappingOnCall } from "./lifecycle-modules.ts";
 import { RUNTIME, evalArgs, tsArgs } from "../helpers/runtime.ts";
 
@@ -25,19 +25,8 @@ d.bind(40000, "100.64.0.1", () => { console.log("sending");
   const t = setInterval(() => { if (seq >= end) { clearInterval(t); d.close(); return; }
     const b = Buffer.alloc(32); b.writeUInt32BE(seq++, 0); d.send(b, 9, "100.64.0.2"); }, 1); });`;
 
-function request(host: ChildProcess, message: Record<string, unknown>, timeoutMs = 20_000): Promise<Record<string, any>> {
-  return new Promise((done, fail) => {
-    const timer = setTimeout(() => fail(new Error(`no answer to ${String(message.cmd)}`)), timeoutMs);
-    const on = (reply: Record<string, any>) => {
-      if (reply.cmd !== message.cmd) return;
-      host.off("message", on);
-      clearTimeout(timer);
-      reply.error ? fail(new Error(reply.error)) : done(reply);
-    };
-    host.on("message", on);
-    if (message.cmd !== "ready") host.send(message);
-  });
-}
+/** A command to lifecycle-live-host.ts (the IPC protocol of test/dataplane/host.ts) and its answer, within 20 s. */
+const request = (host: ChildProcess, message: Record<string, unknown>) => hostRequest(host, message, 20_000);
 
 /** The two namespaces (the lab adds this run's suffix to their names), a veth between them, and the
  * iapd side (lifecycle-live-host.ts) started and ready. */
