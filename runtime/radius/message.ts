@@ -27,7 +27,7 @@ import {
 } from "./codes.ts";
 import {
   authenticatorBasisFor,
-  computeAuthenticator,
+  authenticatorInto,
   computeMessageAuthenticator,
   decryptUserPassword,
   encryptUserPassword,
@@ -396,18 +396,24 @@ function encodeDatagram(
   }
   const own = isNonceRequestCode(code) ? randomAuthenticator() : new Uint8Array(AUTHENTICATOR_LENGTH);
   const basis = authenticatorBasisFor(code, request ? request.authenticator : own);
-  const context: CipherContext = { code, secret, key: basis };
-  const salts = new Set<number>();
-  const wire = message.attributes.map((a) => hidden(a, context, salts));
+  const wire: WireAttribute[] = [];
   if (options.messageAuthenticator) {
-    wire.unshift({ kind: "attribute", type: MESSAGE_AUTHENTICATOR, value: new Uint8Array(AUTHENTICATOR_LENGTH) });
+    wire.push({ kind: "attribute", type: MESSAGE_AUTHENTICATOR, value: new Uint8Array(AUTHENTICATOR_LENGTH) });
+  }
+  if (message.attributes.length > 0) {
+    // Only a packet with attributes can have values to hide (an empty Accounting-Response, the
+    // commonest reply, needs neither the context nor the set of salts used).
+    const context: CipherContext = { code, secret, key: basis };
+    const salts = new Set<number>();
+    for (const a of message.attributes) wire.push(hidden(a, context, salts));
   }
   const bytes = encodeWire({ code, identifier, authenticator: own, attributes: wire });
   if (options.messageAuthenticator) {
     const offset = HEADER_LENGTH + 2;
     bytes.set(computeMessageAuthenticator(bytes, offset, basis, secret), offset);
   }
-  if (!isNonceRequestCode(code)) bytes.set(computeAuthenticator(bytes, basis, secret), AUTHENTICATOR_OFFSET);
+  // Signed in place: the hash reads the whole packet before the digest is written into it.
+  if (!isNonceRequestCode(code)) authenticatorInto(bytes, basis, secret, bytes, AUTHENTICATOR_OFFSET);
   return { bytes, identifier };
 }
 

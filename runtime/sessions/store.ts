@@ -32,6 +32,26 @@ export interface SessionAttributes {
   nasIdentifier?: string;
 }
 
+/**
+ * The attributes besides the session's identity (NAS, Acct-Session-Id), in a fixed order: the
+ * columns of a journal upsert record (runtime/state/record.ts). Every optional SessionAttributes
+ * field is listed; one left out is a compile error below.
+ */
+export const OPTIONAL_SESSION_ATTRIBUTES = [
+  "userName",
+  "framedIpAddress",
+  "framedIpv6Prefix",
+  "delegatedIpv6Prefix",
+  "framedIpv6Address",
+  "callingStationId",
+  "nasPortId",
+  "nasIpAddress",
+  "nasIdentifier",
+] as const satisfies readonly Exclude<keyof SessionAttributes, "nas" | "acctSessionId">[];
+type Unlisted = Exclude<keyof SessionAttributes, "nas" | "acctSessionId" | (typeof OPTIONAL_SESSION_ATTRIBUTES)[number]>;
+const everyAttributeListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyAttributeListed;
+
 /** How `upsertSession` may treat its attributes. */
 export interface UpsertOptions {
   /**
@@ -293,7 +313,17 @@ export class SessionStore {
    */
   upsertSession(attrs: SessionAttributes, now: number, options?: UpsertOptions): { session: SubscriberSession; created: boolean } {
     const key = SessionStore.keyOf(attrs.nas, attrs.acctSessionId);
-    const existing = this.sessions.get(key);
+    return this.upsertAt(key, this.sessions.get(key), attrs, now, options);
+  }
+
+  /** `upsertSession` once the session's key and current state (`getSession(key)`) are known. */
+  protected upsertAt(
+    key: string,
+    existing: SubscriberSession | undefined,
+    attrs: SessionAttributes,
+    now: number,
+    options?: UpsertOptions,
+  ): { session: SubscriberSession; created: boolean } {
     if (!existing) {
       if (options?.addressesDecoded !== true) validateAddresses(attrs);
       const arm = this.takeArm(attrs, now);

@@ -82,7 +82,11 @@ export class Journal {
    * current chunk: no Buffer of its own per record.
    */
   append(record: unknown): void {
-    const json = JSON.stringify(record);
+    this.appendJson(JSON.stringify(record));
+  }
+
+  /** `append` for a record already in JSON text (record.ts encodes the store's operations). */
+  appendJson(json: string): void {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
     const room = HEADER_BYTES + 3 * json.length;
     if (this.chunk.length - this.chunkUsed < room) this.newChunk(room);

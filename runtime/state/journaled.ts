@@ -13,6 +13,7 @@
  * ```
  */
 import {
+  OPTIONAL_SESSION_ATTRIBUTES,
   SessionStore,
   type ArmOutcome,
   type EndReason,
@@ -72,9 +73,18 @@ export class JournaledSessionStore extends SessionStore {
     return result;
   }
 
-  // `options` is not journaled: a replay checks the addresses again.
+  /**
+   * An update is journaled as what it changes: the session's identity and the attributes whose
+   * value differs from the session's (an Interim-Update that only says the session is alive is
+   * `[seq, now, "U", nas, acctSessionId]`, record.ts). Replayed on the identical store, that
+   * changes what the full attributes changed, the time included. `options` is not journaled: a
+   * replay checks the addresses again.
+   */
   override upsertSession(attrs: SessionAttributes, now: number, options?: UpsertOptions): { session: SubscriberSession; created: boolean } {
-    return this.journaled("upsertSession", [attrs], now, () => super.upsertSession(attrs, now, options));
+    const key = SessionStore.keyOf(attrs.nas, attrs.acctSessionId);
+    const existing = this.getSession(key);
+    const recorded = existing ? changedAttributes(existing, attrs) : attrs;
+    return this.journaled("upsertSession", [recorded], now, () => this.upsertAt(key, existing, attrs, now, options));
   }
   override endSession(key: string, reason: EndReason, now: number): SubscriberSession {
     return this.journaled("endSession", [key, reason], now, () => super.endSession(key, reason, now));
@@ -106,6 +116,16 @@ export class JournaledSessionStore extends SessionStore {
   override expireArms(now: number): number {
     return this.journaled("expireArms", [], now, () => super.expireArms(now), (n) => n > 0);
   }
+}
+
+/** The attributes of `attrs` that `upsertSession` would change on `session` (store.ts assignChanged), with its identity. */
+function changedAttributes(session: SubscriberSession, attrs: SessionAttributes): SessionAttributes {
+  const changed: SessionAttributes = { nas: attrs.nas, acctSessionId: attrs.acctSessionId };
+  for (const f of OPTIONAL_SESSION_ATTRIBUTES) {
+    const value = attrs[f];
+    if (value !== undefined && value !== session[f]) changed[f] = value;
+  }
+  return changed;
 }
 
 export class JournaledTunnelRegistry extends TunnelRegistry {

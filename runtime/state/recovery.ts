@@ -16,10 +16,13 @@ import { readdirSync, readFileSync, renameSync, truncateSync, writeFileSync } fr
 import { join } from "node:path";
 import type { SessionStoreOptions, StoreState } from "../sessions/store.ts";
 import { iterateFrames, readFrames, type Damage, type Frame } from "./frame.ts";
-import { applyOperation, JournaledSessionStore, JournaledTunnelRegistry, type Operation } from "./journaled.ts";
+import { applyOperation, JournaledSessionStore, JournaledTunnelRegistry } from "./journaled.ts";
+import { decodeRecord } from "./record.ts";
 import { decodeSnapshot, SnapshotError, type SnapshotContent } from "./snapshot.ts";
 
-export const JOURNAL_FORMAT = 1;
+/** Written by this version: records in either form of record.ts. Format 1 (object records only) is still read. */
+export const JOURNAL_FORMAT = 2;
+const READABLE_JOURNAL_FORMATS: readonly unknown[] = [1, 2];
 
 const pad = (generation: number) => String(generation).padStart(8, "0");
 export const snapshotName = (generation: number) => `snapshot-${pad(generation)}.snap`;
@@ -34,10 +37,7 @@ export interface JournalHeader {
 }
 export const journalHeader = (generation: number): JournalHeader => ({ kind: "journal", format: JOURNAL_FORMAT, generation });
 
-/** A journal record: the operation and its place in the sequence that snapshots count in. */
-export interface JournalRecord extends Operation {
-  seq: number;
-}
+export type { JournalRecord } from "./record.ts";
 
 /** Where the state cannot be read as written. */
 export interface DamageReport {
@@ -68,6 +68,8 @@ export interface RecoveryReport {
   recordsInJournal: number;
   /** That journal is empty or its header was torn off: it starts again with a header. */
   journalNeedsHeader: boolean;
+  /** The format its header names (an older one is not continued: DurableState.open starts a new generation). */
+  journalFormat?: number;
   counts: { sessions: number; mirrors: number; triggers: number; pendingArms: number; tunnels: number; targets: number };
 }
 
@@ -192,14 +194,14 @@ export function recover(directory: string, mode: RecoveryMode, storeOptions: Ses
     let stop: { offset: number; problem: string; torn: boolean } | undefined;
     const header = next();
     const h = header?.value as Partial<JournalHeader> | undefined;
-    if (header && (h?.kind !== "journal" || h.format !== JOURNAL_FORMAT || h.generation !== generation)) {
+    if (header && (h?.kind !== "journal" || !READABLE_JOURNAL_FORMATS.includes(h.format) || h.generation !== generation)) {
       stop = { offset: 0, problem: `not a generation ${generation} journal header (${JSON.stringify(header.value).slice(0, 80)})`, torn: false };
     }
     let applied = 0;
     for (let frame = stop ? undefined : next(); frame !== undefined; frame = next()) {
       const { offset, value } = frame;
-      const record = (typeof value === "object" && value !== null ? value : {}) as Partial<JournalRecord>;
-      if (typeof record.seq !== "number" || typeof record.op !== "string" || !Array.isArray(record.args) || typeof record.now !== "number") {
+      const record = decodeRecord(value);
+      if (!record) {
         stop = { offset, problem: "not a journal record", torn: false };
         break;
       }
@@ -208,7 +210,7 @@ export function recover(directory: string, mode: RecoveryMode, storeOptions: Ses
         break;
       }
       try {
-        applyOperation(store, tunnels, record as JournalRecord);
+        applyOperation(store, tunnels, record);
       } catch (e) {
         const error = (e as Error).message;
         report.skipped.push({ file, offset, seq: record.seq, op: record.op, error });
@@ -224,6 +226,7 @@ export function recover(directory: string, mode: RecoveryMode, storeOptions: Ses
     report.generation = generation;
     report.recordsInJournal = applied;
     report.journalNeedsHeader = header === undefined;
+    report.journalFormat = header ? h?.format : undefined;
     if (!stop) continue;
     if (stop.torn) {
       report.tornTail = { file, offset: stop.offset, bytes: bytes.length - stop.offset, problem: stop.problem };

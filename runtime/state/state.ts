@@ -14,8 +14,9 @@ import { mkdirSync, readdirSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { SessionStoreOptions } from "../sessions/store.ts";
 import { Journal } from "./journal.ts";
-import type { JournaledSessionStore, JournaledTunnelRegistry } from "./journaled.ts";
-import { journalHeader, journalName, recover, snapshotName, type RecoveryReport } from "./recovery.ts";
+import type { JournaledSessionStore, JournaledTunnelRegistry, Operation } from "./journaled.ts";
+import { JOURNAL_FORMAT, journalHeader, journalName, recover, snapshotName, type RecoveryReport } from "./recovery.ts";
+import { encodeRecord } from "./record.ts";
 import { captureSnapshot, writeSnapshot } from "./snapshot.ts";
 
 /**
@@ -49,7 +50,7 @@ export class DurableState {
     /** What recovery found and did. */
     readonly recovery: RecoveryReport & { milliseconds: number },
   ) {
-    const append = (op: object) => this.journal.append({ seq: ++this.seq, ...op });
+    const append = (op: Operation) => this.journal.appendJson(encodeRecord(++this.seq, op));
     store.onOperation = append;
     tunnels.onOperation = append;
   }
@@ -80,6 +81,9 @@ export class DurableState {
       `state ${directory}: ${report.snapshot ? report.snapshot.file : "no snapshot"} + ${report.replayed} journal record(s) in ${Math.round(state.recovery.milliseconds)} ms: ` +
         `${c.sessions} session(s), ${c.mirrors} mirror session(s), ${c.triggers} trigger(s), ${c.tunnels} tunnel(s), ${c.pendingArms} pending login arm(s)`,
     );
+    // A journal an older version wrote (format 1) is not continued in this version's format: a
+    // snapshot now moves on to a new generation, so that every journal file is of one format.
+    if (report.journalFormat !== undefined && report.journalFormat !== JOURNAL_FORMAT && !report.journalNeedsHeader) await state.snapshot();
     state.snapshotIfDue();
     state.indexInBackground();
     return state;

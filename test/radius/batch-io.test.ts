@@ -17,6 +17,7 @@ import { Code } from "../../runtime/radius/codes.ts";
 import { decodePacket, encodePacket } from "../../runtime/radius/message.ts";
 import { RadiusServer } from "../../runtime/radius/server.ts";
 import { readFrames } from "../../runtime/state/frame.ts";
+import { decodeRecord } from "../../runtime/state/record.ts";
 import { DurableState } from "../../runtime/state/state.ts";
 import { accountingAttributes } from "../../scripts/bench/subscribers.ts";
 
@@ -28,8 +29,8 @@ function journaledSessions(directory: string): Set<string> {
   const ids = new Set<string>();
   for (const name of readdirSync(directory).filter((n) => n.endsWith(".log"))) {
     for (const { value } of readFrames(readFileSync(join(directory, name))).records) {
-      const v = value as { op?: string; args?: [{ acctSessionId: string }] };
-      if (v.op === "upsertSession") ids.add(v.args![0].acctSessionId);
+      const record = decodeRecord(value);
+      if (record?.op === "upsertSession") ids.add((record.args[0] as { acctSessionId: string }).acctSessionId);
     }
   }
   return ids;

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFrames } from "../../runtime/state/frame.ts";
+import { decodeRecord } from "../../runtime/state/record.ts";
 import { journalName, recover, StateError } from "../../runtime/state/recovery.ts";
 import { DurableState } from "../../runtime/state/state.ts";
 import { dump, prng, randomOperation, STORE_OPTIONS, tempDir, tryApply } from "./world.ts";
@@ -58,7 +59,7 @@ async function pristine() {
     const frames = readFrames(bytes).records.map((f, i, all) => ({
       start: f.offset,
       end: i + 1 < all.length ? all[i + 1].offset : bytes.length,
-      seq: (f.value as { seq?: number }).seq,
+      seq: decodeRecord(f.value)?.seq,
     }));
     return [{ name, kind: m[1] as FileInfo["kind"], generation: Number(m[2]), bytes, frames }];
   });
