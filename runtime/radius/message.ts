@@ -394,6 +394,7 @@ function encodeDatagram(
     if (request) throw new RadiusEncodeError(`${codeName(code)} is a request: it answers no request`);
     identifier = message.identifier ?? NaN;
   }
+  if (request && message.attributes.length === 0 && !options.messageAuthenticator) return { bytes: emptyResponse(code, identifier, request, secret), identifier };
   const own = isNonceRequestCode(code) ? randomAuthenticator() : new Uint8Array(AUTHENTICATOR_LENGTH);
   const basis = authenticatorBasisFor(code, request ? request.authenticator : own);
   const wire: WireAttribute[] = [];
@@ -415,6 +416,22 @@ function encodeDatagram(
   // Signed in place: the hash reads the whole packet before the digest is written into it.
   if (!isNonceRequestCode(code)) authenticatorInto(bytes, basis, secret, bytes, AUTHENTICATOR_OFFSET);
   return { bytes, identifier };
+}
+
+/**
+ * A response without attributes (an Accounting-Response, the commonest reply): the 20-octet header
+ * signed in place, what `encodeWire` and the steps above would build, without their arrays.
+ */
+function emptyResponse(code: PacketCode, identifier: number, request: RequestContext, secret: Secret): Uint8Array {
+  // encodeWire's checks, which this path skips.
+  if (!Number.isInteger(identifier) || identifier < 0 || identifier > 255) throw new RadiusEncodeError(`expected an identifier 0..255, found ${identifier}`);
+  const basis = authenticatorBasisFor(code, request.authenticator);
+  const bytes = new Uint8Array(HEADER_LENGTH);
+  bytes[0] = code;
+  bytes[1] = identifier;
+  bytes[3] = HEADER_LENGTH;
+  authenticatorInto(bytes, basis, secret, bytes, AUTHENTICATOR_OFFSET);
+  return bytes;
 }
 
 function hidden(a: Attribute, context: CipherContext, salts: Set<number>): WireAttribute {

@@ -844,23 +844,27 @@ function shared(strings: Map<string, string>, value: string): string {
   return value;
 }
 
-function definedOnly<T extends object>(o: T): T {
-  return assignDefined({} as T, o);
+/** The properties a session takes from its SessionAttributes, in one order for every session. */
+const SESSION_ATTRIBUTES = ["nas", "acctSessionId", ...OPTIONAL_SESSION_ATTRIBUTES] as const;
+
+/**
+ * The attributes of `o` that are not undefined, in SESSION_ATTRIBUTES order. A fixed list, not
+ * `Object.keys`: no array per call, and every session built from the same attributes gets the same
+ * hidden class whatever order its caller wrote them in.
+ */
+function definedOnly<T extends Partial<SessionAttributes>>(o: T): T {
+  const to: Partial<SessionAttributes> = {};
+  for (const k of SESSION_ATTRIBUTES) {
+    const v = o[k];
+    if (v !== undefined) to[k] = v;
+  }
+  return to as T;
 }
 
-/** Copies the properties of `from` that are neither undefined nor equal to those of `to` onto `to`. */
-function assignChanged<T extends object>(to: T, from: Partial<T>): void {
-  for (const k of Object.keys(from) as (keyof T)[]) {
+/** Copies the optional attributes of `from` that are neither undefined nor equal to those of `to` onto `to`. */
+function assignChanged(to: SessionAttributes, from: SessionAttributes): void {
+  for (const k of OPTIONAL_SESSION_ATTRIBUTES) {
     const v = from[k];
-    if (v !== undefined && v !== to[k]) to[k] = v as T[keyof T];
+    if (v !== undefined && v !== to[k]) to[k] = v;
   }
-}
-
-/** Copies the properties of `from` that are not undefined onto `to`. */
-function assignDefined<T extends object>(to: T, from: Partial<T>): T {
-  for (const k of Object.keys(from) as (keyof T)[]) {
-    const v = from[k];
-    if (v !== undefined) to[k] = v as T[keyof T];
-  }
-  return to;
 }

@@ -16,8 +16,7 @@
  */
 import { closeSync, fdatasync, fsync, openSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
-import { crc32 } from "node:zlib";
-import { encodeFrame, HEADER_BYTES, MAGIC } from "./frame.ts";
+import { encodeFrame, HEADER_BYTES, jsonFrameCrc, MAGIC } from "./frame.ts";
 import { GroupCommit } from "./group-commit.ts";
 
 interface Segment {
@@ -95,7 +94,8 @@ export class Journal {
     const length = chunk.write(json, at + HEADER_BYTES, "utf8");
     chunk.writeUInt32LE(MAGIC_WORD, at);
     chunk.writeUInt32LE(length, at + 4);
-    chunk.writeUInt32LE(crc32(chunk.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length), crc32(chunk.subarray(at + 4, at + 8))), at + 8);
+    // From the text, not views of the chunk: one binding call instead of two, and no view objects.
+    chunk.writeUInt32LE(jsonFrameCrc(json, length), at + 8);
     this.chunkUsed = at + HEADER_BYTES + length;
     this.appended++;
     this.recordsInFile++;

@@ -61,7 +61,8 @@ export class JournaledSessionStore extends SessionStore {
   onOperation?: (operation: Operation) => void;
   private depth = 0;
 
-  private journaled<T>(op: OperationName, args: unknown[], now: number, run: () => T, changed: (result: T) => boolean = () => true): T {
+  /** `changed` absent: every successful call changed something (no default closure per call on the accounting path). */
+  private journaled<T>(op: OperationName, args: unknown[], now: number, run: () => T, changed?: (result: T) => boolean): T {
     this.depth++;
     let result: T;
     try {
@@ -69,7 +70,7 @@ export class JournaledSessionStore extends SessionStore {
     } finally {
       this.depth--;
     }
-    if (this.depth === 0 && changed(result)) this.onOperation?.({ op, args, now });
+    if (this.depth === 0 && (changed === undefined || changed(result))) this.onOperation?.({ op, args, now });
     return result;
   }
 

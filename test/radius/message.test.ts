@@ -1,4 +1,5 @@
 /** The packet API: signing order and placement, encryption keys, misuse, and redaction of secrets. */
+import { createHash } from "node:crypto";
 import { inspect } from "node:util";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
@@ -384,6 +385,28 @@ test("decodePacket shares no memory with the datagram: raw values and the authen
     { kind: "attribute", type: 200, value: Uint8Array.of(1, 2, 3) },
     { kind: "vendor-opaque", vendorId: 9, data: Uint8Array.of(4, 5) },
   ]);
+});
+
+
+test("a response without attributes (the Accounting-Response) is the 20-octet header signed with MD5(header | request authenticator | secret)", () => {
+  const request = encodePacket({ code: Code.AccountingRequest, identifier: 201, attributes: [attribute("Acct-Session-Id", "a-1"), attribute("Acct-Status-Type", 1)] }, SECRET, { messageAuthenticator: true });
+  for (const [code, requestCode] of [[Code.AccountingResponse, request.packet], [Code.CoaAck, encodePacket({ code: Code.CoaRequest, identifier: 9, attributes: [] }, SECRET, { messageAuthenticator: false }).packet]] as const) {
+    const { bytes } = encodePacket({ code, attributes: [] } as never, SECRET, { request: requestCode, messageAuthenticator: false } as never);
+    const header = Uint8Array.of(code, requestCode.identifier, 0, 20);
+    const expected = createHash("md5").update(header).update(requestCode.authenticator).update(SECRET).digest();
+    assert.is(hex(bytes), hex(Buffer.concat([header, expected])));
+    // It decodes as the answer to its request, and as nothing else.
+    assert.is(decodePacket(bytes, SECRET, { request: requestCode }).code, code);
+    assert.throws(() => decodePacket(bytes, "other-secret", { request: requestCode }), (e: unknown) => e instanceof RadiusDecodeError && e.reason === "authenticator-mismatch");
+  }
+  // The identifier is checked as on every other path, never wrapped into an octet.
+  for (const identifier of [256, -1, 1.5]) {
+    assert.throws(
+      () => encodePacket({ code: Code.AccountingResponse, attributes: [] }, SECRET, { request: { ...request.packet, identifier } as never, messageAuthenticator: false }),
+      isEncodeError,
+      String(identifier),
+    );
+  }
 });
 
 test.run();

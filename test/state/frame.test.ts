@@ -1,6 +1,11 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
-import { encodeFrame, HEADER_BYTES, readFrames } from "../../runtime/state/frame.ts";
+import { crc32 } from "node:zlib";
+import { encodeFrame, HEADER_BYTES, jsonFrameCrc, lengthCrc, readFrames } from "../../runtime/state/frame.ts";
+import { Journal } from "../../runtime/state/journal.ts";
+import { tempDir } from "./world.ts";
+import { join } from "node:path";
+import { readFileSync } from "node:fs";
 
 const three = () => Buffer.concat([encodeFrame({ n: 1 }), encodeFrame({ n: 2, s: "é" }), encodeFrame({ n: 3 })]);
 
@@ -12,6 +17,29 @@ test("frames: length, CRC and payload round-trip", () => {
   assert.is(intactEnd, bytes.length);
   assert.is(records[1].offset, encodeFrame({ n: 1 }).length);
   assert.equal(readFrames(Buffer.alloc(0)), { records: [], intactEnd: 0 });
+});
+
+test("frames: the journal's CRC from the JSON text is zlib's CRC of the length field and the payload octets", async () => {
+  for (const length of [0, 1, 255, 256, 65535, 65536, 0x01020304, 0xffffffff]) {
+    const field = Buffer.alloc(4);
+    field.writeUInt32LE(length);
+    assert.is(lengthCrc(length), crc32(field), `length ${length}`);
+  }
+  for (const text of ['[1,2,"U","192.0.2.7","a"]', JSON.stringify(["é ü 😀 \u0000 \"", "\ud800 lone surrogate"])]) {
+    const payload = Buffer.from(text, "utf8");
+    const field = Buffer.alloc(4);
+    field.writeUInt32LE(payload.length);
+    assert.is(jsonFrameCrc(text, payload.length), crc32(payload, crc32(field)), text);
+  }
+  // And as the journal writes them: read back intact, non-ASCII and escapes included.
+  const path = join(tempDir("frame-crc"), "journal");
+  const journal = Journal.create(path, { kind: "journal" });
+  const values = [{ s: "é ü 😀" }, ["\u0000", "\ud800", "a\"b"], { n: 1 }];
+  for (const v of values) journal.append(v);
+  await journal.close();
+  const { records, damage } = readFrames(readFileSync(path));
+  assert.is(damage, undefined);
+  assert.equal(records.slice(1).map((r) => r.value), values);
 });
 
 test("frames: a cut anywhere in the last record is a torn tail; the records before it stay", () => {
