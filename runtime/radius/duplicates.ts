@@ -223,8 +223,10 @@ export class DuplicateCache {
       this.#hash[to] = old.hash[from];
       this.#portId[to] = old.portId[from];
       this.#addressLength[to] = old.addressLength[from];
-      this.#address.set(old.address.subarray(from * ADDRESS_LENGTH, (from + 1) * ADDRESS_LENGTH), to * ADDRESS_LENGTH);
-      this.#auth.set(old.auth.subarray(from * AUTH_LENGTH, (from + 1) * AUTH_LENGTH), to * AUTH_LENGTH);
+      // Octet by octet: a subarray view per entry made growing the cache the control plane's
+      // largest allocation while its load grows (docs/benchmarks.md, fifth session).
+      for (let i = 0; i < ADDRESS_LENGTH; i++) this.#address[to * ADDRESS_LENGTH + i] = old.address[from * ADDRESS_LENGTH + i];
+      for (let i = 0; i < AUTH_LENGTH; i++) this.#auth[to * AUTH_LENGTH + i] = old.auth[from * AUTH_LENGTH + i];
       this.#expires[to] = old.expires[from];
       this.#replies[to] = old.replies[from];
       let i = this.#hash[to] & mask;

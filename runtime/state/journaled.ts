@@ -85,10 +85,28 @@ export class JournaledSessionStore extends SessionStore {
     const key = SessionStore.keyOf(attrs.nas, attrs.acctSessionId);
     const existing = this.getSession(key);
     const recorded = existing ? changedAttributes(existing, attrs) : attrs;
-    return this.journaled("upsertSession", [recorded], now, () => this.upsertAt(key, existing, attrs, now, options));
+    // `journaled` written out: no closure on the accounting path.
+    this.depth++;
+    let result: { session: SubscriberSession; created: boolean };
+    try {
+      result = this.upsertAt(key, existing, attrs, now, options);
+    } finally {
+      this.depth--;
+    }
+    if (this.depth === 0) this.onOperation?.({ op: "upsertSession", args: [recorded], now });
+    return result;
   }
   override endSession(key: string, reason: EndReason, now: number): SubscriberSession {
-    return this.journaled("endSession", [key, reason], now, () => super.endSession(key, reason, now));
+    // `journaled` written out, as for upsertSession.
+    this.depth++;
+    let session: SubscriberSession;
+    try {
+      session = super.endSession(key, reason, now);
+    } finally {
+      this.depth--;
+    }
+    if (this.depth === 0) this.onOperation?.({ op: "endSession", args: [key, reason], now });
+    return session;
   }
   override endNasSessions(nas: string, now: number): number {
     return this.journaled("endNasSessions", [nas], now, () => super.endNasSessions(nas, now), (n) => n > 0);
