@@ -255,6 +255,8 @@ interface AccountingRun {
   readonly peakRss: number;
   /** Server CPU time per answered request, microseconds: what a noisy neighbour does not change. */
   readonly cpuMicros: number;
+  /** The same for Start, Interim-Update and Stop apart. */
+  readonly phaseCpuMicros: number[];
   /** UDP receive-buffer drops during the run, system-wide. */
   readonly udpDrops: number;
 }
@@ -289,10 +291,19 @@ function accountingRun(start: () => Promise<Server>, round: number): Promise<Acc
       const missing = warm.reduce((n, p) => n + p.timeouts + p.unsent, 0);
       if (missing > 0) log(`round ${round} ${server.name}: ${missing} warm-up requests unanswered`);
     }
-    const cpuBefore = cpuSecondsOf(server.pid);
     const dropsBefore = udpReceiveBufferDrops();
-    const phases = await generate(accountingPhases(server.acctPort, 0, SUBSCRIBERS));
-    const cpu = cpuSecondsOf(server.pid) - cpuBefore;
+    // One generator per phase, so that the server's CPU time is known for each (read between them).
+    const phases: PhaseResult[] = [];
+    const phaseCpuMicros: number[] = [];
+    let cpu = 0;
+    for (const phase of accountingPhases(server.acctPort, 0, SUBSCRIBERS)) {
+      const before = cpuSecondsOf(server.pid);
+      const [result] = await generate([phase]);
+      const used = cpuSecondsOf(server.pid) - before;
+      cpu += used;
+      phases.push(result);
+      phaseCpuMicros.push((used * 1e6) / Math.max(1, result.answered));
+    }
     const answered = phases.reduce((s, p) => s + p.answered, 0);
     const seconds = phases.reduce((s, p) => s + p.seconds, 0);
     const bad = phases.reduce((s, p) => s + p.verifyFailures, 0);
@@ -305,12 +316,13 @@ function accountingRun(start: () => Promise<Server>, round: number): Promise<Acc
       timeouts: phases.reduce((s, p) => s + p.timeouts + p.unsent, 0),
       peakRss: memoryOf(server.pid).peak,
       cpuMicros: (cpu * 1e6) / answered,
+      phaseCpuMicros,
       udpDrops: udpReceiveBufferDrops() - dropsBefore,
     };
     const generatorCpu = median(phases.map((p) => p.generatorCpuMicros));
     log(
       `round ${round} ${server.name}: ${Math.round(run.rate)} requests/s, ${run.cpuMicros.toFixed(1)} µs CPU/request ` +
-        `(generator ${generatorCpu.toFixed(1)}), ${run.timeouts} timeouts, ${run.udpDrops} UDP drops`,
+        `(Start ${phaseCpuMicros[0].toFixed(1)}, Interim ${phaseCpuMicros[1].toFixed(1)}, Stop ${phaseCpuMicros[2].toFixed(1)}; generator ${generatorCpu.toFixed(1)}), ${run.timeouts} timeouts, ${run.udpDrops} UDP drops`,
     );
     return run;
   });
@@ -368,8 +380,8 @@ function report(runs: AccountingRun[], coa: PhaseResult[] | undefined, listener:
   const cpuOf = (target: string, round: number) => runs.find((r) => r.target === target && r.round === round)?.cpuMicros;
   lines.push(`Accounting, ${int(SUBSCRIBERS * 3)} requests per run (Start, Interim-Update, Stop for ${int(SUBSCRIBERS)} sessions), window ${WINDOW}, ${REPEAT} round(s), ${WARMUP > 0 ? `after a warm-up of ${int(WARMUP * 3)} requests (other subscribers)` : "no warm-up (cold start)"}, median:`, "");
   lines.push(
-    "| server (one core) | requests/s | Start | Interim | Stop | iapd ÷ this (rate) | CPU µs/request | this ÷ iapd (CPU) | generator CPU µs/request | timeouts | UDP drops | peak RSS |",
-    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| server (one core) | requests/s | Start | Interim | Stop | iapd ÷ this (rate) | CPU µs/request | Start | Interim | Stop | this ÷ iapd (CPU) | generator CPU µs/request | timeouts | UDP drops | peak RSS |",
+    "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   );
   for (const t of targets) {
     const mine = runs.filter((r) => r.target === t);
@@ -379,7 +391,7 @@ function report(runs: AccountingRun[], coa: PhaseResult[] | undefined, listener:
     const sum = (f: (r: AccountingRun) => number) => mine.reduce((s, r) => s + f(r), 0);
     lines.push(
       `| ${t} | ${int(median(mine.map((r) => r.rate)))} | ${phase(0)} | ${phase(1)} | ${phase(2)} | ${median(ratios).toFixed(2)} | ` +
-        `${median(mine.map((r) => r.cpuMicros)).toFixed(1)} | ${median(cpuRatios).toFixed(2)} | ${median(mine.flatMap((r) => r.phases.map((p) => p.generatorCpuMicros))).toFixed(1)} | ${sum((r) => r.timeouts)} | ${sum((r) => r.udpDrops)} | ${mib(median(mine.map((r) => r.peakRss)))} |`,
+        `${median(mine.map((r) => r.cpuMicros)).toFixed(1)} | ${[0, 1, 2].map((i) => median(mine.map((r) => r.phaseCpuMicros[i])).toFixed(1)).join(" | ")} | ${median(cpuRatios).toFixed(2)} | ${median(mine.flatMap((r) => r.phases.map((p) => p.generatorCpuMicros))).toFixed(1)} | ${sum((r) => r.timeouts)} | ${sum((r) => r.udpDrops)} | ${mib(median(mine.map((r) => r.peakRss)))} |`,
     );
   }
   if (coa) {
