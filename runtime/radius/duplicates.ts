@@ -27,6 +27,12 @@ export type EntryState = typeof PENDING | typeof ANSWERED | typeof UNANSWERED;
 const AUTH = 4;
 const AUTH_LENGTH = 16;
 const ADDRESS_LENGTH = 16;
+/**
+ * Replies of this length (a RADIUS header without attributes: every Accounting-Response) are kept
+ * in a typed array, not as an object each: a reply object per request lived the cache's lifetime
+ * (30 s) and was copied by every young-generation collection until promoted.
+ */
+const INLINE_REPLY = 20;
 
 export class DuplicateCache {
   readonly #lifetimeMs: number;
@@ -46,6 +52,9 @@ export class DuplicateCache {
   #auth!: Uint8Array;
   #expires!: Float64Array;
   #replies!: (Uint8Array | undefined)[];
+  /** INLINE_REPLY octets per slot, valid where #inline is 1. */
+  #replyBytes!: Uint8Array;
+  #inline!: Uint8Array;
   /** Open addressing, linear probing: ring slot + 1, or 0 for empty; twice the ring's size. */
   #index!: Uint32Array;
 
@@ -67,6 +76,8 @@ export class DuplicateCache {
     this.#auth = new Uint8Array(size * AUTH_LENGTH);
     this.#expires = new Float64Array(size);
     this.#replies = new Array(size).fill(undefined);
+    this.#replyBytes = new Uint8Array(size * INLINE_REPLY);
+    this.#inline = new Uint8Array(size);
     this.#index = new Uint32Array(size * 2);
   }
 
@@ -100,9 +111,11 @@ export class DuplicateCache {
     return this.#state[entry & (this.#capacity - 1)] as EntryState;
   }
 
-  /** The reply an answered entry keeps. */
+  /** The reply an answered entry keeps (a copy, for one kept inline). */
   reply(entry: Entry): Uint8Array | undefined {
-    return this.#replies[entry & (this.#capacity - 1)];
+    const slot = entry & (this.#capacity - 1);
+    if (this.#inline[slot] === 1) return this.#replyBytes.slice(slot * INLINE_REPLY, (slot + 1) * INLINE_REPLY);
+    return this.#replies[slot];
   }
 
   /** Adds a pending entry for a request `find` did not know. */
@@ -121,6 +134,7 @@ export class DuplicateCache {
     const k = slot * AUTH_LENGTH;
     for (let i = 0; i < AUTH_LENGTH; i++) this.#auth[k + i] = datagram[AUTH + i];
     this.#replies[slot] = undefined;
+    this.#inline[slot] = 0;
     const mask = this.#index.length - 1;
     let i = hash & mask;
     while (this.#index[i] !== 0) i = (i + 1) & mask;
@@ -133,7 +147,15 @@ export class DuplicateCache {
     if (entry < this.#head || entry >= this.#tail) return;
     const slot = entry & (this.#capacity - 1);
     this.#state[slot] = reply ? ANSWERED : UNANSWERED;
-    this.#replies[slot] = reply;
+    if (reply?.length === INLINE_REPLY) {
+      const at = slot * INLINE_REPLY;
+      for (let i = 0; i < INLINE_REPLY; i++) this.#replyBytes[at + i] = reply[i];
+      this.#inline[slot] = 1;
+      this.#replies[slot] = undefined;
+    } else {
+      this.#inline[slot] = 0;
+      this.#replies[slot] = reply;
+    }
     this.#expires[slot] = now + this.#lifetimeMs;
   }
 
@@ -150,6 +172,7 @@ export class DuplicateCache {
       this.#unindex(slot);
       this.#state[slot] = 0;
       this.#replies[slot] = undefined;
+      this.#inline[slot] = 0;
       this.#head++;
     }
   }
@@ -212,6 +235,8 @@ export class DuplicateCache {
       auth: this.#auth,
       expires: this.#expires,
       replies: this.#replies,
+      replyBytes: this.#replyBytes,
+      inline: this.#inline,
     };
     this.#allocate(old.capacity * 2);
     const size = this.#capacity;
@@ -229,6 +254,8 @@ export class DuplicateCache {
       for (let i = 0; i < AUTH_LENGTH; i++) this.#auth[to * AUTH_LENGTH + i] = old.auth[from * AUTH_LENGTH + i];
       this.#expires[to] = old.expires[from];
       this.#replies[to] = old.replies[from];
+      this.#inline[to] = old.inline[from];
+      for (let i = 0; i < INLINE_REPLY; i++) this.#replyBytes[to * INLINE_REPLY + i] = old.replyBytes[from * INLINE_REPLY + i];
       let i = this.#hash[to] & mask;
       while (this.#index[i] !== 0) i = (i + 1) & mask;
       this.#index[i] = to + 1;
