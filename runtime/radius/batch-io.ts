@@ -120,21 +120,18 @@ export class BatchIo {
     }
   }
 
-  /**
-   * Reads the datagrams queued now, at most `maxCalls` recvmmsg calls of BATCH each, and hands each
-   * to `deliver`, in order. Returns true when the last call filled its batch: more may be queued.
-   */
-  drain(deliver: (datagram: Buffer, from: RemoteInfo) => void, maxCalls = MAX_CALLS_PER_DRAIN): boolean {
-    if (this.failed) return false;
+  /** Reads the datagrams queued now (a bounded number) and hands each to `deliver`, in order. */
+  drain(deliver: (datagram: Buffer, from: RemoteInfo) => void): void {
+    if (this.failed) return;
     const { rx } = this;
     const c = libc();
-    for (let call = 0; call < maxCalls; call++) {
+    for (let call = 0; call < MAX_CALLS_PER_DRAIN; call++) {
       const n = c.recvmmsg(this.fd, rx.base, BATCH, MSG_DONTWAIT);
       if (n <= 0) {
         // EAGAIN/EINTR: nothing queued. Anything else (EBADF: closed under us) ends batching;
         // node:dgram goes on alone and reports socket errors itself.
         if (n < 0 && n !== -11 && n !== -4) this.failed = true;
-        return false;
+        return;
       }
       this.counters.receiveCalls++;
       this.counters.received += n;
@@ -154,9 +151,8 @@ export class BatchIo {
         datagram.set(rx.bytes.subarray(at, at + length));
         deliver(datagram, { address, family: "IPv4", port, size: length });
       }
-      if (n < BATCH) return false;
+      if (n < BATCH) return;
     }
-    return true;
   }
 
   /** Sends each reply to its destination, BATCH per system call; what the kernel refuses goes through node:dgram. */

@@ -189,10 +189,11 @@ export class RadiusServer {
   static listen(options: RadiusServerOptions): Promise<RadiusServer> {
     const socket = createSocket({ type: options.listen.family === 6 ? "udp6" : "udp4", lookup: literalLookup });
     const server = new RadiusServer(socket, options);
+    const receive = (datagram: Buffer, from: RemoteInfo) => server.receive(datagram, from);
     socket.on("message", (datagram, from) => {
       server.receive(datagram, from);
       // More are usually queued behind this one: read them in one call, not one libuv turn each.
-      server.drain();
+      server.batch?.drain(receive);
     });
     return new Promise((resolve, reject) => {
       const failed = (e: Error) => {
@@ -226,24 +227,6 @@ export class RadiusServer {
     this.batch = undefined;
     await new Promise<void>((done) => this.socket.close(() => done()));
   }
-
-  /** A drain is scheduled (setImmediate). */
-  private drainScheduled = false;
-  private readonly receiveBound = (datagram: Buffer, from: RemoteInfo): void => this.receive(datagram, from);
-
-  /**
-   * Reads one batch (recvmmsg) of what is queued; when it was full, the rest in a later turn of the
-   * event loop. Between the two, the requests of the first batch go to their group commit (a flush
-   * per turn, group-commit.ts), whose fdatasync then runs while the second batch is handled, and
-   * whose replies go out as soon as it is done: under load the disk's wait overlaps with work
-   * instead of adding to it (docs/benchmarks.md, RADIUS control plane, fifth session).
-   */
-  private readonly drain = (): void => {
-    this.drainScheduled = false;
-    if (!this.batch?.drain(this.receiveBound, 1) || this.drainScheduled) return;
-    this.drainScheduled = true;
-    setImmediate(this.drain);
-  };
 
   private readonly settled = (): void => {
     if (--this.inFlight === 0) for (const done of this.drained.splice(0)) done();
