@@ -12,7 +12,7 @@ import { parseArgs } from "node:util";
 import { SessionStore } from "../../runtime/sessions/store.ts";
 import { TunnelRegistry } from "../../runtime/sessions/tunnels.ts";
 import { captureSnapshot, encodeSessions } from "../../runtime/state/snapshot.ts";
-import { subscriber } from "./subscribers.ts";
+import { sessionAttributes } from "./subscribers.ts";
 
 const { values } = parseArgs({ options: { sessions: { type: "string", default: "100000" }, rounds: { type: "string", default: "5" } } });
 const N = Number(values.sessions);
@@ -20,27 +20,8 @@ const ROUNDS = Number(values.rounds);
 /** Sessions per binary record, as snapshot.ts writes them. */
 const CHUNK = 16_384;
 
-// Flat strings, as the RADIUS decoder makes them (not the template literals' concatenations).
-const flat = (text: string) => Buffer.from(text, "latin1").toString("latin1");
 const store = new SessionStore();
-for (let i = 0; i < N; i++) {
-  const s = subscriber(i);
-  store.upsertSession(
-    {
-      nas: "127.0.0.1",
-      acctSessionId: flat(s.acctSessionId),
-      userName: flat(s.userName),
-      framedIpAddress: flat(s.framedIpAddress),
-      delegatedIpv6Prefix: flat(s.delegatedIpv6Prefix),
-      callingStationId: flat(s.callingStationId),
-      nasPortId: flat(s.nasPortId),
-      nasIpAddress: s.nasIpAddress,
-      nasIdentifier: s.nasIdentifier,
-    },
-    1_763_804_400_000 + i,
-    { addressesDecoded: true },
-  );
-}
+for (let i = 0; i < N; i++) store.upsertSession(sessionAttributes(i), 1_763_804_400_000 + i, { addressesDecoded: true });
 /** CPU time of the process (all threads: the collector's helpers included), in µs: not wall time, which a shared core inflates. */
 const cpuMicros = () => {
   const { user, system } = process.cpuUsage();

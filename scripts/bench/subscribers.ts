@@ -4,6 +4,7 @@
  * them), so both measure the same attribute mix.
  */
 import { attribute, type Attribute } from "../../runtime/radius/attributes.ts";
+import type { SessionAttributes } from "../../runtime/sessions/store.ts";
 import { ACCT_STATUS_TYPE } from "../../runtime/radius/dictionary.ts";
 
 export interface Subscriber {
@@ -61,4 +62,23 @@ export function accountingAttributes(i: number, status: AccountingStatus): Attri
   }
   if (status === "Stop") attributes.push(attribute("Acct-Terminate-Cause", 1));
   return attributes;
+}
+
+/** A flat copy of `text`, as the RADIUS decoder makes its strings (not a template literal's concatenation). */
+const flat = (text: string) => Buffer.from(text, "latin1").toString("latin1");
+
+/** Subscriber `i`'s session as accounting stores it from the NAS at `nas`. */
+export function sessionAttributes(i: number, nas = "127.0.0.1"): SessionAttributes {
+  const s = subscriber(i);
+  return {
+    nas: flat(nas),
+    acctSessionId: flat(s.acctSessionId),
+    userName: flat(s.userName),
+    framedIpAddress: flat(s.framedIpAddress),
+    delegatedIpv6Prefix: flat(s.delegatedIpv6Prefix),
+    callingStationId: flat(s.callingStationId),
+    nasPortId: flat(s.nasPortId),
+    nasIpAddress: flat(s.nasIpAddress),
+    nasIdentifier: flat(s.nasIdentifier),
+  };
 }
