@@ -197,7 +197,8 @@ function encodeColumn(column: unknown[], parts: Buffer[]): void {
     }
   } else if (allNumbers(column)) {
     const numbers = Buffer.allocUnsafe(n * 8);
-    if (LITTLE_ENDIAN_HOST) new Float64Array(numbers.buffer, numbers.byteOffset, n).set(column);
+    // In one copy where the host's doubles are the format's (and the Buffer is 8-aligned, as Node's pool keeps it).
+    if (LITTLE_ENDIAN_HOST && numbers.byteOffset % 8 === 0) new Float64Array(numbers.buffer, numbers.byteOffset, n).set(column);
     else for (let r = 0; r < n; r++) numbers.writeDoubleLE(column[r], r * 8);
     parts.push(Buffer.from([NUMBER]), numbers);
     return;
