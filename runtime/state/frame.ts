@@ -29,27 +29,16 @@ export const HEADER_BYTES = 12;
 /** Larger claimed lengths are damage, not records: no record iapd writes comes near it. */
 export const MAX_PAYLOAD_BYTES = 64 * 1024 * 1024;
 
-/** CRC-32 (ISO-HDLC) by octet, for the 4 octets of a length field (`lengthCrc`). */
-const CRC_TABLE = new Int32Array(256);
-for (let n = 0; n < 256; n++) {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  CRC_TABLE[n] = c;
-}
-
-/** `crc32` of the length field holding `length` (4 octets, little-endian), without a view of it. */
-export function lengthCrc(length: number): number {
-  let c = -1;
-  for (let i = 0; i < 4; i++) c = CRC_TABLE[(c ^ (length >>> (8 * i))) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
+/** The length field `jsonFrameCrc` hashes: one reused buffer, not a view of the frame per record. */
+const LENGTH_FIELD = Buffer.alloc(4);
 
 /**
  * A frame's CRC for a JSON payload given as its text (the octets are its UTF-8, as `Buffer.write`
  * writes them: JSON.stringify's output has no lone surrogates, so there is one encoding).
  */
 export function jsonFrameCrc(json: string, payloadLength: number): number {
-  return crc32(json, lengthCrc(payloadLength));
+  LENGTH_FIELD.writeUInt32LE(payloadLength, 0);
+  return crc32(json, crc32(LENGTH_FIELD));
 }
 
 export function encodeFrame(value: unknown): Buffer {

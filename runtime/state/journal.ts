@@ -94,7 +94,7 @@ export class Journal {
     const length = chunk.write(json, at + HEADER_BYTES, "utf8");
     chunk.writeUInt32LE(MAGIC_WORD, at);
     chunk.writeUInt32LE(length, at + 4);
-    // From the text, not views of the chunk: one binding call instead of two, and no view objects.
+    // From the text and a reused length field: no view of the chunk per record.
     chunk.writeUInt32LE(jsonFrameCrc(json, length), at + 8);
     this.chunkUsed = at + HEADER_BYTES + length;
     this.appended++;

@@ -1,7 +1,7 @@
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { crc32 } from "node:zlib";
-import { encodeFrame, HEADER_BYTES, jsonFrameCrc, lengthCrc, readFrames } from "../../runtime/state/frame.ts";
+import { encodeFrame, HEADER_BYTES, jsonFrameCrc, readFrames } from "../../runtime/state/frame.ts";
 import { Journal } from "../../runtime/state/journal.ts";
 import { tempDir } from "./world.ts";
 import { join } from "node:path";
@@ -20,11 +20,6 @@ test("frames: length, CRC and payload round-trip", () => {
 });
 
 test("frames: the journal's CRC from the JSON text is zlib's CRC of the length field and the payload octets", async () => {
-  for (const length of [0, 1, 255, 256, 65535, 65536, 0x01020304, 0xffffffff]) {
-    const field = Buffer.alloc(4);
-    field.writeUInt32LE(length);
-    assert.is(lengthCrc(length), crc32(field), `length ${length}`);
-  }
   for (const text of ['[1,2,"U","192.0.2.7","a"]', JSON.stringify(["é ü 😀 \u0000 \"", "\ud800 lone surrogate"])]) {
     const payload = Buffer.from(text, "utf8");
     const field = Buffer.alloc(4);
