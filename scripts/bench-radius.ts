@@ -6,6 +6,7 @@
  *
  *   node --import tsx scripts/bench-radius.ts [--requests 60000] [--sessions 1000000] [--repeat 2] [--window 128] [--no-floor] [--warmup 20000] [--generator-io dgram|mmsg] [--json FILE]
  *        [--binary dist/iapd]   also the single binary (npm run build:binary), as deployed, beside the checkout's iapd
+ *        [--compare DIR]        also another checkout's iapd (a worktree of an earlier commit): before/after in one run
  *
  * - The load generator (scripts/bench/radius-load.ts) is its own process on CPU 0; each server runs
  *   alone on CPU 1 (taskset), started fresh for every run and stopped by its PID.
@@ -32,7 +33,7 @@ import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { cpus, tmpdir } from "node:os";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { Code } from "../runtime/radius/codes.ts";
 import { encodePacket } from "../runtime/radius/message.ts";
@@ -58,6 +59,8 @@ const { values } = parseArgs({
     "no-floor": { type: "boolean", default: false },
     json: { type: "string" },
     binary: { type: "string" },
+    /** Another checkout (e.g. a `git worktree` of an earlier commit, node_modules linked) as one more target: a before/after in one run. */
+    compare: { type: "string" },
   },
 });
 const SUBSCRIBERS = Math.max(256, Math.floor(Number(values.requests) / 3));
@@ -151,7 +154,7 @@ interface Server {
 }
 
 /** `iapd run --config` with only the accounting and DAS listeners, on the server CPU. */
-async function startIapd(radius: Record<string, unknown> = {}, binary?: string): Promise<Server> {
+async function startIapd(radius: Record<string, unknown> = {}, binary?: string, checkout?: string): Promise<Server> {
   const dir = mkdtempSync(join(tmpdir(), "iapd-bench-radius-"));
   const acctPort = await freePort();
   const dasPort = await freePort();
@@ -167,10 +170,11 @@ async function startIapd(radius: Record<string, unknown> = {}, binary?: string):
   };
   // JSON is YAML.
   writeFileSync(join(dir, "iapd.yaml"), JSON.stringify(config));
-  // From the checkout (bin/iapd.js: the TypeScript sources through tsx), or the single binary (`--binary`).
-  const launcher = binary ? [binary] : [process.execPath, join(ROOT, "bin/iapd.js")];
+  // From the checkout (bin/iapd.js: the TypeScript sources through tsx), the single binary (`--binary`) or another checkout (`--compare`).
+  const home = checkout ? resolve(checkout) : ROOT;
+  const launcher = binary ? [binary] : [process.execPath, join(home, "bin/iapd.js")];
   const [command, ...args] = [...serverCpu, ...launcher, "run", "--config", join(dir, "iapd.yaml")];
-  const child: ChildProcess = spawn(command, args, { cwd: ROOT, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, STATE_DIRECTORY: dir } });
+  const child: ChildProcess = spawn(command, args, { cwd: home, stdio: ["ignore", "ignore", "pipe"], env: { ...process.env, STATE_DIRECTORY: dir } });
   let stderr = "";
   const exited = new Promise<void>((done) => child.on("close", () => done()));
   const stop = async () => {
@@ -192,7 +196,7 @@ async function startIapd(radius: Record<string, unknown> = {}, binary?: string):
     await stop();
     throw e;
   });
-  return { name: binary ? "iapd (binary)" : "iapd", pid: child.pid!, acctPort, dasPort, stop };
+  return { name: binary ? "iapd (binary)" : checkout ? `iapd (${checkout})` : "iapd", pid: child.pid!, acctPort, dasPort, stop };
 }
 
 /** Whether a Status-Server to the port gets any answer within 200 ms. */
@@ -424,6 +428,7 @@ log(`${cpus().length} CPUs (${cpus()[0]?.model.trim()}), ${pinned ? "generator o
 
 const targets: [string, () => Promise<Server>][] = [["iapd", () => startIapd()], ...FREERADIUS.map((k) => [k, () => startFreeRadiusTarget(k)] as [string, () => Promise<Server>])];
 if (values.binary) targets.splice(1, 0, ["iapd (binary)", () => startIapd({}, values.binary)]);
+if (values.compare) targets.splice(1, 0, [`iapd (${values.compare})`, () => startIapd({}, undefined, values.compare)]);
 if (values.floor && !values["no-floor"]) targets.push(["floor", startFloor]);
 const runs: AccountingRun[] = [];
 for (let round = 1; round <= REPEAT; round++) {

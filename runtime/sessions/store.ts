@@ -207,24 +207,44 @@ const INDEXED = {
 type IndexedField = keyof typeof INDEXED;
 const INDEXED_FIELDS = Object.keys(INDEXED) as IndexedField[];
 
-/** A multimap that stores the common single value without a Set. */
+/** Keys per value an Index keeps in an array before it switches to a Set. */
+const SMALL_MULTI = 8;
+
+/**
+ * A multimap that stores the common single key as the string itself, a few keys (sessions of
+ * one NAS-Port-Id, a shared User-Name) in a small array, and only many of them in a Set: a Set
+ * costs an allocation of a hash table, an array of two or three keys is cheaper to make, search
+ * and shrink.
+ */
 class Index {
-  private map = new Map<string, string | Set<string>>();
+  private map = new Map<string, string | string[] | Set<string>>();
   add(value: string | undefined, key: string): void {
     if (value === undefined) return;
     const cur = this.map.get(value);
     if (cur === undefined) this.map.set(value, key);
     else if (typeof cur === "string") {
-      if (cur !== key) this.map.set(value, new Set([cur, key]));
+      if (cur !== key) this.map.set(value, [cur, key]);
+    } else if (Array.isArray(cur)) {
+      if (cur.includes(key)) return;
+      if (cur.length < SMALL_MULTI) cur.push(key);
+      else this.map.set(value, new Set([...cur, key]));
     } else cur.add(key);
   }
   delete(value: string | undefined, key: string): void {
     if (value === undefined) return;
     const cur = this.map.get(value);
-    if (cur === key) this.map.delete(value);
-    else if (typeof cur === "object") {
+    if (cur === undefined) return;
+    if (typeof cur === "string") {
+      if (cur === key) this.map.delete(value);
+    } else if (Array.isArray(cur)) {
+      const at = cur.indexOf(key);
+      if (at === -1) return;
+      if (cur.length === 2) this.map.set(value, cur[1 - at]);
+      else cur.splice(at, 1);
+    } else {
       cur.delete(key);
-      if (cur.size === 1) this.map.set(value, cur.values().next().value as string);
+      // Back to an array well below the switch, so that a count moving around it does not rebuild each time.
+      if (cur.size <= SMALL_MULTI / 2) this.map.set(value, [...cur]);
     }
   }
   /**
@@ -275,6 +295,9 @@ export class SessionStore {
   refused = 0;
   /** NAS addresses and identifiers, one string per value (bounded: SHARED_LIMIT values). */
   private sharedStrings = new Map<string, string>();
+  private sharedNas = new SharedStrings(this.sharedStrings);
+  private sharedNasIpAddress = new SharedStrings(this.sharedStrings);
+  private sharedNasIdentifier = new SharedStrings(this.sharedStrings);
 
   constructor(options: SessionStoreOptions = {}) {
     this.maxMirrors = options.maxMirrors ?? 65536;
@@ -336,10 +359,9 @@ export class SessionStore {
       session.startTime = now;
       session.lastUpdate = now;
       // The same few values in every session of a NAS: one string each, not a copy per session.
-      const strings = this.sharedStrings;
-      session.nas = shared(strings, session.nas);
-      if (session.nasIpAddress !== undefined) session.nasIpAddress = shared(strings, session.nasIpAddress);
-      if (session.nasIdentifier !== undefined) session.nasIdentifier = shared(strings, session.nasIdentifier);
+      session.nas = this.sharedNas.of(session.nas);
+      if (session.nasIpAddress !== undefined) session.nasIpAddress = this.sharedNasIpAddress.of(session.nasIpAddress);
+      if (session.nasIdentifier !== undefined) session.nasIdentifier = this.sharedNasIdentifier.of(session.nasIdentifier);
       this.sessions.set(key, session);
       this.indexSession(session);
       this.applyTriggers(session, now);
@@ -836,12 +858,25 @@ function copySpec(spec: MirrorSpec): MirrorSpec {
   return out;
 }
 
-/** The one copy of a NAS address or identifier a store keeps (of the first SHARED_LIMIT values). */
-function shared(strings: Map<string, string>, value: string): string {
-  const known = strings.get(value);
-  if (known !== undefined) return known;
-  if (strings.size < SHARED_LIMIT) strings.set(value, value);
-  return value;
+/**
+ * The one copy of a NAS address or identifier a store keeps (of the first SHARED_LIMIT values),
+ * per attribute. The copy the previous call returned is compared first: consecutive sessions
+ * mostly come from the same NAS, and comparing a short string costs less than hashing a fresh one
+ * for a lookup.
+ */
+class SharedStrings {
+  private last = "";
+  constructor(private readonly strings: Map<string, string>) {}
+  of(value: string): string {
+    if (value === this.last) return this.last;
+    let one = this.strings.get(value);
+    if (one === undefined) {
+      one = value;
+      if (this.strings.size < SHARED_LIMIT) this.strings.set(value, value);
+    }
+    this.last = one;
+    return one;
+  }
 }
 
 /** The properties a session takes from its SessionAttributes, in one order for every session. */

@@ -30,11 +30,22 @@ interface Segment {
 /** Records are encoded straight into chunks of this size (a larger record gets a chunk of its own). */
 const CHUNK_BYTES = 256 * 1024;
 const RESOLVED: Promise<void> = Promise.resolve();
+/**
+ * Records waiting in one group that start its flush at once instead of at the end of the turn.
+ * Under load one turn of the event loop handles every request queued on a socket (libuv reads on
+ * while there are datagrams), and with the whole window in one group nothing is left to do while
+ * its fdatasync runs: the core idled for it once per group (docs/benchmarks.md, RADIUS control
+ * plane, sixth session). A group flushed at this size lets the rest of the turn overlap its
+ * fdatasync, and its replies leave sooner.
+ */
+export const EARLY_FLUSH_RECORDS = 32;
 const MAGIC_WORD = MAGIC.readUInt32LE(0);
 
 export class Journal {
   private segments: Segment[];
   private appended = 0;
+  /** Records handed to a flush (written, their fdatasync started or done). */
+  private flushed = 0;
   private durable = 0;
   /** One write + fdatasync for the sync callers of a turn (group-commit.ts). */
   private readonly commit = new GroupCommit({
@@ -128,12 +139,15 @@ export class Journal {
   /**
    * Resolves once every record appended before the call is on disk. Callers of one event-loop
    * turn, and all those that arrive while a flush is under way, share one promise and one
-   * write + fdatasync (group commit, group-commit.ts).
+   * write + fdatasync (group commit, group-commit.ts); a group of EARLY_FLUSH_RECORDS starts its
+   * flush at once, and later callers of the turn form the next group.
    */
   sync(): Promise<void> {
     if (this.commit.failure) return Promise.reject(this.commit.failure);
     if (this.durable === this.appended && !this.segments.some((s) => s.fresh)) return RESOLVED;
-    return this.commit.join();
+    const durable = this.commit.join();
+    if (this.appended - this.flushed >= EARLY_FLUSH_RECORDS) this.commit.flushNow();
+    return durable;
   }
 
   /** Syncs, then closes the file (after every write and fdatasync under way has finished). */
@@ -154,6 +168,7 @@ export class Journal {
    */
   private flush(): Promise<void> {
     const upTo = this.appended;
+    this.flushed = upTo;
     const rotated = this.segments.length > 1;
     this.seal();
     const syncs: Promise<void>[] = [];

@@ -6,12 +6,14 @@
  * them. Durable state (journal with group commit) as in `iapd run`, or `--memory` for the store
  * alone. Prints process CPU (all threads) per request for each phase.
  *
- *   node --import tsx scripts/bench/radius-inprocess.ts [--requests 20000] [--memory] [--profile Interim-Update]
+ *   node --import tsx scripts/bench/radius-inprocess.ts [--requests 20000] [--memory] [--profile Interim-Update] [--allocations Start]
  *
  * `--batch N`: datagrams per event-loop turn (default 128).
  * `--warmup N`: other subscribers' Start, Interim-Update and Stop before the measured phases
  * (default 20000, as bench-radius.ts), so that Start is not measured while V8 still compiles.
  * `--profile PHASE` writes a V8 CPU profile of that phase alone to radius-PHASE.cpuprofile.
+ * `--allocations PHASE` writes a sampling heap profile of everything that phase allocates, garbage
+ * included, to radius-PHASE.heapprofile (what a request leaves to the young-generation GC).
  */
 import { createSocket } from "node:dgram";
 import { Session } from "node:inspector/promises";
@@ -33,6 +35,7 @@ const { values } = parseArgs({
     requests: { type: "string", default: "20000" },
     memory: { type: "boolean", default: false },
     profile: { type: "string" },
+    allocations: { type: "string" },
     batch: { type: "string", default: "128" },
     warmup: { type: "string", default: "20000" },
   },
@@ -86,6 +89,10 @@ for (const status of ["Start", "Interim-Update", "Stop"] as AccountingStatus[]) 
     await inspector.post("Profiler.enable");
     await inspector.post("Profiler.start");
   }
+  if (values.allocations === status) {
+    await inspector.post("HeapProfiler.enable");
+    await inspector.post("HeapProfiler.startSampling", { samplingInterval: 256, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  }
   const wall = performance.now();
   const cpu = process.cpuUsage();
   await feed(datagrams);
@@ -94,6 +101,10 @@ for (const status of ["Start", "Interim-Update", "Stop"] as AccountingStatus[]) 
   if (values.profile === status) {
     const { profile } = await inspector.post("Profiler.stop");
     writeFileSync(`radius-${status}.cpuprofile`, JSON.stringify(profile));
+  }
+  if (values.allocations === status) {
+    const { profile } = await inspector.post("HeapProfiler.stopSampling");
+    writeFileSync(`radius-${status}.heapprofile`, JSON.stringify(profile));
   }
   console.log(`${status.padEnd(15)} ${((used.user + used.system) / N).toFixed(1)} µs CPU/request (process), ${((elapsed * 1000) / N).toFixed(1)} µs wall/request`);
 }

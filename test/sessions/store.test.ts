@@ -111,6 +111,39 @@ test("findSessions intersects identification attributes", () => {
   assert.is(store.findSessions({}).length, 0);
 });
 
+test("findSessions by a value many sessions share: lookups match a scan while the sharers grow past and shrink below the index's array/Set switch", () => {
+  const store = new SessionStore();
+  // Tens of sessions per NAS-Port-Id and User-Name, then back to none: single keys, small arrays
+  // and Sets, in both directions.
+  let seed = 7;
+  const random = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % n;
+  const keys: string[] = [];
+  for (let step = 0; step < 4000; step++) {
+    if (keys.length > 0 && random(100) < (step < 2000 ? 40 : 70)) {
+      const key = keys.splice(random(keys.length), 1)[0];
+      store.endSession(key, "logout", step);
+    } else {
+      const id = `s${step}`;
+      const nasPortId = `ge-0/0/0.${random(3)}`;
+      // Some Interim-Updates move a session to another port: its entry moves between shared values.
+      const { session } = store.upsertSession({ nas: `192.0.2.${1 + random(2)}`, acctSessionId: id, nasPortId, userName: `u${random(2)}` }, step);
+      keys.push(session.key);
+      if (random(10) === 0) store.upsertSession({ nas: session.nas, acctSessionId: id, nasPortId: `ge-0/0/0.${random(3)}` }, step);
+    }
+    if (step % 25 === 0 || keys.length < 12) {
+      for (const criteria of [{ nasPortId: "ge-0/0/0.0" }, { nasPortId: "ge-0/0/0.2" }, { userName: "u1" }, { userName: "u0", nasPortId: "ge-0/0/0.1" }]) {
+        const expected = [...store.allSessions()]
+          .filter((s) => Object.entries(criteria).every(([f, v]) => s[f as keyof typeof s] === v))
+          .map((s) => s.key)
+          .sort();
+        assert.equal(store.findSessions(criteria).map((s) => s.key).sort(), expected, `step ${step} ${JSON.stringify(criteria)}`);
+      }
+    }
+    if (step === 2000) assert.ok(keys.length > 100, "enough sessions share each value to need a Set");
+  }
+  assert.ok(keys.length < 10, `and few are left at the end (${keys.length})`);
+});
+
 test("bad addresses are refused before anything changes", () => {
   const store = new SessionStore();
   assert.throws(() => store.upsertSession({ nas: "a", acctSessionId: "1", framedIpAddress: "2001:db8::1" }, 0), /IPv4/);

@@ -135,4 +135,26 @@ test("whenIdle runs once no group waits or is in flight; settleWaiting settles t
   assert.is(flushes.length, 1, "the settled group was not flushed");
 });
 
+
+test("flushNow starts the waiting group mid-turn when nothing is in flight, and only then; the turn's later callers form the next group", async () => {
+  const { commit, flushes, append } = harness();
+  commit.flushNow();
+  assert.is(flushes.length, 0, "nobody waits: nothing to flush");
+  append();
+  const first = commit.join();
+  commit.flushNow();
+  assert.equal(flushes.map((f) => f.upTo), [1], "started at once, not at the end of the turn");
+  append();
+  const second = commit.join();
+  assert.is.not(second, first, "a caller after the early flush waits for the next group");
+  commit.flushNow();
+  assert.equal(flushes.map((f) => f.upTo), [1], "one early flush at a time: the second group waits for the turn's end");
+  await turn();
+  assert.equal(flushes.map((f) => f.upTo), [1, 2], "the turn's end flushes the rest (MAX_SYNCS allows a second)");
+  flushes[0].settle();
+  await first;
+  flushes[1].settle();
+  await second;
+});
+
 test.run();

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { test } from "uvu";
 import * as assert from "uvu/assert";
 import { readFrames } from "../../runtime/state/frame.ts";
-import { Journal } from "../../runtime/state/journal.ts";
+import { EARLY_FLUSH_RECORDS, Journal } from "../../runtime/state/journal.ts";
 import { journalName } from "../../runtime/state/recovery.ts";
 import { tempDir } from "./world.ts";
 
@@ -60,6 +60,29 @@ test("a write error fails the sync waiting for it and every later one; nothing i
   await journal.sync().catch((e: Error) => (later = e));
   assert.is(later, error, "a later sync fails with the same error, without trying again");
   await journal.close().catch(() => {});
+});
+
+
+test(`a turn with more than EARLY_FLUSH_RECORDS syncs writes the first ${EARLY_FLUSH_RECORDS} at once; every sync resolves once its record is in the file`, async () => {
+  const directory = tempDir("journal-early");
+  const path = join(directory, journalName(1));
+  const journal = Journal.create(path, { kind: "journal", format: 1, generation: 1 });
+  await journal.sync();
+  const waits: Promise<void>[] = [];
+  const total = 3 * EARLY_FLUSH_RECORDS;
+  for (let i = 0; i < total; i++) {
+    journal.append({ i });
+    waits.push(journal.sync());
+  }
+  // Still in the turn that appended them: the first group is written already, nothing after it.
+  const numbers = () => values(path).flatMap((r) => (r.i === undefined ? [] : [r.i]));
+  assert.equal(numbers(), [...Array(EARLY_FLUSH_RECORDS).keys()]);
+  assert.is(waits[0], waits[EARLY_FLUSH_RECORDS - 1], "the first group shares one promise");
+  assert.is.not(waits[EARLY_FLUSH_RECORDS], waits[0], "the next caller waits for the next group");
+  assert.is(waits[EARLY_FLUSH_RECORDS], waits[total - 1], "one early flush at a time: the rest of the turn is one group");
+  await Promise.all(waits);
+  assert.equal(numbers(), [...Array(total).keys()]);
+  await journal.close();
 });
 
 test.run();
