@@ -23,9 +23,10 @@ import { isMainThread } from "node:worker_threads";
 
 /**
  * The shipped files iapd reads, by their path in the repository; the binary embeds each under the
- * same name, and every filter that asconfig.json builds (`filterAssets`) besides.
+ * same name, and every filter that asconfig.json builds (`filterAssets`) besides. The RADIUS
+ * layer's MD5 (runtime/radius/md5.ts) is WebAssembly built beside the filters.
  */
-export const ASSETS = ["build/filters/jmirror.wasm", "fixtures/captures/demo.pcap", "fixtures/configs/demo.yaml"] as const;
+export const ASSETS = ["build/filters/jmirror.wasm", "fixtures/captures/demo.pcap", "fixtures/configs/demo.yaml", "build/radius/md5.wasm"] as const;
 /** The filter kit (runtime/filter/kit.ts): embedded in the binary only, the checkout reads the sources. */
 export const KIT_ASSET = "filter-kit.json";
 export type AssetName = (typeof ASSETS)[number] | `build/filters/${string}.wasm` | typeof KIT_ASSET;

@@ -1,7 +1,7 @@
 /**
  * RADIUS cryptography: authenticators, Message-Authenticator, User-Password hiding and RFC 2868 salt
- * encryption. MD5 and HMAC-MD5 are md5.ts's (one reused state, no object per packet); node:crypto
- * (also provided by Deno 2) supplies random octets and the constant-time comparison.
+ * encryption. MD5 and HMAC-MD5 are md5.ts's (WebAssembly: what is hashed is copied into its
+ * memory, no object per packet); node:crypto (also provided by Deno 2) supplies random octets.
  *
  * Functions take the packet octets and the 16 octets that belong in the authenticator field while
  * hashing; `authenticatorBasisFor` and `saltKeyFor` state which octets those are per packet code.
@@ -10,7 +10,7 @@ import { randomBytes } from "node:crypto";
 import { codeName, isNonceRequestCode, isResponseCode, type PacketCode } from "./codes.ts";
 import { RadiusDecodeError, RadiusEncodeError } from "./errors.ts";
 import { AUTHENTICATOR_LENGTH, AUTHENTICATOR_OFFSET, HEADER_LENGTH } from "./packet.ts";
-import { finishHmac, hmacMd5Key, Md5, startHmac, type HmacMd5Key } from "./md5.ts";
+import { hmacMd5Key, hmacMessage, md5, md5Message, message, type HmacMd5Key } from "./md5.ts";
 
 /** A shared secret; strings are used as their UTF-8 octets, as FreeRADIUS reads them from clients.conf. */
 export type Secret = string | Uint8Array;
@@ -43,17 +43,8 @@ function prepared(secret: string): { bytes: Uint8Array; hmac: HmacMd5Key } {
   return entry;
 }
 
-/** The one MD5 state every function here uses and leaves reset (nothing here awaits). */
-const state = new Md5();
 /** Where the verify functions compute what they compare. */
 const computed = new Uint8Array(AUTHENTICATOR_LENGTH);
-
-function md5(...parts: Uint8Array[]): Uint8Array {
-  for (const p of parts) state.update(p);
-  const out = new Uint8Array(AUTHENTICATOR_LENGTH);
-  state.digestInto(out, 0);
-  return out;
-}
 
 /**
  * Whether the 16 octets at `bytes[at]` are `expected`, in time that does not depend on where they
@@ -118,7 +109,30 @@ export function computeAuthenticator(bytes: Uint8Array, basis: Uint8Array, secre
  * authenticator field (a packet being signed): every octet is hashed before the digest is written.
  */
 export function authenticatorInto(bytes: Uint8Array, basis: Uint8Array, secret: Secret, out: Uint8Array, offset: number): void {
-  state.update(bytes, 0, AUTHENTICATOR_OFFSET).update(basis).update(bytes, HEADER_LENGTH).update(secretBytes(secret)).digestInto(out, offset);
+  md5Message(signedPacket(bytes, basis, secretBytes(secret)), out, offset);
+}
+
+/**
+ * The packet as its authenticators cover it, in `message`: `basis` in place of the authenticator
+ * field, then `after` (the secret, or nothing). Returns the length. The whole packet is copied once
+ * and the field overwritten, rather than copied in pieces.
+ */
+function signedPacket(bytes: Uint8Array, basis: Uint8Array, after: Uint8Array | undefined): number {
+  if (bytes.length < HEADER_LENGTH) throw new RangeError(`a RADIUS packet has at least ${HEADER_LENGTH} octets, found ${bytes.length}`);
+  message.set(bytes, 0);
+  let length = bytes.length;
+  if (basis.length === AUTHENTICATOR_LENGTH) message.set(basis, AUTHENTICATOR_OFFSET);
+  else {
+    // Not an authenticator's length (a caller's mistake, hashed as given): the packet moves.
+    message.set(basis, AUTHENTICATOR_OFFSET);
+    message.set(bytes.subarray(HEADER_LENGTH), AUTHENTICATOR_OFFSET + basis.length);
+    length += basis.length - AUTHENTICATOR_LENGTH;
+  }
+  if (after) {
+    message.set(after, length);
+    length += after.length;
+  }
+  return length;
 }
 
 /** Whether the authenticator in `bytes` is the one `computeAuthenticator` gives. */
@@ -144,16 +158,12 @@ export function computeMessageAuthenticator(
   return out;
 }
 
-/** The packet as signed, hashed in place: `basis` for the authenticator field, zeros for the value at `offset`. */
+/** The packet as signed: `basis` for the authenticator field, zeros for the value at `offset`. */
 function messageAuthenticatorInto(bytes: Uint8Array, offset: number, basis: Uint8Array, secret: Secret, out: Uint8Array): void {
-  const key = hmacKey(secret);
-  startHmac(state, key)
-    .update(bytes, 0, AUTHENTICATOR_OFFSET)
-    .update(basis)
-    .update(bytes, HEADER_LENGTH, offset)
-    .zeros(Math.max(0, Math.min(BLOCK, bytes.length - offset)))
-    .update(bytes, offset + BLOCK, bytes.length);
-  finishHmac(state, key, out, 0);
+  const length = signedPacket(bytes, basis, undefined);
+  const at = offset + basis.length - AUTHENTICATOR_LENGTH;
+  message.fill(0, at, Math.min(at + BLOCK, length));
+  hmacMessage(hmacKey(secret), length, out, 0);
 }
 
 export function verifyMessageAuthenticator(

@@ -391,7 +391,9 @@ export class SessionStore {
   endSession(key: string, reason: EndReason, now: number): SubscriberSession {
     const session = this.sessions.get(key);
     if (!session) throw new StoreError("session-not-found", "no such subscriber session");
-    for (const id of [...(this.mirrorsBySession.get(key) ?? [])]) this.endMirror(id, reason, now);
+    // Most sessions have no mirror: no lookup of their key while no session has one.
+    const mirrors = this.mirrorsBySession.size === 0 ? undefined : this.mirrorsBySession.get(key);
+    if (mirrors) for (const id of [...mirrors]) this.endMirror(id, reason, now);
     this.unindexSession(session);
     this.sessions.delete(key);
     return session;
@@ -474,8 +476,15 @@ export class SessionStore {
     if (this.unindexed) this.indexSome(Number.MAX_SAFE_INTEGER);
   }
 
+  /** indexSession's entries removed; field by field as there, not a loop over field names (one lookup shape each). */
   private unindexSession(s: SubscriberSession): void {
-    for (const f of INDEXED_FIELDS) this.indexes[f].delete(s[f], s.key);
+    const { key } = s;
+    const x = this.indexes;
+    x.acctSessionId.delete(s.acctSessionId, key);
+    x.userName.delete(s.userName, key);
+    x.framedIpAddress.delete(s.framedIpAddress, key);
+    x.callingStationId.delete(s.callingStationId, key);
+    x.nasPortId.delete(s.nasPortId, key);
   }
 
   // ---- mirror sessions -----------------------------------------------------------------------
