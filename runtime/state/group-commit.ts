@@ -5,6 +5,8 @@
  *
  * - `join` returns the promise of the next group; the first caller schedules its flush after the
  *   turn (setImmediate), so the records of every request handled in the turn go in one write.
+ * - `flushNow` starts the waiting group's flush mid-turn (below MAX_SYNCS): the journal's call once a
+ *   group has EARLY_FLUSH_RECORDS, so that under load its fdatasync overlaps the rest of the turn.
  * - `flush` (the owner's) writes everything appended so far, synchronously and in order, and
  *   returns the promise that it is durable (its fdatasync, in the thread pool). Each fdatasync
  *   covers every write before it, so a group is durable when its own completes.
@@ -87,14 +89,12 @@ export class GroupCommit {
   }
 
   /**
-   * Starts the waiting group's flush now, mid-turn, when no other is in flight: the owner's call
-   * once a group is large enough that its fdatasync should overlap with the rest of the turn. One
-   * such flush at a time: the disk is then never idle while callers wait, and a turn costs at most
-   * one fdatasync more than it would have. Otherwise the group waits as it would have (the turn's
-   * end, or a flush in flight completing).
+   * Starts the waiting group's flush now, mid-turn, when it may (below MAX_SYNCS): the owner's
+   * call once a group is large enough that its fdatasync should overlap with the rest of the turn.
+   * Otherwise the group waits as it would have (the turn's end, or a flush in flight completing).
    */
   flushNow(): void {
-    if (this.#next && this.#inFlight === 0) this.#start();
+    if (this.#next) this.#start();
   }
 
   /** Starts the waiting group's flush when it may. */

@@ -136,7 +136,7 @@ test("whenIdle runs once no group waits or is in flight; settleWaiting settles t
 });
 
 
-test("flushNow starts the waiting group mid-turn when nothing is in flight, and only then; the turn's later callers form the next group", async () => {
+test("flushNow starts the waiting group mid-turn while fewer than MAX_SYNCS are in flight; the turn's later callers form the next group", async () => {
   const { commit, flushes, append } = harness();
   commit.flushNow();
   assert.is(flushes.length, 0, "nobody waits: nothing to flush");
@@ -148,13 +148,18 @@ test("flushNow starts the waiting group mid-turn when nothing is in flight, and 
   const second = commit.join();
   assert.is.not(second, first, "a caller after the early flush waits for the next group");
   commit.flushNow();
-  assert.equal(flushes.map((f) => f.upTo), [1], "one early flush at a time: the second group waits for the turn's end");
+  assert.equal(flushes.map((f) => f.upTo), [1, 2], "a second one: MAX_SYNCS is 2");
+  append();
+  const third = commit.join();
+  commit.flushNow();
   await turn();
-  assert.equal(flushes.map((f) => f.upTo), [1, 2], "the turn's end flushes the rest (MAX_SYNCS allows a second)");
+  assert.equal(flushes.map((f) => f.upTo), [1, 2], "the third group waits for a flush to complete, early or not");
   flushes[0].settle();
   await first;
+  assert.equal(flushes.map((f) => f.upTo), [1, 2, 3], "and starts when one does");
   flushes[1].settle();
-  await second;
+  flushes[2].settle();
+  await Promise.all([second, third]);
 });
 
 test.run();
