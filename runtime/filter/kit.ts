@@ -11,8 +11,11 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 
-/** Filter entry points in assembly/: not copied into a new project, whose own entry is index.ts. */
-const ENTRY_FILES = new Set(["jmirror-l2.ts", "tsconfig.json"]);
+/**
+ * Not copied into a new project: filter entry points in assembly/ (its own entry is index.ts), and
+ * assembly/radius/, the RADIUS layer's MD5 module, which is not part of the filter ABI.
+ */
+const ENTRY_FILES = new Set(["jmirror-l2.ts", "tsconfig.json", "radius"]);
 
 function walk(dir: string, prefix: string, keep: (name: string) => boolean, out: Map<string, Uint8Array>): void {
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
