@@ -176,6 +176,43 @@ export function verifyMessageAuthenticator(
   return equalAt(bytes, offset, computed);
 }
 
+/**
+ * What decoding a packet checks, over one copy of it: the authenticator (`checkAuthenticator`:
+ * false for Access-Request and Status-Server, whose authenticator is a nonce), then the
+ * Message-Authenticator at `maOffset` when there is one. Returns the first that does not match, or
+ * undefined when both do. The same results as `verifyAuthenticator` and then
+ * `verifyMessageAuthenticator`, with the packet put into md5.ts's memory once instead of twice.
+ */
+export function checkAuthenticators(
+  bytes: Uint8Array,
+  basis: Uint8Array,
+  secret: Secret,
+  checkAuthenticator: boolean,
+  maOffset: number | undefined,
+): "authenticator-mismatch" | "message-authenticator-invalid" | undefined {
+  if (basis.length !== AUTHENTICATOR_LENGTH) {
+    if (checkAuthenticator && !verifyAuthenticator(bytes, basis, secret)) return "authenticator-mismatch";
+    if (maOffset !== undefined && !verifyMessageAuthenticator(bytes, maOffset, basis, secret)) return "message-authenticator-invalid";
+    return undefined;
+  }
+  const entry = typeof secret === "string" ? prepared(secret) : undefined;
+  const length = signedPacket(bytes, basis, undefined);
+  if (checkAuthenticator) {
+    const s = entry ? entry.bytes : (secret as Uint8Array);
+    // The secret after the packet: the Message-Authenticator's HMAC below covers [0, length) only.
+    message.set(s, length);
+    md5Message(length + s.length, computed, 0);
+    if (!equalAt(bytes, AUTHENTICATOR_OFFSET, computed)) return "authenticator-mismatch";
+  }
+  if (maOffset !== undefined) {
+    // After the authenticator, which covers the Message-Authenticator's value as sent.
+    message.fill(0, maOffset, Math.min(maOffset + BLOCK, length));
+    hmacMessage(entry ? entry.hmac : hmacMd5Key(secret as Uint8Array), length, computed, 0);
+    if (!equalAt(bytes, maOffset, computed)) return "message-authenticator-invalid";
+  }
+  return undefined;
+}
+
 /** b(1) = MD5(S | first), b(i) = MD5(S | c(i-1)), c(i) = p(i) xor b(i): the chain of RFC 2865 §5.2 and RFC 2868 §3.5. */
 function xorChain(input: Uint8Array, first: Uint8Array, secret: Uint8Array, encrypting: boolean): Uint8Array {
   const out = new Uint8Array(input.length);

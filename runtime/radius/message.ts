@@ -28,6 +28,7 @@ import {
 import {
   authenticatorBasisFor,
   authenticatorInto,
+  checkAuthenticators,
   computeMessageAuthenticator,
   decryptUserPassword,
   encryptUserPassword,
@@ -35,8 +36,6 @@ import {
   randomAuthenticator,
   saltDecrypt,
   saltEncrypt,
-  verifyAuthenticator,
-  verifyMessageAuthenticator,
   type Secret,
 } from "./crypto.ts";
 import { RadiusDecodeError, RadiusEncodeError } from "./errors.ts";
@@ -166,14 +165,15 @@ export function decodePacket(datagram: Uint8Array, secret: Secret, options: Deco
     );
   }
   const basis = authenticatorBasisFor(code, request ? request.authenticator : ownAuthenticator);
-  if (!isNonceRequestCode(code) && !verifyAuthenticator(bytes, basis, secret)) {
+  const mismatch = checkAuthenticators(bytes, basis, secret, !isNonceRequestCode(code), maOffset);
+  if (mismatch === "authenticator-mismatch") {
     throw new RadiusDecodeError(
       "authenticator-mismatch",
       `${codeName(code)}: ${request ? "Response" : "Request"} Authenticator does not match ` +
         "(wrong shared secret, or altered packet)",
     );
   }
-  if (maOffset !== undefined && !verifyMessageAuthenticator(bytes, maOffset, basis, secret)) {
+  if (mismatch === "message-authenticator-invalid") {
     throw new RadiusDecodeError(
       "message-authenticator-invalid",
       `${codeName(code)}: Message-Authenticator does not match (wrong shared secret, or altered packet)`,

@@ -20,6 +20,9 @@ import {
   verifyAuthenticator,
 } from "../../runtime/radius/mod.ts";
 import { hmacMd5Key, hmacMessage, md5, md5Message, message } from "../../runtime/radius/md5.ts";
+import { checkAuthenticators, verifyMessageAuthenticator } from "../../runtime/radius/crypto.ts";
+import { encodePacket } from "../../runtime/radius/message.ts";
+import { scanWire } from "../../runtime/radius/packet.ts";
 import { fromHex, hex } from "./peers.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -210,6 +213,41 @@ test("md5.ts: MD5 and HMAC-MD5 equal node:crypto's for every length 0..300 and a
     assert.is(hex(out), createHmac("md5", key).update(data).digest("hex"), `HMAC-MD5 of ${n} octets, ${key.length}-octet key`);
   }
   assert.throws(() => message.set(new Uint8Array(message.length + 1), 0), RangeError, "nothing is written past the region");
+});
+
+test("checkAuthenticators gives what verifyAuthenticator then verifyMessageAuthenticator give, for intact, altered and wrongly keyed packets", () => {
+  let checked = 0;
+  for (let n = 0; n < 60; n++) {
+    const code = n % 3 === 0 ? Code.AccessRequest : n % 3 === 1 ? Code.AccountingRequest : Code.CoaRequest;
+    const secret = n % 2 ? "s3cret" : new Uint8Array(randomBytes(1 + (n % 70)));
+    const attributes = [{ name: "User-Name" as const, value: "u".repeat(n) }, { name: "Acct-Session-Id" as const, value: String(n) }];
+    const packet = encodePacket({ code, identifier: n, attributes }, secret, { messageAuthenticator: n % 5 !== 0 }).bytes;
+    const maOffset = scanWire(packet, false).messageAuthenticatorOffsets[0];
+    for (const change of ["none", "authenticator", "message-authenticator", "body", "secret"] as const) {
+      const bytes = new Uint8Array(packet);
+      let key = secret;
+      if (change === "authenticator") bytes[4] ^= 1;
+      if (change === "message-authenticator" && maOffset !== undefined) bytes[maOffset] ^= 1;
+      if (change === "body") bytes[bytes.length - 1] ^= 1;
+      if (change === "secret") key = "another";
+      const basis = authenticatorBasisFor(code, bytes.subarray(4, 20));
+      const nonce = code === Code.AccessRequest;
+      const expected =
+        !nonce && !verifyAuthenticator(bytes, basis, key)
+          ? "authenticator-mismatch"
+          : maOffset !== undefined && !verifyMessageAuthenticator(bytes, maOffset, basis, key)
+            ? "message-authenticator-invalid"
+            : undefined;
+      assert.is(checkAuthenticators(bytes, basis, key, !nonce, maOffset), expected, `${n} ${change}`);
+      if (change === "none") assert.is(expected, undefined, "an intact packet passes");
+      // Caught, unless nothing covers the change: a nonce authenticator, or no Message-Authenticator to alter.
+      else if (!(nonce && (change === "authenticator" || maOffset === undefined)) && !(change === "message-authenticator" && maOffset === undefined)) {
+        assert.ok(expected !== undefined, `${n} ${change} is caught`);
+      }
+      checked++;
+    }
+  }
+  assert.is(checked, 300);
 });
 
 test.run();
