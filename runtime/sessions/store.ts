@@ -438,14 +438,23 @@ export class SessionStore {
   }
 
   private indexSession(s: SubscriberSession): void {
+    this.indexEntries(s, "add");
+  }
+
+  /**
+   * Adds or removes the session's entries in the five indexes: field by field, not a loop over
+   * the field names (a lookup of one shape each, on the accounting path).
+   */
+  private indexEntries(s: SubscriberSession, op: "add" | "delete"): void {
     const { key } = s;
     const x = this.indexes;
-    x.acctSessionId.add(s.acctSessionId, key);
-    x.userName.add(s.userName, key);
-    x.framedIpAddress.add(s.framedIpAddress, key);
-    x.callingStationId.add(s.callingStationId, key);
-    x.nasPortId.add(s.nasPortId, key);
+    x.acctSessionId[op](s.acctSessionId, key);
+    x.userName[op](s.userName, key);
+    x.framedIpAddress[op](s.framedIpAddress, key);
+    x.callingStationId[op](s.callingStationId, key);
+    x.nasPortId[op](s.nasPortId, key);
   }
+
 
   /** Secondary index entries importState left for later: true while there are some. */
   get indexing(): boolean {
@@ -476,15 +485,8 @@ export class SessionStore {
     if (this.unindexed) this.indexSome(Number.MAX_SAFE_INTEGER);
   }
 
-  /** indexSession's entries removed; field by field as there, not a loop over field names (one lookup shape each). */
   private unindexSession(s: SubscriberSession): void {
-    const { key } = s;
-    const x = this.indexes;
-    x.acctSessionId.delete(s.acctSessionId, key);
-    x.userName.delete(s.userName, key);
-    x.framedIpAddress.delete(s.framedIpAddress, key);
-    x.callingStationId.delete(s.callingStationId, key);
-    x.nasPortId.delete(s.nasPortId, key);
+    this.indexEntries(s, "delete");
   }
 
   // ---- mirror sessions -----------------------------------------------------------------------

@@ -74,7 +74,7 @@ test("state: only successful outermost mutations are journaled; every mutating s
   assert.equal(frames.map((f) => decodeRecord(f.value)?.seq), [1, 2, 3]);
   // A new mutating method on SessionStore must be journaled (STORE_OPERATIONS) or listed here as a read.
   const reads = ["constructor", "getSession", "allSessions", "findSessions", "getMirror", "allMirrors", "mirrorsOf", "getTrigger", "allTriggers", "targetTable", "attachSink", "exportState", "importState", "sessionCount", "mirrorCount", "pendingArmCount", "indexing", "indexSome"];
-  const helpers = ["upsertAt", "indexSession", "unindexSession", "indexAll", "winningTriggers", "applyTriggers", "applyTrigger", "takeArm", "startArmed", "retarget", "releaseSlot"];
+  const helpers = ["upsertAt", "indexSession", "unindexSession", "indexEntries", "indexAll", "winningTriggers", "applyTriggers", "applyTrigger", "takeArm", "startArmed", "retarget", "releaseSlot"];
   const methods = Object.getOwnPropertyNames(SessionStore.prototype).filter((n) => !reads.includes(n) && !helpers.includes(n));
   assert.equal(methods.sort(), [...STORE_OPERATIONS].sort());
   await state.close();
