@@ -1,8 +1,8 @@
 /**
  * MD5 (RFC 1321) for the RADIUS layer (runtime/radius/md5.ts loads it): every accounting request
  * costs a Request Authenticator, a Message-Authenticator (HMAC-MD5) and a signed reply, and in
- * WebAssembly a packet's blocks hash in about half the time JavaScript takes (docs/benchmarks.md,
- * RADIUS control plane, sixth session). The caller copies what it hashes into `data()` and reads
+ * WebAssembly that takes about a third less CPU than in JavaScript (docs/benchmarks.md, RADIUS
+ * control plane, sixth session). The caller copies what it hashes into `data()` and reads
  * the 16-octet digest back from the `out` address it passed.
  *
  * No allocation: the memory never grows, so the caller's views of it stay valid.
