@@ -115,29 +115,30 @@ export function authenticatorInto(bytes: Uint8Array, basis: Uint8Array, secret: 
 /**
  * The packet as its authenticators cover it, in `message`: `basis` in place of the authenticator
  * field, then `after` (the secret, or nothing). Returns the length. The whole packet is copied once
- * and the field overwritten, rather than copied in pieces.
+ * and the field overwritten, rather than copied in pieces. A basis is always 16 octets
+ * (`authenticatorBasisFor` gives no other): anything else is a caller's mistake, refused.
  */
 function signedPacket(bytes: Uint8Array, basis: Uint8Array, after: Uint8Array | undefined): number {
   if (bytes.length < HEADER_LENGTH) throw new RangeError(`a RADIUS packet has at least ${HEADER_LENGTH} octets, found ${bytes.length}`);
+  if (basis.length !== AUTHENTICATOR_LENGTH) throw new RangeError(`an authenticator basis has ${AUTHENTICATOR_LENGTH} octets, found ${basis.length}`);
   message.set(bytes, 0);
-  let length = bytes.length;
-  if (basis.length === AUTHENTICATOR_LENGTH) message.set(basis, AUTHENTICATOR_OFFSET);
-  else {
-    // Not an authenticator's length (a caller's mistake, hashed as given): the packet moves.
-    message.set(basis, AUTHENTICATOR_OFFSET);
-    message.set(bytes.subarray(HEADER_LENGTH), AUTHENTICATOR_OFFSET + basis.length);
-    length += basis.length - AUTHENTICATOR_LENGTH;
-  }
-  if (after) {
-    message.set(after, length);
-    length += after.length;
-  }
-  return length;
+  message.set(basis, AUTHENTICATOR_OFFSET);
+  if (!after) return bytes.length;
+  message.set(after, bytes.length);
+  return bytes.length + after.length;
+}
+
+/**
+ * HMAC-MD5 under the secret of `message[0, length)`, the packet `signedPacket` put there, with the
+ * Message-Authenticator value at `offset` zeroed first (RFC 3579 §3.2).
+ */
+function messageAuthenticatorOfMessage(length: number, offset: number, secret: Secret, out: Uint8Array): void {
+  message.fill(0, offset, Math.min(offset + BLOCK, length));
+  hmacMessage(hmacKey(secret), length, out, 0);
 }
 
 /** Whether the authenticator in `bytes` is the one `computeAuthenticator` gives. */
 export function verifyAuthenticator(bytes: Uint8Array, basis: Uint8Array, secret: Secret): boolean {
-  if (basis.length !== AUTHENTICATOR_LENGTH) return equalAt(bytes, AUTHENTICATOR_OFFSET, computeAuthenticator(bytes, basis, secret));
   authenticatorInto(bytes, basis, secret, computed, 0);
   return equalAt(bytes, AUTHENTICATOR_OFFSET, computed);
 }
@@ -160,10 +161,7 @@ export function computeMessageAuthenticator(
 
 /** The packet as signed: `basis` for the authenticator field, zeros for the value at `offset`. */
 function messageAuthenticatorInto(bytes: Uint8Array, offset: number, basis: Uint8Array, secret: Secret, out: Uint8Array): void {
-  const length = signedPacket(bytes, basis, undefined);
-  const at = offset + basis.length - AUTHENTICATOR_LENGTH;
-  message.fill(0, at, Math.min(at + BLOCK, length));
-  hmacMessage(hmacKey(secret), length, out, 0);
+  messageAuthenticatorOfMessage(signedPacket(bytes, basis, undefined), offset, secret, out);
 }
 
 export function verifyMessageAuthenticator(
@@ -190,15 +188,9 @@ export function checkAuthenticators(
   checkAuthenticator: boolean,
   maOffset: number | undefined,
 ): "authenticator-mismatch" | "message-authenticator-invalid" | undefined {
-  if (basis.length !== AUTHENTICATOR_LENGTH) {
-    if (checkAuthenticator && !verifyAuthenticator(bytes, basis, secret)) return "authenticator-mismatch";
-    if (maOffset !== undefined && !verifyMessageAuthenticator(bytes, maOffset, basis, secret)) return "message-authenticator-invalid";
-    return undefined;
-  }
-  const entry = typeof secret === "string" ? prepared(secret) : undefined;
   const length = signedPacket(bytes, basis, undefined);
   if (checkAuthenticator) {
-    const s = entry ? entry.bytes : (secret as Uint8Array);
+    const s = secretBytes(secret);
     // The secret after the packet: the Message-Authenticator's HMAC below covers [0, length) only.
     message.set(s, length);
     md5Message(length + s.length, computed, 0);
@@ -206,8 +198,7 @@ export function checkAuthenticators(
   }
   if (maOffset !== undefined) {
     // After the authenticator, which covers the Message-Authenticator's value as sent.
-    message.fill(0, maOffset, Math.min(maOffset + BLOCK, length));
-    hmacMessage(entry ? entry.hmac : hmacMd5Key(secret as Uint8Array), length, computed, 0);
+    messageAuthenticatorOfMessage(length, maOffset, secret, computed);
     if (!equalAt(bytes, maOffset, computed)) return "message-authenticator-invalid";
   }
   return undefined;
